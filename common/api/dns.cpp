@@ -52,8 +52,8 @@ std::optional<std::string> LabelShapeProblem(std::string_view label) {
 std::optional<std::string> QualifiedNamePartProblem(std::string_view s) {
   if (s.size() > kMaxLabelLength) return TooLong(s.size(), kMaxLabelLength);
   if (auto bad = BadCharProblem(
-          s, [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; },
-          "letters, digits, '-', '_' and '.'", /*lowercase_only=*/false)) {
+          s, [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; }, "letters, digits, '-', '_' and '.'",
+          /*lowercase_only=*/false)) {
     return bad;
   }
   if (!IsAlnum(s.front())) return "starts with " + DescribeChar(s.front()) + " (must start with a letter or digit)";
@@ -84,8 +84,8 @@ std::optional<std::string> Dns1123SubdomainProblem(std::string_view s) {
   if (s.empty()) return "is empty";
   if (s.size() > kMaxSubdomainLength) return TooLong(s.size(), kMaxSubdomainLength);
   if (auto bad = BadCharProblem(
-          s, [](char c) { return IsLowerAlnum(c) || c == '-' || c == '.'; },
-          "lowercase letters, digits, '-' and '.'", /*lowercase_only=*/true)) {
+          s, [](char c) { return IsLowerAlnum(c) || c == '-' || c == '.'; }, "lowercase letters, digits, '-' and '.'",
+          /*lowercase_only=*/true)) {
     return bad;
   }
   if (s.front() == '.') return "starts with '.'";
@@ -112,8 +112,8 @@ std::optional<std::string> HostnameSuffixProblem(std::string_view s) {
   if (auto problem = Dns1123SubdomainProblem(s)) return problem;
   if (s == "cluster.local" || EndsWith(s, ".cluster.local")) {
     return std::string(
-        "federated host names would end in cluster.local, the zone the cluster's own DNS answers for, so they "
-        "would not resolve to the other meshes; choose another suffix, e.g. global");
+        "federated host names would end in cluster.local, the in-cluster DNS zone that each cluster's own DNS "
+        "answers for, so they would not resolve to the other meshes; choose another suffix, e.g. global");
   }
   if (s == "svc" || EndsWith(s, ".svc")) {
     return std::string(
@@ -132,7 +132,8 @@ std::optional<std::string> LabelKeyProblem(std::string_view s) {
   if (const std::size_t slash = s.find('/'); slash != std::string_view::npos) {
     if (s.find('/', slash + 1) != std::string_view::npos) return "contains more than one '/'";
     const std::string_view prefix = s.substr(0, slash);
-    if (auto problem = Dns1123SubdomainProblem(prefix)) return "has a prefix " + QuoteValue(prefix) + " that " + *problem;
+    if (auto problem = Dns1123SubdomainProblem(prefix))
+      return "has a prefix " + QuoteValue(prefix) + " that " + *problem;
     name = s.substr(slash + 1);
   }
   if (name.empty()) return "has an empty name after the '/'";

@@ -10,6 +10,7 @@ std::string FieldError::ToString() const {
     out += "line " + std::to_string(line);
   }
   if (!out.empty()) out += ": ";
+  if (!object.empty()) out += object + ": ";
   if (!path.empty()) out += path + ": ";
   out += message;
   return out;

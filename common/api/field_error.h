@@ -18,8 +18,10 @@ struct FieldError {
   // 1-based line and column in the manifest text, 0 when unknown.
   int line = 0;
   int column = 0;
+  // The object concerned, e.g. "VirtualMesh vmesh/vm1", when known.
+  std::string object;
 
-  // "document 2, line 14: spec.x.y: message" (location parts omitted when unknown).
+  // "document 2, line 14: VirtualMesh vmesh/vm1: spec.x.y: message" (location parts omitted when unknown).
   std::string ToString() const;
 };
 

@@ -686,7 +686,7 @@ class ManifestDecoder {
         Locate(invalid, document, start_line, locations);
         Prefix(invalid, prefix);
         std::string who = kind + " " + Identify(msg);
-        for (auto& e : invalid) e.message = who + ": " + e.message;
+        for (auto& e : invalid) e.object = who;
         result->errors.insert(result->errors.end(), invalid.begin(), invalid.end());
         return;
       }

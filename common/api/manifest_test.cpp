@@ -286,7 +286,8 @@ TEST(ManifestDecode, ValidationErrorsCarryTheFieldsLine) {
   ASSERT_THAT(r.errors, SizeIs(1));
   EXPECT_EQ(r.errors[0].path, "spec.mtlsConfig.shared.rootCertificateAuthority.generated.rsaKeySizeBytes");
   EXPECT_EQ(r.errors[0].line, 15);
-  EXPECT_THAT(r.errors[0].message, HasSubstr("VirtualMesh vmesh/vm1: "));
+  EXPECT_EQ(r.errors[0].object, "VirtualMesh vmesh/vm1");
+  EXPECT_THAT(r.errors[0].ToString(), HasSubstr("document 1, line 15: VirtualMesh vmesh/vm1: spec.mtlsConfig."));
   EXPECT_THAT(r.errors[0].message, HasSubstr("2048"));
 }
 
@@ -346,6 +347,33 @@ TEST(Duration, ParsesProtoAndGoForms) {
   EXPECT_FALSE(ParseDuration("1..5s").ok());
   EXPECT_EQ(FormatDuration(240, 0), "240s");
   EXPECT_EQ(FormatDuration(1, 500000000), "1.500s");
+}
+
+}  // namespace
+}  // namespace vmesh::api
+
+namespace vmesh::api {
+namespace {
+
+// Bad input never crashes the decoder: every truncation of a valid manifest, and byte-level garbage,
+// yields objects or errors.
+TEST(ManifestDecode, TruncatedAndGarbageInputNeverCrashes) {
+  std::string text = kFullVirtualMesh;
+  for (size_t n = 0; n <= text.size(); ++n) {
+    DecodeResult r = DecodeManifests(std::string_view(text).substr(0, n));
+    // Exactly one of: some objects, some errors.
+    EXPECT_NE(r.objects.empty(), r.errors.empty()) << "prefix of " << n << " bytes";
+  }
+  std::uint32_t state = 12345;
+  for (int round = 0; round < 200; ++round) {
+    std::string garbage = text;
+    for (int k = 0; k < 8; ++k) {
+      state = state * 1664525u + 1013904223u;
+      garbage[state % garbage.size()] = static_cast<char>(state >> 24);
+    }
+    DecodeResult r = DecodeManifests(garbage);
+    EXPECT_NE(r.objects.empty(), r.errors.empty());
+  }
 }
 
 }  // namespace

@@ -121,8 +121,7 @@ void CheckServiceRefs(Errors& out, const std::string& path, const v1::Destinatio
     const v1::ClusterObjectRef& ref = refs.services(i);
     const std::string item = Item(services_path, i);
     CheckName(out, item + ".name", ref.name(), NameSyntax::kSubdomain, "Service name", "the Service's name");
-    CheckName(out, item + ".namespace", ref.namespace_(), NameSyntax::kLabel, "namespace",
-              "the Service's namespace");
+    CheckName(out, item + ".namespace", ref.namespace_(), NameSyntax::kLabel, "namespace", "the Service's namespace");
     CheckName(out, item + ".clusterName", ref.cluster_name(), NameSyntax::kSubdomain, "cluster name",
               "the name of the cluster the Service runs in");
   }
@@ -178,8 +177,7 @@ void CheckIdentitySelector(Errors& out, const std::string& path, const v1::Ident
       const std::string item = Item(accounts_path, i);
       CheckOptionalName(out, item + ".name", accounts[i].name(), NameSyntax::kSubdomain, "service account name");
       CheckOptionalName(out, item + ".namespace", accounts[i].namespace_(), NameSyntax::kLabel, "namespace");
-      CheckOptionalName(out, item + ".clusterName", accounts[i].cluster_name(), NameSyntax::kSubdomain,
-                        "cluster name");
+      CheckOptionalName(out, item + ".clusterName", accounts[i].cluster_name(), NameSyntax::kSubdomain, "cluster name");
     }
   }
 }
@@ -302,8 +300,9 @@ void CheckCertOptions(Errors& out, const std::string& path, const v1::CommonCert
           shown + " is too small: RSA keys must be at least 2048 bits (the field is a bit length despite its name)");
     } else if (bits > kMaxRsaKeyBits) {
       Add(out, field,
-          shown + " is too large: RSA keys must be at most 8192 bits (the field is a bit length despite its name; "
-                  "0 means 4096)");
+          shown +
+              " is too large: RSA keys must be at most 8192 bits (the field is a bit length despite its name; "
+              "0 means 4096)");
     } else if (bits % 8 != 0) {
       Add(out, field, shown + " is not a whole number of bytes: use a multiple of 8 bits, e.g. 2048, 3072 or 4096");
     }
@@ -324,12 +323,12 @@ void CheckCertOptions(Errors& out, const std::string& path, const v1::CommonCert
   });
   if (control != org.end()) {
     Add(out, path + ".orgName",
-        QuoteValue(org) + " contains a control character: use printable characters only (it becomes the "
-                          "certificate subject's O)");
+        QuoteValue(org) +
+            " contains a control character: use printable characters only (it becomes the "
+            "certificate subject's O)");
   } else if (const std::size_t length = Utf8Length(org); length > kMaxOrgNameChars) {
     Add(out, path + ".orgName",
-        "is " + std::to_string(length) +
-            " characters long: an X.509 organization name (O) has at most 64; shorten it");
+        "is " + std::to_string(length) + " characters long: an X.509 organization name (O) has at most 64; shorten it");
   }
 }
 
@@ -513,6 +512,16 @@ void CheckFederation(Errors& out, const VirtualMeshSpec::Federation& federation,
   }
 }
 
+// Names the object on every error ("VirtualMesh vmesh/vm1"), when it has a name.
+std::vector<FieldError> WithObject(Errors errors, std::string_view kind, const v1::ObjectMeta& meta) {
+  if (meta.name().empty()) return errors;
+  std::string object = std::string(kind) + " ";
+  if (!meta.namespace_().empty()) object += meta.namespace_() + "/";
+  object += meta.name();
+  for (FieldError& error : errors) error.object = object;
+  return errors;
+}
+
 std::string JoinMethods() {
   std::string out;
   for (std::string_view method : kHttpMethods) {
@@ -535,7 +544,7 @@ std::vector<FieldError> ValidateVirtualMesh(const v1::VirtualMesh& vm) {
         "unknown value " + std::to_string(vm.spec().global_access_policy()) +
             ": use MESH_DEFAULT (the default), ENABLED or DISABLED");
   }
-  return out;
+  return WithObject(std::move(out), "VirtualMesh", vm.metadata());
 }
 
 std::vector<FieldError> ValidateAccessPolicy(const v1::AccessPolicy& ap) {
@@ -577,7 +586,7 @@ std::vector<FieldError> ValidateAccessPolicy(const v1::AccessPolicy& ap) {
       Add(out, Item("spec.allowedPorts", i), std::to_string(port) + " is not a port number: use 1 to 65535");
     }
   }
-  return out;
+  return WithObject(std::move(out), "AccessPolicy", ap.metadata());
 }
 
 }  // namespace vmesh::api

@@ -7,7 +7,8 @@
 // proto3 JSON names with [i] for list items and [key] for map entries, e.g. "spec.meshes[1].name" or
 // "spec.federation.selectors[0].destinationSelectors[0].kubeServiceMatcher.labels[app]"; an error about a
 // whole message uses that message's path. Messages say what is wrong with the value and what to do.
-// document/line/column are left 0 for the manifest codec to fill in. apiVersion, kind and status are not
+// `object` names the object ("VirtualMesh vmesh/vm1") when metadata.name is set; document/line/column are
+// left 0 for the manifest codec to fill in. apiVersion, kind and status are not
 // checked. Pure functions: no I/O, no globals, safe to call from any thread.
 #pragma once
 

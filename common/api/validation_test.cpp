@@ -15,6 +15,7 @@ void PrintTo(const FieldError& e, std::ostream* os) { *os << "{" << e.path << ":
 namespace {
 
 using ::testing::AllOf;
+using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
@@ -57,7 +58,11 @@ v1::VirtualMesh TwoMeshVirtualMesh() {
 }
 
 v1::CommonCertOptions* RootOptions(v1::VirtualMesh& vm) {
-  return vm.mutable_spec()->mutable_mtls_config()->mutable_shared()->mutable_root_certificate_authority()->mutable_generated();
+  return vm.mutable_spec()
+      ->mutable_mtls_config()
+      ->mutable_shared()
+      ->mutable_root_certificate_authority()
+      ->mutable_generated();
 }
 
 v1::CommonCertOptions* IntermediateOptions(v1::VirtualMesh& vm) {
@@ -162,10 +167,10 @@ TEST(DnsNamesTest, HostnameSuffixAcceptsDnsNames) {
 
 TEST(DnsNamesTest, HostnameSuffixRejectsMalformedAndShadowingNames) {
   const std::string long_label(64, 'a');
-  for (const std::string& suffix : {std::string(""), std::string("Corp"), std::string("-a"), std::string("a-"),
-                                    std::string("a..b"), std::string("a_b"), std::string(".global"),
-                                    std::string("global."), long_label, std::string("cluster.local"),
-                                    std::string("foo.cluster.local"), std::string("svc"), std::string("mesh.svc")}) {
+  for (const std::string& suffix :
+       {std::string(""), std::string("Corp"), std::string("-a"), std::string("a-"), std::string("a..b"),
+        std::string("a_b"), std::string(".global"), std::string("global."), long_label, std::string("cluster.local"),
+        std::string("foo.cluster.local"), std::string("svc"), std::string("mesh.svc")}) {
     SCOPED_TRACE(suffix);
     EXPECT_FALSE(IsValidHostnameSuffix(suffix));
   }
@@ -194,9 +199,9 @@ TEST(DnsNamesTest, IanaServiceNames) {
     SCOPED_TRACE(name);
     EXPECT_FALSE(IanaServiceNameProblem(name).has_value());
   }
-  for (const std::string& name : {std::string(""), std::string("TLS"), std::string("-tls"), std::string("tls-"),
-                                  std::string("a--b"), std::string("15443"), std::string(16, 'a'),
-                                  std::string("tls_port")}) {
+  for (const std::string& name :
+       {std::string(""), std::string("TLS"), std::string("-tls"), std::string("tls-"), std::string("a--b"),
+        std::string("15443"), std::string(16, 'a'), std::string("tls_port")}) {
     SCOPED_TRACE(name);
     EXPECT_TRUE(IanaServiceNameProblem(name).has_value());
   }
@@ -232,8 +237,11 @@ TEST(ValidateVirtualMeshTest, LimitedTrustAndDefaultedRootAreValid) {
   EXPECT_THAT(ValidateVirtualMesh(empty_shared), IsEmpty());
 
   v1::VirtualMesh secret_root = TwoMeshVirtualMesh();
-  auto* secret =
-      secret_root.mutable_spec()->mutable_mtls_config()->mutable_shared()->mutable_root_certificate_authority()->mutable_secret();
+  auto* secret = secret_root.mutable_spec()
+                     ->mutable_mtls_config()
+                     ->mutable_shared()
+                     ->mutable_root_certificate_authority()
+                     ->mutable_secret();
   secret->set_name("root-ca-name");
   secret->set_namespace_("root-ca-namespace");
   EXPECT_THAT(ValidateVirtualMesh(secret_root), IsEmpty());
@@ -270,12 +278,12 @@ TEST(ValidateVirtualMeshTest, PlaceholderMeshRefsAreRejectedNamingTheValue) {
   v1::VirtualMesh vm = MinimalVirtualMesh();
   vm.mutable_spec()->clear_meshes();
   AddMesh(vm, "<MgmtMesh.name>", "<MgmtMesh.namespace>");
-  EXPECT_THAT(ValidateVirtualMesh(vm),
-              ElementsAre(ErrorAt("spec.meshes[0].name", AllOf(HasSubstr("\"<MgmtMesh.name>\""),
-                                                               HasSubstr("not a valid mesh name"),
-                                                               HasSubstr("placeholder"))),
-                          ErrorAt("spec.meshes[0].namespace",
-                                  AllOf(HasSubstr("\"<MgmtMesh.namespace>\""), HasSubstr("placeholder")))));
+  EXPECT_THAT(
+      ValidateVirtualMesh(vm),
+      ElementsAre(
+          ErrorAt("spec.meshes[0].name", AllOf(HasSubstr("\"<MgmtMesh.name>\""), HasSubstr("not a valid mesh name"),
+                                               HasSubstr("placeholder"))),
+          ErrorAt("spec.meshes[0].namespace", AllOf(HasSubstr("\"<MgmtMesh.namespace>\""), HasSubstr("placeholder")))));
 }
 
 TEST(ValidateVirtualMeshTest, MeshRefNameIsRequired) {
@@ -298,9 +306,10 @@ TEST(ValidateVirtualMeshTest, DuplicateMeshRefsAreRejected) {
 TEST(ValidateVirtualMeshTest, TwoMeshesWithoutMtlsConfigAreRejected) {
   v1::VirtualMesh vm = TwoMeshVirtualMesh();
   vm.mutable_spec()->clear_mtls_config();
-  EXPECT_THAT(ValidateVirtualMesh(vm),
-              ElementsAre(ErrorAt("spec.mtlsConfig",
-                                  HasSubstr("required when a VirtualMesh has 2 or more meshes: set shared or limited"))));
+  EXPECT_THAT(
+      ValidateVirtualMesh(vm),
+      ElementsAre(ErrorAt("spec.mtlsConfig",
+                          HasSubstr("required when a VirtualMesh has 2 or more meshes: set shared or limited"))));
 }
 
 TEST(ValidateVirtualMeshTest, MtlsConfigWithoutTrustModelIsRejected) {
@@ -391,7 +400,12 @@ TEST(ValidateVirtualMeshTest, IntermediateMustNotOutliveRoot) {
   IntermediateOptions(equal)->set_ttl_days(90);
   EXPECT_THAT(ValidateVirtualMesh(equal), IsEmpty());
   v1::VirtualMesh secret = TwoMeshVirtualMesh();
-  secret.mutable_spec()->mutable_mtls_config()->mutable_shared()->mutable_root_certificate_authority()->mutable_secret()->set_name("root");
+  secret.mutable_spec()
+      ->mutable_mtls_config()
+      ->mutable_shared()
+      ->mutable_root_certificate_authority()
+      ->mutable_secret()
+      ->set_name("root");
   IntermediateOptions(secret)->set_ttl_days(4000);
   EXPECT_THAT(ValidateVirtualMesh(secret), IsEmpty());
 }
@@ -399,9 +413,9 @@ TEST(ValidateVirtualMeshTest, IntermediateMustNotOutliveRoot) {
 TEST(ValidateVirtualMeshTest, TtlDaysUpperBound) {
   v1::VirtualMesh vm = TwoMeshVirtualMesh();
   RootOptions(vm)->set_ttl_days(100000);
-  EXPECT_THAT(ValidateVirtualMesh(vm),
-              ElementsAre(ErrorAt("spec.mtlsConfig.shared.rootCertificateAuthority.generated.ttlDays",
-                                  HasSubstr("too long"))));
+  EXPECT_THAT(
+      ValidateVirtualMesh(vm),
+      ElementsAre(ErrorAt("spec.mtlsConfig.shared.rootCertificateAuthority.generated.ttlDays", HasSubstr("too long"))));
 }
 
 TEST(ValidateVirtualMeshTest, GracePeriodRatioMustBeAFraction) {
@@ -430,17 +444,19 @@ TEST(ValidateVirtualMeshTest, OrgNameMustBePrintableAndAtMost64Characters) {
   v1::VirtualMesh vm = TwoMeshVirtualMesh();
   RootOptions(vm)->set_org_name(std::string(65, 'o'));
   IntermediateOptions(vm)->set_org_name("line\nbreak");
-  EXPECT_THAT(ValidateVirtualMesh(vm),
-              ElementsAre(ErrorAt("spec.mtlsConfig.shared.rootCertificateAuthority.generated.orgName",
-                                  HasSubstr("at most 64")),
-                          ErrorAt("spec.mtlsConfig.shared.intermediateCertOptions.orgName",
-                                  HasSubstr("control character"))));
+  EXPECT_THAT(
+      ValidateVirtualMesh(vm),
+      ElementsAre(ErrorAt("spec.mtlsConfig.shared.rootCertificateAuthority.generated.orgName", HasSubstr("at most 64")),
+                  ErrorAt("spec.mtlsConfig.shared.intermediateCertOptions.orgName", HasSubstr("control character"))));
 }
 
 TEST(ValidateVirtualMeshTest, RootSecretRefNeedsAValidName) {
   v1::VirtualMesh vm = TwoMeshVirtualMesh();
-  auto* secret =
-      vm.mutable_spec()->mutable_mtls_config()->mutable_shared()->mutable_root_certificate_authority()->mutable_secret();
+  auto* secret = vm.mutable_spec()
+                     ->mutable_mtls_config()
+                     ->mutable_shared()
+                     ->mutable_root_certificate_authority()
+                     ->mutable_secret();
   secret->set_namespace_("Root-CA");
   EXPECT_THAT(ValidateVirtualMesh(vm),
               ElementsAre(ErrorAt("spec.mtlsConfig.shared.rootCertificateAuthority.secret.name", HasSubstr("required")),
@@ -471,9 +487,9 @@ TEST(ValidateVirtualMeshTest, PermissiveTogetherWithSelectorsIsRejected) {
 
   v1::VirtualMesh vm = TwoMeshVirtualMesh();
   Federation(vm)->mutable_permissive();
-  EXPECT_THAT(ValidateVirtualMesh(vm),
-              ElementsAre(ErrorAt("spec.federation.permissive",
-                                  HasSubstr("set one of permissive (deprecated) or selectors"))));
+  EXPECT_THAT(
+      ValidateVirtualMesh(vm),
+      ElementsAre(ErrorAt("spec.federation.permissive", HasSubstr("set one of permissive (deprecated) or selectors"))));
 }
 
 TEST(ValidateVirtualMeshTest, HostnameSuffixMustBeADnsName) {
@@ -615,12 +631,12 @@ TEST(ValidateVirtualMeshTest, TcpKeepaliveTakesWholeSeconds) {
   keepalive->mutable_time()->set_nanos(500000000);  // 0.5s
   keepalive->mutable_interval()->set_seconds(1);
   keepalive->mutable_interval()->set_nanos(500000000);  // 1.5s
-  EXPECT_THAT(ValidateVirtualMesh(vm),
-              ElementsAre(ErrorAt("spec.federation.tcpKeepalive.probes", HasSubstr("at most 127")),
-                          ErrorAt("spec.federation.tcpKeepalive.time",
-                                  AllOf(HasSubstr("0.5s"), HasSubstr("at least 1s"))),
-                          ErrorAt("spec.federation.tcpKeepalive.interval",
-                                  AllOf(HasSubstr("1.5s"), HasSubstr("whole number of seconds")))));
+  EXPECT_THAT(
+      ValidateVirtualMesh(vm),
+      ElementsAre(ErrorAt("spec.federation.tcpKeepalive.probes", HasSubstr("at most 127")),
+                  ErrorAt("spec.federation.tcpKeepalive.time", AllOf(HasSubstr("0.5s"), HasSubstr("at least 1s"))),
+                  ErrorAt("spec.federation.tcpKeepalive.interval",
+                          AllOf(HasSubstr("1.5s"), HasSubstr("whole number of seconds")))));
 
   v1::VirtualMesh zero = TwoMeshVirtualMesh();
   Federation(zero)->mutable_tcp_keepalive()->mutable_time();  // set but 0s
@@ -656,14 +672,20 @@ TEST(ValidateVirtualMeshTest, ReportsEveryErrorInFieldOrder) {
                           "spec.federation.hostnameSuffix"));
 }
 
-TEST(ValidateVirtualMeshTest, ErrorsCarryNoManifestLocation) {
+TEST(ValidateVirtualMeshTest, ErrorsNameTheObjectButCarryNoManifestLocation) {
   v1::VirtualMesh vm = MinimalVirtualMesh();
-  vm.mutable_metadata()->clear_name();
+  vm.mutable_spec()->clear_meshes();
   const auto errors = ValidateVirtualMesh(vm);
   ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].object, "VirtualMesh vmesh/vm1");
   EXPECT_EQ(errors[0].document, 0);
   EXPECT_EQ(errors[0].line, 0);
   EXPECT_EQ(errors[0].column, 0);
+
+  vm.mutable_metadata()->clear_namespace_();
+  EXPECT_EQ(ValidateVirtualMesh(vm).at(0).object, "VirtualMesh vm1");
+  vm.mutable_metadata()->clear_name();  // nothing to name it by
+  EXPECT_THAT(ValidateVirtualMesh(vm), Each(Field(&FieldError::object, "")));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -700,6 +722,11 @@ TEST(ValidateAccessPolicyTest, MetadataIsChecked) {
   ap.mutable_metadata()->set_namespace_("-vmesh");
   EXPECT_THAT(ValidateAccessPolicy(ap), ElementsAre(ErrorAt("metadata.name", HasSubstr("required")),
                                                     ErrorAt("metadata.namespace", HasSubstr("starts with '-'"))));
+
+  v1::AccessPolicy named = ValidAccessPolicy();
+  named.mutable_spec()->add_allowed_ports(0);
+  EXPECT_THAT(ValidateAccessPolicy(named),
+              ElementsAre(Field(&FieldError::object, "AccessPolicy vmesh/reviews-from-productpage")));
 }
 
 TEST(ValidateAccessPolicyTest, SourceSelectorsSetExactlyOneMatcher) {
@@ -724,25 +751,24 @@ TEST(ValidateAccessPolicyTest, ServiceAccountRefsCheckOnlySetFields) {
   auto* identity = ap.mutable_spec()->add_source_selector()->mutable_kube_identity_matcher();
   identity->add_namespaces("");
   ap.mutable_spec()->add_source_selector()->mutable_kube_service_account_refs();
-  EXPECT_THAT(
-      ValidateAccessPolicy(ap),
-      ElementsAre(ErrorAt("spec.sourceSelector[2].kubeServiceAccountRefs.serviceAccounts[1].name",
-                          HasSubstr("\"Product_Page\" is not a valid service account name")),
-                  ErrorAt("spec.sourceSelector[2].kubeServiceAccountRefs.serviceAccounts[1].clusterName",
-                          HasSubstr("placeholder")),
-                  ErrorAt("spec.sourceSelector[3].kubeIdentityMatcher.namespaces[0]", HasSubstr("required")),
-                  ErrorAt("spec.sourceSelector[4].kubeServiceAccountRefs.serviceAccounts",
-                          HasSubstr("at least one service account"))));
+  EXPECT_THAT(ValidateAccessPolicy(ap),
+              ElementsAre(ErrorAt("spec.sourceSelector[2].kubeServiceAccountRefs.serviceAccounts[1].name",
+                                  HasSubstr("\"Product_Page\" is not a valid service account name")),
+                          ErrorAt("spec.sourceSelector[2].kubeServiceAccountRefs.serviceAccounts[1].clusterName",
+                                  HasSubstr("placeholder")),
+                          ErrorAt("spec.sourceSelector[3].kubeIdentityMatcher.namespaces[0]", HasSubstr("required")),
+                          ErrorAt("spec.sourceSelector[4].kubeServiceAccountRefs.serviceAccounts",
+                                  HasSubstr("at least one service account"))));
 }
 
 TEST(ValidateAccessPolicyTest, DestinationSelectorsAreChecked) {
   v1::AccessPolicy ap = ValidAccessPolicy();
   ap.mutable_spec()->add_destination_selector();
   AddServiceRef(ap.mutable_spec()->add_destination_selector(), "reviews", "", "cluster-2");
-  EXPECT_THAT(ValidateAccessPolicy(ap),
-              ElementsAre(ErrorAt("spec.destinationSelector[1]", HasSubstr("set one of kubeServiceMatcher")),
-                          ErrorAt("spec.destinationSelector[2].kubeServiceRefs.services[0].namespace",
-                                  HasSubstr("required"))));
+  EXPECT_THAT(
+      ValidateAccessPolicy(ap),
+      ElementsAre(ErrorAt("spec.destinationSelector[1]", HasSubstr("set one of kubeServiceMatcher")),
+                  ErrorAt("spec.destinationSelector[2].kubeServiceRefs.services[0].namespace", HasSubstr("required"))));
 }
 
 TEST(ValidateAccessPolicyTest, AllowedPortsAreInRange) {
@@ -764,8 +790,8 @@ TEST(ValidateAccessPolicyTest, AllowedMethodsAreHttpMethods) {
   ap.mutable_spec()->add_allowed_methods("get");
   ap.mutable_spec()->add_allowed_methods("FETCH");
   EXPECT_THAT(ValidateAccessPolicy(ap),
-              ElementsAre(ErrorAt("spec.allowedMethods[9]", AllOf(HasSubstr("\"get\" is not an HTTP method"),
-                                                                  HasSubstr("write GET"))),
+              ElementsAre(ErrorAt("spec.allowedMethods[9]",
+                                  AllOf(HasSubstr("\"get\" is not an HTTP method"), HasSubstr("write GET"))),
                           ErrorAt("spec.allowedMethods[10]",
                                   AllOf(HasSubstr("\"FETCH\""),
                                         HasSubstr("GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH")))));
