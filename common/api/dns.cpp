@@ -40,9 +40,9 @@ std::optional<std::string> BadCharProblem(std::string_view s, Allowed allowed, s
   return std::nullopt;
 }
 
-// Length, start and end of one label whose characters are already known to be [a-z0-9-].
-std::optional<std::string> LabelShapeProblem(std::string_view label) {
-  if (label.size() > kMaxLabelLength) return TooLong(label.size(), kMaxLabelLength);
+// Length (when asked), start and end of one label whose characters are already known to be [a-z0-9-].
+std::optional<std::string> LabelShapeProblem(std::string_view label, bool check_length = true) {
+  if (check_length && label.size() > kMaxLabelLength) return TooLong(label.size(), kMaxLabelLength);
   if (label.front() == '-') return "starts with '-' (must start with a lowercase letter or digit)";
   if (label.back() == '-') return "ends with '-' (must end with a lowercase letter or digit)";
   return std::nullopt;
@@ -80,7 +80,10 @@ std::optional<std::string> Dns1123LabelProblem(std::string_view s) {
 
 bool IsDns1123Label(std::string_view s) { return !Dns1123LabelProblem(s).has_value(); }
 
-std::optional<std::string> Dns1123SubdomainProblem(std::string_view s) {
+namespace {
+
+// Kubernetes object names (IsDNS1123Subdomain) limit only the total length; DNS names also limit each label.
+std::optional<std::string> SubdomainProblem(std::string_view s, bool check_label_length) {
   if (s.empty()) return "is empty";
   if (s.size() > kMaxSubdomainLength) return TooLong(s.size(), kMaxSubdomainLength);
   if (auto bad = BadCharProblem(
@@ -97,7 +100,7 @@ std::optional<std::string> Dns1123SubdomainProblem(std::string_view s) {
     if (end == std::string_view::npos) end = s.size();
     const std::string_view label = s.substr(start, end - start);
     if (label.empty()) return std::string("has an empty label (\"..\")");
-    if (auto problem = LabelShapeProblem(label)) {
+    if (auto problem = LabelShapeProblem(label, check_label_length)) {
       if (single_label) return problem;
       return "has a label " + QuoteValue(label) + " that " + *problem;
     }
@@ -106,10 +109,16 @@ std::optional<std::string> Dns1123SubdomainProblem(std::string_view s) {
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<std::string> Dns1123SubdomainProblem(std::string_view s) {
+  return SubdomainProblem(s, /*check_label_length=*/false);
+}
+
 bool IsDns1123Subdomain(std::string_view s) { return !Dns1123SubdomainProblem(s).has_value(); }
 
 std::optional<std::string> HostnameSuffixProblem(std::string_view s) {
-  if (auto problem = Dns1123SubdomainProblem(s)) return problem;
+  if (auto problem = SubdomainProblem(s, /*check_label_length=*/true)) return problem;
   if (s == "cluster.local" || EndsWith(s, ".cluster.local")) {
     return std::string(
         "federated host names would end in cluster.local, the in-cluster DNS zone that each cluster's own DNS "

@@ -12,7 +12,8 @@ constexpr char kForms[] = R"(expected a duration such as "240s", "4m", "1h30m" o
 
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   auto fail = [&](const std::string& why) -> Result<std::chrono::nanoseconds> {
-    return MakeError(std::string(kForms) + ", got \"" + std::string(text) + "\"" + (why.empty() ? "" : " (" + why + ")"));
+    return MakeError(std::string(kForms) + ", got \"" + std::string(text) + "\"" +
+                     (why.empty() ? "" : " (" + why + ")"));
   };
   if (text.empty()) return fail("");
   if (text.front() == '-') return fail("durations must not be negative");

@@ -72,21 +72,20 @@ std::vector<Expectation> Expectations() {
       as(kVault, "docs/content/guides/security/vault.md @ HEAD lines 142-170"),
   };
   // B) test manifests: two meshes and no mtlsConfig, which SPEC §4 makes INVALID.
-  for (const char* f : {"security/global-access-policy.yaml", "security/single-cluster-access.yaml",
-                        "traffic-policy/add-request-header.yaml", "traffic-policy/request-header-matcher.yaml",
-                        "traffic-policy/request-prefix-header-matcher-and.yaml",
-                        "traffic-policy/request-prefix-header-matcher-or.yaml",
-                        "traffic-policy/request-prefix-matcher.yaml",
-                        "traffic-policy/request-timeout-multi-cluster.yaml", "traffic-policy/request-timeout.yaml",
-                        "virtual-destination/virtual-destination-http.yaml",
-                        "virtual-destination/virtual-destination-https.yaml",
-                        "virtual-destination/virtual-destination-single-cluster-http-flat-network.yaml",
-                        "virtual-destination/virtual-destination-single-cluster-http.yaml",
-                        "virtual-destination/virtual-destination-single-cluster-https-flat-network.yaml",
-                        "virtual-destination/virtual-destination-single-cluster-https.yaml",
-                        "virtual-destination/virtual-destination-single-cluster-tcp-flat-network.yaml",
-                        "virtual-destination/virtual-destination-single-cluster-tcp.yaml",
-                        "virtual-destination/virtual-destination-tcp.yaml"}) {
+  for (const char* f :
+       {"security/global-access-policy.yaml", "security/single-cluster-access.yaml",
+        "traffic-policy/add-request-header.yaml", "traffic-policy/request-header-matcher.yaml",
+        "traffic-policy/request-prefix-header-matcher-and.yaml", "traffic-policy/request-prefix-header-matcher-or.yaml",
+        "traffic-policy/request-prefix-matcher.yaml", "traffic-policy/request-timeout-multi-cluster.yaml",
+        "traffic-policy/request-timeout.yaml", "virtual-destination/virtual-destination-http.yaml",
+        "virtual-destination/virtual-destination-https.yaml",
+        "virtual-destination/virtual-destination-single-cluster-http-flat-network.yaml",
+        "virtual-destination/virtual-destination-single-cluster-http.yaml",
+        "virtual-destination/virtual-destination-single-cluster-https-flat-network.yaml",
+        "virtual-destination/virtual-destination-single-cluster-https.yaml",
+        "virtual-destination/virtual-destination-single-cluster-tcp-flat-network.yaml",
+        "virtual-destination/virtual-destination-single-cluster-tcp.yaml",
+        "virtual-destination/virtual-destination-tcp.yaml"}) {
     e.push_back(as(kNoMtls, std::string("pkg/test/manifests/gloo-mesh/") + f));
   }
   // C) docs at v1.0.11 (deprecated federation.permissive form).
@@ -102,10 +101,10 @@ std::vector<Expectation> Expectations() {
                "spec.meshes[0].name", "<MgmtMesh.name>"});
   e.push_back({"test/e2e/istio/pkg/tests/access_policy.go", Outcome::kRejected, "spec.meshes", "at least one"});
   // E) fragments: not complete objects.
-  e.push_back({"docs/content/guides/federate_identity.md @ HEAD lines 175-181", Outcome::kRejected, "apiVersion",
-               "required"});
-  e.push_back({"docs/content/guides/federate_identity.md @ HEAD lines 222-242", Outcome::kRejected, "apiVersion",
-               "required"});
+  e.push_back(
+      {"docs/content/guides/federate_identity.md @ HEAD lines 175-181", Outcome::kRejected, "apiVersion", "required"});
+  e.push_back(
+      {"docs/content/guides/federate_identity.md @ HEAD lines 222-242", Outcome::kRejected, "apiVersion", "required"});
   e.push_back({"docs/content/getting_started/managed_kubernetes.md @ HEAD lines 340-347", Outcome::kRejected,
                "apiVersion", "required"});
   // F) from GitHub issues: three (then two) meshes without mtlsConfig.

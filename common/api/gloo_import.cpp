@@ -61,8 +61,8 @@ ImportResult ImportGlooObject(Object& object, const std::string& hub_namespace) 
     ap->set_api_version(std::string(kNetworkingApiVersion));
     ap->clear_status();
   } else {
-    result.errors.push_back(FieldError{"kind", "only VirtualMesh and AccessPolicy can be imported from " +
-                                                   std::string(kGlooNetworkingApiVersion)});
+    result.errors.push_back(FieldError{
+        "kind", "only VirtualMesh and AccessPolicy can be imported from " + std::string(kGlooNetworkingApiVersion)});
     return result;
   }
   result.note = "imported " + kind + " from " + std::string(kGlooNetworkingApiVersion) + " as " +

@@ -289,8 +289,7 @@ class NodeDecoder {
       }
       case FD::CPPTYPE_UINT32: {
         std::uint32_t v;
-        if (!IsSignless(node, path, "an unsigned integer") ||
-            !ParseInteger(node, path, "an unsigned integer", &v)) {
+        if (!IsSignless(node, path, "an unsigned integer") || !ParseInteger(node, path, "an unsigned integer", &v)) {
           return;
         }
         repeated ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
@@ -298,8 +297,7 @@ class NodeDecoder {
       }
       case FD::CPPTYPE_UINT64: {
         std::uint64_t v;
-        if (!IsSignless(node, path, "an unsigned integer") ||
-            !ParseInteger(node, path, "an unsigned integer", &v)) {
+        if (!IsSignless(node, path, "an unsigned integer") || !ParseInteger(node, path, "an unsigned integer", &v)) {
           return;
         }
         repeated ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
@@ -436,8 +434,8 @@ std::vector<RawDocument> SplitDocuments(std::string_view text) {
   while (pos <= text.size()) {
     size_t eol = text.find('\n', pos);
     std::string_view line = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
-    bool separator = (line.rfind("---", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' ||
-                                                    line[3] == '\r' || line[3] == '#')) ||
+    bool separator = (line.rfind("---", 0) == 0 &&
+                      (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r' || line[3] == '#')) ||
                      line == "..." || line == "...\r";
     if (separator) {
       docs.push_back(std::move(current));
@@ -548,10 +546,10 @@ class ManifestDecoder {
     }
     const int start_line = raw.line_offset + 1 + FirstContentLine(raw.text);
     if (!root.IsMap()) {
-      result->errors.push_back(
-          FieldError{"", "expected an object with apiVersion and kind, got " +
-                             std::string(root.IsSequence() ? "a list" : "a scalar value"),
-                     document, start_line});
+      result->errors.push_back(FieldError{"",
+                                          "expected an object with apiVersion and kind, got " +
+                                              std::string(root.IsSequence() ? "a list" : "a scalar value"),
+                                          document, start_line});
       return;
     }
     if (ScalarOr(root, "kind") == "List" && root["items"]) {
@@ -579,7 +577,8 @@ class ManifestDecoder {
   void DecodeList(const YAML::Node& root, const RawDocument& raw, int document, DecodeResult* result) {
     const YAML::Node items = root["items"];
     if (!items.IsSequence()) {
-      result->errors.push_back(FieldError{"items", "expected a list", document, items.Mark().line + 1 + raw.line_offset});
+      result->errors.push_back(
+          FieldError{"items", "expected a list", document, items.Mark().line + 1 + raw.line_offset});
       return;
     }
     for (size_t i = 0; i < items.size(); ++i) {
@@ -607,7 +606,8 @@ class ManifestDecoder {
                                   document, start_line});
     }
     if (!kind_node || !kind_node.IsScalar()) {
-      errors.push_back(FieldError{at("kind"), "required: every object needs apiVersion and kind", document, start_line});
+      errors.push_back(
+          FieldError{at("kind"), "required: every object needs apiVersion and kind", document, start_line});
     }
     if (!errors.empty()) {
       result->errors.insert(result->errors.end(), errors.begin(), errors.end());
@@ -629,16 +629,18 @@ class ManifestDecoder {
     }
     if (info == nullptr) {
       std::string supported;
-      for (const KindInfo& k : Kinds()) supported += (supported.empty() ? "" : ", ") + std::string(k.api_version) + " " + std::string(k.kind);
+      for (const KindInfo& k : Kinds())
+        supported += (supported.empty() ? "" : ", ") + std::string(k.api_version) + " " + std::string(k.kind);
       supported += ", " + std::string(kGlooNetworkingApiVersion) + " VirtualMesh and AccessPolicy (imported)";
       if (!api_version_known) {
-        result->errors.push_back(FieldError{at("apiVersion"), "unsupported apiVersion \"" + api_version +
-                                                                   "\" (supported: " + supported + ")",
-                                            document, api_version_node.Mark().line + 1 + line_offset});
+        result->errors.push_back(FieldError{
+            at("apiVersion"), "unsupported apiVersion \"" + api_version + "\" (supported: " + supported + ")", document,
+            api_version_node.Mark().line + 1 + line_offset});
       } else {
-        result->errors.push_back(FieldError{at("kind"), "unsupported kind \"" + kind + "\" for apiVersion " +
-                                                             api_version + " (supported: " + supported + ")",
-                                            document, kind_line});
+        result->errors.push_back(FieldError{
+            at("kind"),
+            "unsupported kind \"" + kind + "\" for apiVersion " + api_version + " (supported: " + supported + ")",
+            document, kind_line});
       }
       return;
     }
@@ -821,9 +823,9 @@ boost::json::value ScalarToJson(const pb::Message& m, const pb::Reflection* r, c
 // A string that YAML would read as something else (a number, a bool, null, ...) must be quoted.
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  static const std::set<std::string> kSpecial = {"true", "false", "True", "False", "TRUE", "FALSE", "yes", "no",
-                                                  "Yes", "No", "YES", "NO", "on", "off", "On", "Off", "ON", "OFF",
-                                                  "y", "n", "Y", "N", "null", "Null", "NULL", "~"};
+  static const std::set<std::string> kSpecial = {"true", "false", "True", "False", "TRUE", "FALSE", "yes",  "no", "Yes",
+                                                 "No",   "YES",   "NO",   "on",    "off",  "On",    "Off",  "ON", "OFF",
+                                                 "y",    "n",     "Y",    "N",     "null", "Null",  "NULL", "~"};
   if (kSpecial.count(s)) return true;
   char* end = nullptr;
   std::strtod(s.c_str(), &end);

@@ -244,8 +244,9 @@ TEST(ManifestDecode, FragmentsWithoutApiVersionAreRejected) {
 }
 
 TEST(ManifestDecode, OneBadDocumentRejectsTheWholeManifest) {
-  std::string text = std::string(kFullVirtualMesh) + "---\napiVersion: networking.vmesh.dev/v1\nkind: VirtualMesh\n"
-                                                     "metadata: {name: b}\nspec: {meshes: [{name: m}], bogus: 1}\n";
+  std::string text = std::string(kFullVirtualMesh) +
+                     "---\napiVersion: networking.vmesh.dev/v1\nkind: VirtualMesh\n"
+                     "metadata: {name: b}\nspec: {meshes: [{name: m}], bogus: 1}\n";
   DecodeResult r = DecodeManifests(text);
   EXPECT_TRUE(r.objects.empty());
   ASSERT_THAT(r.errors, SizeIs(1));
@@ -328,8 +329,9 @@ TEST(ManifestEncode, EncodeAllProducesDocumentsOrAList) {
   b.set_kind("VirtualMesh");
   a.mutable_metadata()->set_name("a");
   b.mutable_metadata()->set_name("b");
-  EXPECT_EQ(EncodeAll({&a, &b}, Format::kYaml), "kind: VirtualMesh\nmetadata:\n  name: a\n---\nkind: "
-                                                 "VirtualMesh\nmetadata:\n  name: b\n");
+  EXPECT_EQ(EncodeAll({&a, &b}, Format::kYaml),
+            "kind: VirtualMesh\nmetadata:\n  name: a\n---\nkind: "
+            "VirtualMesh\nmetadata:\n  name: b\n");
   EXPECT_THAT(EncodeAll({&a, &b}, Format::kJson), HasSubstr("\"kind\": \"List\""));
 }
 

@@ -148,12 +148,15 @@ TEST(DnsNamesTest, Dns1123Subdomain) {
   ASSERT_EQ(long_name.size(), 253u);
   EXPECT_TRUE(IsDns1123Subdomain(long_name));
   EXPECT_FALSE(IsDns1123Subdomain(long_name + "a"));
+  // As in Kubernetes, object names limit only the total length, not each label.
+  EXPECT_TRUE(IsDns1123Subdomain("istiod-istio-system-" + std::string(60, 'c')));
+  EXPECT_FALSE(IsValidHostnameSuffix(std::string(64, 'c')));
   EXPECT_FALSE(IsDns1123Subdomain(""));
   EXPECT_FALSE(IsDns1123Subdomain(".a"));
   EXPECT_FALSE(IsDns1123Subdomain("a."));
   EXPECT_FALSE(IsDns1123Subdomain("a..b"));
   EXPECT_FALSE(IsDns1123Subdomain("a.-b"));
-  EXPECT_FALSE(IsDns1123Subdomain("a." + std::string(64, 'b')));
+  EXPECT_TRUE(IsDns1123Subdomain("a." + std::string(64, 'b')));  // no per-label limit, as in Kubernetes
   EXPECT_FALSE(IsDns1123Subdomain("<MgmtMesh.name>"));
   EXPECT_THAT(Dns1123SubdomainProblem("a.-b").value_or(""), HasSubstr("label \"-b\" that starts with '-'"));
 }
