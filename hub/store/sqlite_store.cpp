@@ -1,0 +1,394 @@
+#include <mutex>
+
+#include "hub/store/sqlite.h"
+#include "hub/store/store.h"
+
+namespace vmesh::hub {
+
+std::string_view ClusterStateName(ClusterState state) {
+  switch (state) {
+    case ClusterState::kRegistered:
+      return "REGISTERED";
+    case ClusterState::kConnected:
+      return "CONNECTED";
+    case ClusterState::kDisconnected:
+      return "DISCONNECTED";
+    case ClusterState::kDeregistered:
+      return "DEREGISTERED";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+
+// Schema migrations, applied in order inside one transaction each. Never edit a released entry: append.
+constexpr const char* kMigrations[] = {
+    // 1: registration, identities, link CA.
+    R"sql(
+CREATE TABLE clusters (
+  name               TEXT PRIMARY KEY,
+  state              TEXT NOT NULL,
+  registered_at      INTEGER NOT NULL,
+  deregistered_at    INTEGER,
+  agent_version      TEXT NOT NULL DEFAULT '',
+  identity_serial    TEXT NOT NULL DEFAULT '',
+  identity_not_after INTEGER,
+  connected_since    INTEGER,
+  last_heartbeat     INTEGER
+);
+CREATE TABLE bootstrap_tokens (
+  token_hash TEXT PRIMARY KEY,
+  cluster    TEXT NOT NULL REFERENCES clusters(name),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at    INTEGER
+);
+CREATE INDEX bootstrap_tokens_by_cluster ON bootstrap_tokens(cluster);
+CREATE TABLE identities (
+  serial                 TEXT PRIMARY KEY,
+  cluster                TEXT NOT NULL REFERENCES clusters(name),
+  not_before             INTEGER NOT NULL,
+  not_after              INTEGER NOT NULL,
+  public_key_fingerprint TEXT NOT NULL,
+  revoked_at             INTEGER
+);
+CREATE INDEX identities_by_cluster ON identities(cluster);
+CREATE TABLE link_ca (
+  id              INTEGER PRIMARY KEY CHECK (id = 1),
+  certificate_pem TEXT NOT NULL,
+  key_pem         TEXT NOT NULL
+);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+std::int64_t ToMillis(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+TimePoint FromMillis(std::int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+std::optional<TimePoint> FromMillis(std::optional<std::int64_t> ms) {
+  if (!ms) return std::nullopt;
+  return FromMillis(*ms);
+}
+
+std::string FormatTime(std::int64_t ms) {
+  std::time_t t = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+ClusterState ParseState(const std::string& s) {
+  if (s == "CONNECTED") return ClusterState::kConnected;
+  if (s == "DISCONNECTED") return ClusterState::kDisconnected;
+  if (s == "DEREGISTERED") return ClusterState::kDeregistered;
+  return ClusterState::kRegistered;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(Database db) : db_(std::move(db)) {}
+
+  Status Migrate() {
+    std::lock_guard lock(mu_);
+    if (Status s = db_.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !s.ok()) return s;
+    auto version = ReadSchemaVersion();
+    if (!version.ok()) return version.error();
+    if (*version > kSchemaVersion) {
+      return MakeError("the store was written by a newer vmesh-hub (schema version " + std::to_string(*version) +
+                       ", this build knows up to " + std::to_string(kSchemaVersion) + "); upgrade vmesh-hub");
+    }
+    for (int v = *version; v < kSchemaVersion; ++v) {
+      auto tx = Transaction::Begin(db_);
+      if (!tx.ok()) return tx.error();
+      if (Status s = db_.Exec(kMigrations[v]); !s.ok())
+        return s.error().Wrap("migration to schema " + std::to_string(v + 1));
+      if (Status s =
+              db_.Exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" + std::to_string(v + 1) + ")");
+          !s.ok()) {
+        return s;
+      }
+      if (Status s = tx->Commit(); !s.ok()) return s;
+    }
+    return OkStatus();
+  }
+
+  Status RegisterCluster(const std::string& name, const std::string& token_hash, TimePoint token_expires,
+                         TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto existing = LoadCluster(name);
+    if (!existing.ok()) return existing.error();
+    if (existing->has_value()) {
+      const ClusterRecord& c = **existing;
+      if (c.state != ClusterState::kDeregistered && !c.identity_serial.empty()) {
+        return MakeError("cluster " + name +
+                         " is already registered and its agent has bootstrapped; run `vmeshctl "
+                         "cluster deregister " +
+                         name + "` first to register it anew");
+      }
+      // Not bootstrapped yet (or deregistered): start over with a fresh token.
+      if (Status s = Run("DELETE FROM bootstrap_tokens WHERE cluster = ?1", name); !s.ok()) return s;
+      auto update = db_.Prepare(
+          "UPDATE clusters SET state = 'REGISTERED', registered_at = ?2, deregistered_at = NULL, agent_version = '', "
+          "identity_serial = '', identity_not_after = NULL, connected_since = NULL, last_heartbeat = NULL "
+          "WHERE name = ?1");
+      if (!update.ok()) return update.error();
+      if (Status s = update->Bind(1, name).Bind(2, ToMillis(now)).Run(); !s.ok()) return s;
+    } else {
+      auto insert = db_.Prepare("INSERT INTO clusters (name, state, registered_at) VALUES (?1, 'REGISTERED', ?2)");
+      if (!insert.ok()) return insert.error();
+      if (Status s = insert->Bind(1, name).Bind(2, ToMillis(now)).Run(); !s.ok()) return s;
+    }
+    auto token = db_.Prepare(
+        "INSERT INTO bootstrap_tokens (token_hash, cluster, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
+    if (!token.ok()) return token.error();
+    if (Status s =
+            token->Bind(1, token_hash).Bind(2, name).Bind(3, ToMillis(now)).Bind(4, ToMillis(token_expires)).Run();
+        !s.ok()) {
+      return s;
+    }
+    return tx->Commit();
+  }
+
+  Status CheckBootstrapToken(const std::string& cluster, const std::string& token_hash, TimePoint now) override {
+    std::lock_guard lock(mu_);
+    return CheckTokenLocked(cluster, token_hash, now);
+  }
+
+  Status CompleteBootstrap(const std::string& cluster, const std::string& token_hash, const IssuedIdentity& identity,
+                           TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    if (Status s = CheckTokenLocked(cluster, token_hash, now); !s.ok()) return s;
+    auto use = db_.Prepare("UPDATE bootstrap_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL");
+    if (!use.ok()) return use.error();
+    if (Status s = use->Bind(1, token_hash).Bind(2, ToMillis(now)).Run(); !s.ok()) return s;
+    if (db_.Changes() != 1) return MakeError("bootstrap token for cluster " + cluster + " was already used");
+    if (Status s = InsertIdentityLocked(identity); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Status RecordIdentity(const IssuedIdentity& identity) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto c = LoadCluster(identity.cluster);
+    if (!c.ok()) return c.error();
+    if (!c->has_value() || (*c)->state == ClusterState::kDeregistered) {
+      return MakeError("cluster " + identity.cluster + " is not registered");
+    }
+    if (Status s = InsertIdentityLocked(identity); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Status CheckIdentity(const std::string& cluster, const std::string& serial) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(
+        "SELECT i.cluster, i.revoked_at, c.state FROM identities i JOIN clusters c ON c.name = i.cluster "
+        "WHERE i.serial = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, serial);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return MakeError("certificate serial " + serial + " was not issued by this hub");
+    if (q->ColumnText(0) != cluster) {
+      return MakeError("certificate serial " + serial + " belongs to cluster " + q->ColumnText(0) + ", not " + cluster);
+    }
+    if (!q->ColumnIsNull(1) || ParseState(q->ColumnText(2)) == ClusterState::kDeregistered) {
+      return MakeError("cluster " + cluster + " was deregistered; its certificate is revoked");
+    }
+    return OkStatus();
+  }
+
+  Status DeregisterCluster(const std::string& name, TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto c = LoadCluster(name);
+    if (!c.ok()) return c.error();
+    if (!c->has_value()) return MakeError("cluster " + name + " is not registered");
+    if ((*c)->state == ClusterState::kDeregistered) return MakeError("cluster " + name + " is already deregistered");
+    auto revoke = db_.Prepare("UPDATE identities SET revoked_at = ?2 WHERE cluster = ?1 AND revoked_at IS NULL");
+    if (!revoke.ok()) return revoke.error();
+    if (Status s = revoke->Bind(1, name).Bind(2, ToMillis(now)).Run(); !s.ok()) return s;
+    if (Status s = Run("DELETE FROM bootstrap_tokens WHERE cluster = ?1", name); !s.ok()) return s;
+    auto update = db_.Prepare(
+        "UPDATE clusters SET state = 'DEREGISTERED', deregistered_at = ?2, connected_since = NULL WHERE name = ?1");
+    if (!update.ok()) return update.error();
+    if (Status s = update->Bind(1, name).Bind(2, ToMillis(now)).Run(); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Result<std::optional<ClusterRecord>> GetCluster(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    return LoadCluster(name);
+  }
+
+  Result<std::vector<ClusterRecord>> ListClusters() override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(std::string(kSelectCluster) + " ORDER BY name");
+    if (!q.ok()) return q.error();
+    std::vector<ClusterRecord> out;
+    while (true) {
+      auto row = q->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(ReadCluster(*q));
+    }
+    return out;
+  }
+
+  Status MarkConnected(const std::string& name, const std::string& agent_version, TimePoint now) override {
+    return UpdateLive(name,
+                      "UPDATE clusters SET state = 'CONNECTED', agent_version = ?3, connected_since = ?2, "
+                      "last_heartbeat = ?2 WHERE name = ?1 AND state != 'DEREGISTERED'",
+                      now, agent_version);
+  }
+  Status MarkHeartbeat(const std::string& name, TimePoint now) override {
+    return UpdateLive(name, "UPDATE clusters SET last_heartbeat = ?2 WHERE name = ?1 AND state != 'DEREGISTERED'", now,
+                      std::nullopt);
+  }
+  Status MarkDisconnected(const std::string& name, TimePoint now) override {
+    return UpdateLive(name,
+                      "UPDATE clusters SET state = 'DISCONNECTED', connected_since = NULL, last_heartbeat = "
+                      "COALESCE(last_heartbeat, ?2) WHERE name = ?1 AND state = 'CONNECTED'",
+                      now, std::nullopt);
+  }
+
+  Result<std::optional<LinkCaMaterial>> GetLinkCa() override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare("SELECT certificate_pem, key_pem FROM link_ca WHERE id = 1");
+    if (!q.ok()) return q.error();
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<LinkCaMaterial>();
+    return std::optional<LinkCaMaterial>(LinkCaMaterial{q->ColumnText(0), q->ColumnText(1)});
+  }
+
+  Status PutLinkCa(const LinkCaMaterial& material) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare("INSERT INTO link_ca (id, certificate_pem, key_pem) VALUES (1, ?1, ?2)");
+    if (!q.ok()) return q.error();
+    Status s = q->Bind(1, material.certificate_pem).Bind(2, material.key_pem).Run();
+    if (!s.ok()) return MakeError("the hub already has a link CA; it is never replaced");
+    return OkStatus();
+  }
+
+ private:
+  static constexpr const char* kSelectCluster =
+      "SELECT name, state, registered_at, agent_version, identity_serial, identity_not_after, connected_since, "
+      "last_heartbeat FROM clusters";
+
+  Result<int> ReadSchemaVersion() {
+    auto q = db_.Prepare("SELECT version FROM schema_version");
+    if (!q.ok()) return q.error();
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    return *row ? static_cast<int>(q->ColumnInt(0)) : 0;
+  }
+
+  static ClusterRecord ReadCluster(const Statement& q) {
+    ClusterRecord c;
+    c.name = q.ColumnText(0);
+    c.state = ParseState(q.ColumnText(1));
+    c.registered_at = FromMillis(q.ColumnInt(2));
+    c.agent_version = q.ColumnText(3);
+    c.identity_serial = q.ColumnText(4);
+    c.identity_not_after = FromMillis(q.ColumnOptionalInt(5));
+    c.connected_since = FromMillis(q.ColumnOptionalInt(6));
+    c.last_heartbeat = FromMillis(q.ColumnOptionalInt(7));
+    return c;
+  }
+
+  Result<std::optional<ClusterRecord>> LoadCluster(const std::string& name) {
+    auto q = db_.Prepare(std::string(kSelectCluster) + " WHERE name = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, name);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<ClusterRecord>();
+    return std::optional<ClusterRecord>(ReadCluster(*q));
+  }
+
+  Status Run(const char* sql, const std::string& arg) {
+    auto q = db_.Prepare(sql);
+    if (!q.ok()) return q.error();
+    return q->Bind(1, arg).Run();
+  }
+
+  Status CheckTokenLocked(const std::string& cluster, const std::string& token_hash, TimePoint now) {
+    auto q = db_.Prepare(
+        "SELECT t.cluster, t.expires_at, t.used_at, c.state FROM bootstrap_tokens t JOIN clusters c ON c.name = "
+        "t.cluster WHERE t.token_hash = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, token_hash);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    // One message for unknown tokens and tokens of other clusters: a wrong token reveals nothing.
+    if (!*row || q->ColumnText(0) != cluster) {
+      return MakeError("invalid bootstrap token for cluster " + cluster +
+                       " (not issued for it, or replaced by a newer `vmeshctl cluster register`)");
+    }
+    if (!q->ColumnIsNull(2)) {
+      return MakeError("bootstrap token for cluster " + cluster + " was already used at " +
+                       FormatTime(q->ColumnInt(2)) + "; tokens are single-use: run `vmeshctl cluster register " +
+                       cluster + "` for a new bundle");
+    }
+    if (q->ColumnInt(1) <= ToMillis(now)) {
+      return MakeError("bootstrap token for cluster " + cluster + " expired at " + FormatTime(q->ColumnInt(1)) +
+                       "; run `vmeshctl cluster register " + cluster + "` for a new bundle");
+    }
+    return OkStatus();
+  }
+
+  Status InsertIdentityLocked(const IssuedIdentity& id) {
+    auto q = db_.Prepare(
+        "INSERT INTO identities (serial, cluster, not_before, not_after, public_key_fingerprint) VALUES (?1, ?2, ?3, "
+        "?4, ?5)");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, id.serial)
+                       .Bind(2, id.cluster)
+                       .Bind(3, ToMillis(id.not_before))
+                       .Bind(4, ToMillis(id.not_after))
+                       .Bind(5, id.public_key_fingerprint)
+                       .Run();
+        !s.ok()) {
+      return s;
+    }
+    auto u = db_.Prepare("UPDATE clusters SET identity_serial = ?2, identity_not_after = ?3 WHERE name = ?1");
+    if (!u.ok()) return u.error();
+    return u->Bind(1, id.cluster).Bind(2, id.serial).Bind(3, ToMillis(id.not_after)).Run();
+  }
+
+  Status UpdateLive(const std::string& name, const char* sql, TimePoint now, std::optional<std::string> version) {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(sql);
+    if (!q.ok()) return q.error();
+    q->Bind(1, name).Bind(2, ToMillis(now));
+    if (version) q->Bind(3, *version);
+    return q->Run();
+  }
+
+  std::mutex mu_;
+  Database db_;
+};
+
+}  // namespace
+
+int CurrentSchemaVersion() { return kSchemaVersion; }
+
+Result<StorePtr> OpenSqliteStore(const std::string& path) {
+  auto db = Database::Open(path);
+  if (!db.ok()) return db.error();
+  auto store = std::make_unique<SqliteStore>(std::move(*db));
+  if (Status s = store->Migrate(); !s.ok()) return s.error().Wrap("cannot open store " + path);
+  return StorePtr(std::move(store));
+}
+
+}  // namespace vmesh::hub

@@ -1,0 +1,227 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "hub/store/sqlite.h"
+#include "hub/store/store.h"
+
+namespace vmesh::hub {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmesh-store-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/hub.db";
+    store_ = Open();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  StorePtr Open() {
+    auto s = OpenSqliteStore(path_);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  static IssuedIdentity Identity(const std::string& cluster, const std::string& serial, TimePoint now) {
+    return IssuedIdentity{serial, cluster, now, now + 24h, "fp-" + serial};
+  }
+
+  std::string dir_;
+  std::string path_;
+  StorePtr store_;
+  TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
+};
+
+TEST_F(SqliteStoreTest, TokenIsSingleUse) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "hash1", now_ + 1h, now_).ok());
+  EXPECT_TRUE(store_->CheckBootstrapToken("c1", "hash1", now_).ok());
+  Status first = store_->CompleteBootstrap("c1", "hash1", Identity("c1", "aa01", now_), now_);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  Status replay = store_->CompleteBootstrap("c1", "hash1", Identity("c1", "aa02", now_), now_ + 1s);
+  ASSERT_FALSE(replay.ok());
+  EXPECT_THAT(replay.error().message, HasSubstr("was already used"));
+  EXPECT_THAT(store_->CheckBootstrapToken("c1", "hash1", now_).error().message, HasSubstr("single-use"));
+  auto c = store_->GetCluster("c1");
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->identity_serial, "aa01");
+  EXPECT_EQ((*c)->state, ClusterState::kRegistered);
+  EXPECT_TRUE(store_->CheckIdentity("c1", "aa01").ok());
+  EXPECT_FALSE(store_->CheckIdentity("c1", "aa02").ok()) << "the replayed bootstrap recorded nothing";
+}
+
+TEST_F(SqliteStoreTest, ExpiredAndWrongTokensAreRefusedWithReasons) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "hash1", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->RegisterCluster("c2", "hash2", now_ + 1h, now_).ok());
+  EXPECT_THAT(store_->CheckBootstrapToken("c1", "hash1", now_ + 2h).error().message, HasSubstr("expired at"));
+  EXPECT_THAT(store_->CheckBootstrapToken("c1", "nope", now_).error().message, HasSubstr("invalid bootstrap token"));
+  // c2's token does not bootstrap c1, and says no more than an unknown token would.
+  EXPECT_EQ(store_->CheckBootstrapToken("c1", "hash2", now_).error().message,
+            store_->CheckBootstrapToken("c1", "nope", now_).error().message);
+  EXPECT_FALSE(store_->CompleteBootstrap("c1", "hash2", Identity("c1", "x", now_), now_).ok());
+  EXPECT_FALSE(store_->CompleteBootstrap("c1", "hash1", Identity("c1", "x", now_), now_ + 2h).ok());
+}
+
+TEST_F(SqliteStoreTest, RegisteringAgainReplacesAnUnusedTokenButNotABootstrappedCluster) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "old", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->RegisterCluster("c1", "new", now_ + 1h, now_).ok());
+  EXPECT_FALSE(store_->CheckBootstrapToken("c1", "old", now_).ok());
+  ASSERT_TRUE(store_->CompleteBootstrap("c1", "new", Identity("c1", "s1", now_), now_).ok());
+  Status again = store_->RegisterCluster("c1", "third", now_ + 1h, now_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(again.error().message, HasSubstr("cluster deregister c1"));
+}
+
+TEST_F(SqliteStoreTest, DeregisterRevokesIdentitiesAndAllowsANewRegistration) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->CompleteBootstrap("c1", "h", Identity("c1", "s1", now_), now_).ok());
+  ASSERT_TRUE(store_->MarkConnected("c1", "v0.1", now_).ok());
+  ASSERT_TRUE(store_->DeregisterCluster("c1", now_ + 1s).ok());
+  EXPECT_THAT(store_->CheckIdentity("c1", "s1").error().message, HasSubstr("deregistered"));
+  EXPECT_EQ((*store_->GetCluster("c1"))->state, ClusterState::kDeregistered);
+  EXPECT_THAT(store_->DeregisterCluster("c1", now_).error().message, HasSubstr("already deregistered"));
+  EXPECT_TRUE(store_->MarkConnected("c1", "v0.1", now_).ok());
+  EXPECT_EQ((*store_->GetCluster("c1"))->state, ClusterState::kDeregistered) << "a revoked agent cannot reconnect";
+  ASSERT_TRUE(store_->RegisterCluster("c1", "h2", now_ + 1h, now_ + 2s).ok());
+  ASSERT_TRUE(store_->CompleteBootstrap("c1", "h2", Identity("c1", "s2", now_), now_ + 3s).ok());
+  EXPECT_TRUE(store_->CheckIdentity("c1", "s2").ok());
+  EXPECT_FALSE(store_->CheckIdentity("c1", "s1").ok()) << "identities of the old registration stay revoked";
+}
+
+TEST_F(SqliteStoreTest, IdentityOfAnotherClusterIsRefused) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->RegisterCluster("c2", "h2", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
+  EXPECT_THAT(store_->CheckIdentity("c2", "s1").error().message, HasSubstr("belongs to cluster c1"));
+  EXPECT_THAT(store_->CheckIdentity("c2", "ffff").error().message, HasSubstr("not issued by this hub"));
+  EXPECT_THAT(store_->RecordIdentity(Identity("c9", "s9", now_)).error().message, HasSubstr("not registered"));
+}
+
+TEST_F(SqliteStoreTest, ConnectionStateTransitions) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->MarkConnected("c1", "0.1.0", now_).ok());
+  ASSERT_TRUE(store_->MarkHeartbeat("c1", now_ + 10s).ok());
+  auto c = *store_->GetCluster("c1");
+  EXPECT_EQ(c->state, ClusterState::kConnected);
+  EXPECT_EQ(c->agent_version, "0.1.0");
+  EXPECT_EQ(*c->connected_since, now_);
+  EXPECT_EQ(*c->last_heartbeat, now_ + 10s);
+  ASSERT_TRUE(store_->MarkDisconnected("c1", now_ + 20s).ok());
+  c = *store_->GetCluster("c1");
+  EXPECT_EQ(c->state, ClusterState::kDisconnected);
+  EXPECT_FALSE(c->connected_since.has_value());
+  EXPECT_EQ(*c->last_heartbeat, now_ + 10s) << "last seen is kept for status";
+  auto all = store_->ListClusters();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(ClusterStateName((*all)[0].state), "DISCONNECTED");
+}
+
+TEST_F(SqliteStoreTest, LinkCaIsStoredOnceAndNeverReplaced) {
+  EXPECT_FALSE(store_->GetLinkCa()->has_value());
+  ASSERT_TRUE(store_->PutLinkCa({"CERT", "KEY"}).ok());
+  EXPECT_THAT(store_->PutLinkCa({"CERT2", "KEY2"}).error().message, HasSubstr("never replaced"));
+  store_ = Open();
+  auto ca = store_->GetLinkCa();
+  ASSERT_TRUE(ca.ok() && ca->has_value());
+  EXPECT_EQ((*ca)->certificate_pem, "CERT");
+  EXPECT_EQ((*ca)->key_pem, "KEY");
+}
+
+TEST_F(SqliteStoreTest, DatabaseFilesArePrivate) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
+  for (const std::string& f : {path_, path_ + "-wal"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
+  store_.reset();
+  {
+    auto db = Database::Open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("UPDATE schema_version SET version = 999").ok());
+  }
+  auto s = OpenSqliteStore(path_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("newer vmesh-hub (schema version 999"));
+}
+
+TEST_F(SqliteStoreTest, ConcurrentRegistrationsAllLand) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string name = "c" + std::to_string(t) + "-" + std::to_string(i);
+        EXPECT_TRUE(store_->RegisterCluster(name, "h-" + name, now_ + 1h, now_).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store_->ListClusters()->size(), 100u);
+}
+
+// A kill -9 at any moment loses no committed registration: a child registers clusters as fast as it can and
+// reports each one after its commit returned; the parent kills it mid-stream and checks every reported one.
+TEST_F(SqliteStoreTest, KillNineLosesNoCommittedRegistration) {
+  store_.reset();
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(pipefd[0]);
+    auto store = OpenSqliteStore(path_);
+    if (!store.ok()) _exit(2);
+    for (int i = 0;; ++i) {
+      std::string name = "k" + std::to_string(i);
+      if (!(*store)->RegisterCluster(name, "h" + name, now_ + 1h, now_).ok()) _exit(3);
+      std::string line = name + "\n";
+      if (write(pipefd[1], line.data(), line.size()) < 0) _exit(4);
+    }
+  }
+  close(pipefd[1]);
+  std::string reported;
+  char buf[4096];
+  while (std::count(reported.begin(), reported.end(), '\n') < 200) {
+    ssize_t n = read(pipefd[0], buf, sizeof buf);
+    ASSERT_GT(n, 0) << "child stopped early";
+    reported.append(buf, n);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(pipefd[0]);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  size_t start = 0, checked = 0;
+  while (true) {
+    size_t eol = reported.find('\n', start);
+    if (eol == std::string::npos) break;
+    std::string name = reported.substr(start, eol - start);
+    auto c = store_->GetCluster(name);
+    ASSERT_TRUE(c.ok() && c->has_value()) << name << " was committed but is lost";
+    EXPECT_TRUE(store_->CheckBootstrapToken(name, "h" + name, now_).ok());
+    start = eol + 1;
+    ++checked;
+  }
+  EXPECT_GE(checked, 200u);
+}
+
+}  // namespace
+}  // namespace vmesh::hub

@@ -1,0 +1,101 @@
+// The hub's persistent state (SPEC §2, §10). `Store` is a seam: the embedded SQLite store now, a Kubernetes
+// (CRDs + Secrets) store later. Every mutating call is one transaction: when it returns OK the change is
+// durable (survives kill -9), and when it fails nothing of it was applied.
+//
+// Thread-safe: implementations serialize calls internally.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+
+namespace vmesh::hub {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+enum class ClusterState { kRegistered, kConnected, kDisconnected, kDeregistered };
+
+std::string_view ClusterStateName(ClusterState state);
+
+struct ClusterRecord {
+  std::string name;
+  ClusterState state = ClusterState::kRegistered;
+  TimePoint registered_at;
+  std::string agent_version;
+  // The newest identity certificate issued to the cluster's agent.
+  std::string identity_serial;
+  std::optional<TimePoint> identity_not_after;
+  std::optional<TimePoint> connected_since;
+  std::optional<TimePoint> last_heartbeat;
+};
+
+// An agent identity (client certificate) the hub issued.
+struct IssuedIdentity {
+  std::string serial;  // hex
+  std::string cluster;
+  TimePoint not_before;
+  TimePoint not_after;
+  std::string public_key_fingerprint;
+};
+
+struct LinkCaMaterial {
+  std::string certificate_pem;
+  std::string key_pem;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- Registration -------------------------------------------------------------------------------------
+  // Creates the cluster (or gives a cluster that never completed bootstrap a new token, replacing the old
+  // one) with a one-time bootstrap token, of which only `token_hash` is stored. Fails when the cluster has
+  // already bootstrapped (deregister it first) — the message says so.
+  virtual Status RegisterCluster(const std::string& name, const std::string& token_hash, TimePoint token_expires,
+                                 TimePoint now) = 0;
+
+  // Read-only check of a bootstrap token: OK when `token_hash` is the unused, unexpired token of `cluster`.
+  virtual Status CheckBootstrapToken(const std::string& cluster, const std::string& token_hash, TimePoint now) = 0;
+
+  // Atomically re-checks and consumes the token and records the identity issued for it. A token can be
+  // consumed once: a second call with it fails ("already used").
+  virtual Status CompleteBootstrap(const std::string& cluster, const std::string& token_hash,
+                                   const IssuedIdentity& identity, TimePoint now) = 0;
+
+  // Records a renewed identity of a connected cluster (the previous ones stay valid until they expire).
+  virtual Status RecordIdentity(const IssuedIdentity& identity) = 0;
+
+  // OK when `serial` is an identity issued to `cluster` and the cluster is not deregistered.
+  virtual Status CheckIdentity(const std::string& cluster, const std::string& serial) = 0;
+
+  // Revokes every identity of the cluster and drops its tokens; the record stays, state DEREGISTERED.
+  virtual Status DeregisterCluster(const std::string& name, TimePoint now) = 0;
+
+  // --- Cluster status -----------------------------------------------------------------------------------
+  virtual Result<std::optional<ClusterRecord>> GetCluster(const std::string& name) = 0;
+  // All clusters, deregistered ones included, ordered by name.
+  virtual Result<std::vector<ClusterRecord>> ListClusters() = 0;
+  virtual Status MarkConnected(const std::string& name, const std::string& agent_version, TimePoint now) = 0;
+  virtual Status MarkHeartbeat(const std::string& name, TimePoint now) = 0;
+  virtual Status MarkDisconnected(const std::string& name, TimePoint now) = 0;
+
+  // --- Link CA ------------------------------------------------------------------------------------------
+  virtual Result<std::optional<LinkCaMaterial>> GetLinkCa() = 0;
+  // Stores the link CA once; fails if one exists (never overwritten).
+  virtual Status PutLinkCa(const LinkCaMaterial& material) = 0;
+};
+
+using StorePtr = std::unique_ptr<Store>;
+
+// Opens or creates the SQLite store at `path` (mode 0600, WAL), migrating its schema to the current version.
+// Refuses a database written by a newer vmesh (schema version above what this build knows).
+Result<StorePtr> OpenSqliteStore(const std::string& path);
+
+// The schema version this build writes.
+int CurrentSchemaVersion();
+
+}  // namespace vmesh::hub
