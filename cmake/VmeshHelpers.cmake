@@ -19,6 +19,7 @@ function(vmesh_test name)
     set(ARG_TIMEOUT 300)
   endif()
   gtest_discover_tests(${name}
+    TEST_PREFIX "${name}."
     DISCOVERY_TIMEOUT 60
     PROPERTIES
       TIMEOUT ${ARG_TIMEOUT}

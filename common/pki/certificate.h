@@ -1,11 +1,12 @@
 // X.509 certificates: parsing, encoding and read-only introspection.
 //
-// Thread safety: a Certificate is immutable; copies share the underlying reference-counted X509 and may be
-// used from several threads at once.
+// Thread safety: a Certificate is immutable; copies share the underlying X509 and may be used from several
+// threads at once.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,13 +42,9 @@ class Certificate {
   // Parses exactly one "-----BEGIN CERTIFICATE-----" block (text after it is ignored).
   static Result<Certificate> FromPem(std::string_view pem);
   static Result<Certificate> FromDer(std::string_view der);
-  // Takes ownership of one reference to `cert`.
+  // Takes ownership of one reference to `cert`. If its public key is not decoded (a certificate built in
+  // memory with X509_PUBKEY_set0_param, as issuer.cpp does), it is decoded on the first call to get().
   static Certificate FromOpenSsl(X509Ptr cert);
-
-  Certificate(const Certificate& other);
-  Certificate& operator=(const Certificate& other);
-  Certificate(Certificate&&) noexcept = default;
-  Certificate& operator=(Certificate&&) noexcept = default;
 
   std::string ToPem() const;
   std::string ToDer() const;
@@ -106,13 +103,17 @@ class Certificate {
   // The subject public key; fails for key types vmesh does not support (see key.h).
   Result<PublicKey> public_key() const;
 
-  // Borrowed; valid as long as this object. Do not modify.
-  X509* get() const { return cert_.get(); }
+  // Borrowed; valid as long as this object (or a copy of it) lives. Do not modify. The public key is
+  // always decoded (X509_get0_pubkey works), so it can be handed to any OpenSSL function.
+  X509* get() const;
 
  private:
-  explicit Certificate(X509Ptr cert);
+  struct State;
+  explicit Certificate(std::shared_ptr<State> state);
+  // The X509 as built or parsed; its public key may not be decoded yet. Enough for everything but the key.
+  X509* raw() const;
 
-  X509Ptr cert_;
+  std::shared_ptr<State> state_;
 };
 
 // Parses every "-----BEGIN CERTIFICATE-----" block of a PEM bundle, in order (text between blocks is

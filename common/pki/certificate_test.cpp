@@ -3,10 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <cctype>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/pki/issuer.h"
@@ -15,11 +17,11 @@
 namespace vmesh::pki {
 namespace {
 
+using test::CachedKey;
+using test::FixedNow;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using test::CachedKey;
-using test::FixedNow;
 using namespace std::string_literals;
 
 std::vector<Certificate> ThreeCertificates() {
@@ -29,7 +31,8 @@ std::vector<Certificate> ThreeCertificates() {
   profile.subject.common_name = "leaf";
   profile.dns_sans = {"leaf.example"};
   profile.server_auth = true;
-  Result<Certificate> leaf = IssueLeaf(intermediate, test::MakeCsr(CachedKey(KeySpec::EcdsaP256())), profile, FixedNow());
+  Result<Certificate> leaf =
+      IssueLeaf(intermediate, test::MakeCsr(CachedKey(KeySpec::EcdsaP256())), profile, FixedNow());
   if (!leaf.ok()) throw std::runtime_error(leaf.error().message);
   return {*leaf, intermediate.certificate(), root.certificate()};
 }
@@ -50,10 +53,40 @@ TEST(pkiCertificate, PemAndDerRoundTrip) {
   EXPECT_EQ(copy.get(), cert.get());  // shared, reference-counted
 }
 
+TEST(pkiCertificate, IssuedCertificateKeyIsUsableFromSeveralThreads) {
+  // Issued certificates carry the CSR's key bytes undecoded; get() decodes them once, on first use.
+  CaSigner root = test::MakeRoot(KeySpec::EcdsaP256(), FixedNow());
+  const PrivateKey& key = CachedKey(KeySpec::Rsa(2048));
+  Result<Certificate> cert = IssueIntermediate(root, test::MakeCsr(key), test::TestIntermediateProfile(), FixedNow());
+  ASSERT_TRUE(cert.ok()) << cert.error().message;
+  std::string der_before = cert->ToDer();
+  Certificate copy = *cert;
+
+  std::vector<X509*> seen(4, nullptr);
+  std::vector<int> matches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const Certificate& c = t % 2 == 0 ? *cert : copy;
+      seen[t] = c.get();
+      matches[t] =
+          X509_get0_pubkey(c.get()) != nullptr && c.public_key().ok() && c.public_key()->Equals(key.public_key());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_EQ(seen[t], seen[0]);
+    EXPECT_TRUE(matches[t]);
+  }
+  EXPECT_EQ(cert->ToDer(), der_before);
+  EXPECT_EQ(Certificate::FromDer(der_before)->Fingerprint(), cert->Fingerprint());
+  EXPECT_EQ(ERR_peek_error(), 0u);
+}
+
 TEST(pkiCertificate, PemBundleParsesEveryCertificateInOrder) {
   std::vector<Certificate> certs = ThreeCertificates();
-  std::string bundle = "# cert-chain.pem\n" + certs[0].ToPem() + "some comment\n" + certs[1].ToPem() +
-                       certs[2].ToPem() + "\n";
+  std::string bundle =
+      "# cert-chain.pem\n" + certs[0].ToPem() + "some comment\n" + certs[1].ToPem() + certs[2].ToPem() + "\n";
   Result<std::vector<Certificate>> parsed = ParsePemBundle(bundle);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   ASSERT_EQ(parsed->size(), 3u);

@@ -14,12 +14,12 @@
 namespace vmesh::pki {
 namespace {
 
+using test::CachedKey;
+using test::DerToPem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
-using test::CachedKey;
-using test::DerToPem;
 
 CsrRequest AgentRequest() {
   CsrRequest request;

@@ -90,7 +90,7 @@ struct LeafProfile {
   DistinguishedName subject;
   std::vector<std::string> uri_sans;  // e.g. "spiffe://<hub-name>/cluster/<NAME>"
   std::vector<std::string> dns_sans;
-  std::vector<std::string> ip_sans;   // "127.0.0.1", "::1"
+  std::vector<std::string> ip_sans;  // "127.0.0.1", "::1"
   bool server_auth = false;
   bool client_auth = false;
   std::chrono::seconds ttl = std::chrono::hours(24);

@@ -19,9 +19,6 @@
 namespace vmesh::pki {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using std::chrono::days;
 using std::chrono::minutes;
 using test::CachedKey;
@@ -29,6 +26,9 @@ using test::FixedNow;
 using test::MakeCsr;
 using test::MakeRoot;
 using test::TestIntermediateProfile;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 constexpr uint32_t kCaUsage = KeyUsage::kKeyCertSign | KeyUsage::kCrlSign | KeyUsage::kDigitalSignature;
 
@@ -157,8 +157,8 @@ TEST(pkiIssuer, IntermediateProfile) {
 
 TEST(pkiIssuer, IntermediateNotAfterIsClampedToTheRoot) {
   CaSigner root = MakeRoot(KeySpec::EcdsaP256(), FixedNow(), days(10));
-  Result<Certificate> cert =
-      IssueIntermediate(root, MakeCsr(CachedKey(KeySpec::EcdsaP384())), TestIntermediateProfile(), FixedNow() + days(1));
+  Result<Certificate> cert = IssueIntermediate(root, MakeCsr(CachedKey(KeySpec::EcdsaP384())),
+                                               TestIntermediateProfile(), FixedNow() + days(1));
   ASSERT_TRUE(cert.ok()) << cert.error().message;
   EXPECT_EQ(cert->not_after(), root.certificate().not_after());
   EXPECT_EQ(cert->not_after(), FixedNow() + days(10));

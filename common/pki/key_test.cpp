@@ -14,12 +14,12 @@
 namespace vmesh::pki {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using test::CachedKey;
 using test::HaveOpensslCli;
 using test::RunCommand;
 using test::TempDir;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 // PEM of a key vmesh cannot generate itself (other type, curve or size), made with OpenSSL directly.
 std::string ForeignKeyPem(EVP_PKEY* key) {
@@ -173,8 +173,8 @@ TEST(pkiKey, RejectsGarbageAndTruncatedPem) {
 TEST(pkiKey, RefusesEncryptedKeysWithoutPrompting) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   char pass[] = "secret";
-  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), CachedKey(KeySpec::EcdsaP256()).get(), EVP_aes_256_cbc(), pass,
-                                          6, nullptr, nullptr),
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), CachedKey(KeySpec::EcdsaP256()).get(), EVP_aes_256_cbc(), pass, 6,
+                                          nullptr, nullptr),
             1);
   Result<PrivateKey> key = PrivateKey::FromPem(MemoryBioContents(bio.get()));
   ASSERT_FALSE(key.ok());

@@ -23,7 +23,8 @@ const PrivateKey& CachedKey(const KeySpec& spec);
 CaSigner MakeRoot(const KeySpec& spec, TimePoint now, std::chrono::seconds ttl = std::chrono::days(365),
                   std::string_view common_name = "vmesh root CA vmesh/test");
 
-// The intermediate profile of the tests: cluster-1/istiod-istio-system, spiffe://cluster.local/ns/istio-system/sa/istiod.
+// The intermediate profile of the tests: cluster-1/istiod-istio-system,
+// spiffe://cluster.local/ns/istio-system/sa/istiod.
 IntermediateProfile TestIntermediateProfile();
 
 // A CSR for `key` asking for `cn` and `uri` (which issuers must ignore).

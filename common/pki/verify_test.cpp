@@ -15,15 +15,15 @@
 namespace vmesh::pki {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
-using ::testing::SizeIs;
 using std::chrono::days;
 using test::CachedKey;
 using test::FixedNow;
 using test::MakeCsr;
 using test::MakeIntermediate;
 using test::MakeRoot;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::SizeIs;
 
 // root -> intermediate (pathlen 0) -> agent client leaf, all issued at `now`.
 struct Chain {
@@ -109,12 +109,12 @@ TEST(pkiVerify, ExpiredOrNotYetValidAtTheGivenTime) {
 
   // Valid one second before notAfter, invalid one second after.
   TimePoint not_after = chain.intermediate.certificate().not_after();
-  EXPECT_TRUE(VerifyChain(chain.intermediate.certificate(), {chain.root.certificate()}, {},
-                          not_after - std::chrono::seconds(1))
-                  .ok());
-  EXPECT_FALSE(VerifyChain(chain.intermediate.certificate(), {chain.root.certificate()}, {},
-                           not_after + std::chrono::seconds(1))
-                   .ok());
+  EXPECT_TRUE(
+      VerifyChain(chain.intermediate.certificate(), {chain.root.certificate()}, {}, not_after - std::chrono::seconds(1))
+          .ok());
+  EXPECT_FALSE(
+      VerifyChain(chain.intermediate.certificate(), {chain.root.certificate()}, {}, not_after + std::chrono::seconds(1))
+          .ok());
 }
 
 TEST(pkiVerify, MissingIntermediateFails) {
@@ -184,8 +184,8 @@ TEST(pkiVerify, OpensslCliReadsTheProfiles) {
   Chain chain = MakeChain(KeySpec::EcdsaP256(), Clock::now());
   test::TempDir dir;
 
-  test::CommandResult root = test::RunCommand("openssl x509 -text -noout -in " +
-                                              dir.Write("root.pem", chain.root.certificate().ToPem()));
+  test::CommandResult root =
+      test::RunCommand("openssl x509 -text -noout -in " + dir.Write("root.pem", chain.root.certificate().ToPem()));
   ASSERT_EQ(root.exit_code, 0) << root.output;
   EXPECT_THAT(root.output, HasSubstr("Subject: O = vmesh, CN = vmesh root CA vmesh/test"));
   EXPECT_THAT(root.output, HasSubstr("X509v3 Basic Constraints: critical\n                CA:TRUE\n"));
@@ -198,7 +198,8 @@ TEST(pkiVerify, OpensslCliReadsTheProfiles) {
   test::CommandResult intermediate = test::RunCommand(
       "openssl x509 -text -noout -in " + dir.Write("intermediate.pem", chain.intermediate.certificate().ToPem()));
   ASSERT_EQ(intermediate.exit_code, 0) << intermediate.output;
-  EXPECT_THAT(intermediate.output, HasSubstr("Subject: O = vmesh, CN = vmesh intermediate cluster-1/istiod-istio-system"));
+  EXPECT_THAT(intermediate.output,
+              HasSubstr("Subject: O = vmesh, CN = vmesh intermediate cluster-1/istiod-istio-system"));
   EXPECT_THAT(intermediate.output, HasSubstr("X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:0"));
   EXPECT_THAT(intermediate.output, HasSubstr("Certificate Sign, CRL Sign"));
   EXPECT_THAT(intermediate.output, HasSubstr("URI:spiffe://cluster.local/ns/istio-system/sa/istiod"));
@@ -206,7 +207,8 @@ TEST(pkiVerify, OpensslCliReadsTheProfiles) {
   EXPECT_THAT(intermediate.output, HasSubstr("Public-Key: (384 bit)"));
   EXPECT_THAT(intermediate.output, Not(HasSubstr("Extended Key Usage")));
 
-  test::CommandResult leaf = test::RunCommand("openssl x509 -text -noout -in " + dir.Write("leaf.pem", chain.leaf.ToPem()));
+  test::CommandResult leaf =
+      test::RunCommand("openssl x509 -text -noout -in " + dir.Write("leaf.pem", chain.leaf.ToPem()));
   ASSERT_EQ(leaf.exit_code, 0) << leaf.output;
   EXPECT_THAT(leaf.output, HasSubstr("CA:FALSE"));
   EXPECT_THAT(leaf.output, HasSubstr("X509v3 Extended Key Usage: \n                TLS Web Client Authentication\n"));

@@ -31,7 +31,9 @@ std::string LastEntry(const X509_NAME* name, int nid) {
   if (index < 0) return {};
   const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
   unsigned char* utf8 = nullptr;
+  ERR_set_mark();
   int len = ASN1_STRING_to_UTF8(&utf8, data);
+  ERR_pop_to_mark();
   if (len < 0) return {};
   std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
   OPENSSL_free(utf8);
@@ -115,9 +117,15 @@ std::string IpToString(const ASN1_STRING* value) {
 
 }  // namespace
 
+// The accessors below may run in the middle of other pki code: they drop only the errors they queue
+// themselves (ERR_set_mark / ERR_pop_to_mark), never earlier ones.
+
 std::optional<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* time) {
   struct tm tm = {};
-  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return std::nullopt;
+  ERR_set_mark();
+  bool ok = time != nullptr && ASN1_TIME_to_tm(time, &tm) == 1;
+  ERR_pop_to_mark();
+  if (!ok) return std::nullopt;
   int64_t days = DaysFromCivil(int64_t{tm.tm_year} + 1900, static_cast<unsigned>(tm.tm_mon + 1),
                                static_cast<unsigned>(tm.tm_mday));
   int64_t seconds = days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
@@ -142,8 +150,10 @@ std::string NameToString(const X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio) return {};
   // RFC 2253 without the multi-byte escaping, so UTF-8 stays readable.
-  if (X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) return {};
-  return MemoryBioContents(bio.get());
+  ERR_set_mark();
+  bool ok = X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0;
+  ERR_pop_to_mark();
+  return ok ? MemoryBioContents(bio.get()) : std::string();
 }
 
 DistinguishedName NameFields(const X509_NAME* name) {
