@@ -8,9 +8,10 @@ function(vmesh_library area)
   target_link_libraries(vmesh_${area} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# vmesh_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])
+# vmesh_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])   (LABELS default: unit)
 #   A GoogleTest binary registered with CTest (each TEST becomes its own CTest test, so ctest -j
-#   spreads them over the cores). VMESH_SHARED_DIR and VMESH_SOURCE_DIR are set in the environment.
+#   spreads them over the cores), named <name>.<Suite>.<Test>. Tests find shared/, the source and the build
+#   tree through common/base/test_paths.h.
 function(vmesh_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -18,13 +19,18 @@ function(vmesh_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
+  # Paths tests need (see common/base/test_paths.h); the environment variables of the same names override them.
+  target_compile_definitions(${name} PRIVATE
+    VMESH_TEST_SHARED_DIR="${VMESH_SHARED_DIR}"
+    VMESH_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+    VMESH_TEST_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
   gtest_discover_tests(${name}
     TEST_PREFIX "${name}."
     DISCOVERY_TIMEOUT 60
-    PROPERTIES
-      TIMEOUT ${ARG_TIMEOUT}
-      LABELS "${ARG_LABELS}"
-      ENVIRONMENT "VMESH_SHARED_DIR=${VMESH_SHARED_DIR};VMESH_SOURCE_DIR=${CMAKE_SOURCE_DIR};VMESH_BINARY_DIR=${CMAKE_BINARY_DIR}")
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
 endfunction()
 
 include(GoogleTest)

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/api/manifest.h"
+#include "common/base/test_paths.h"
 
 namespace vmesh::api {
 namespace {
@@ -21,8 +22,7 @@ struct CorpusDocument {
 };
 
 std::vector<CorpusDocument> LoadCorpus() {
-  const char* shared = std::getenv("VMESH_SHARED_DIR");
-  std::string path = std::string(shared ? shared : "../shared") + "/gloomesh-virtualmesh-examples.yaml";
+  std::string path = testpaths::SharedDir() + "/gloomesh-virtualmesh-examples.yaml";
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot read " << path;
   std::stringstream ss;
@@ -115,27 +115,28 @@ std::vector<Expectation> Expectations() {
 
 class GlooCorpusTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { docs_ = new std::vector<CorpusDocument>(LoadCorpus()); }
-  static void TearDownTestSuite() { delete docs_; }
-  static std::vector<CorpusDocument>* docs_;
+  void SetUp() override {
+    docs_ = LoadCorpus();
+    ASSERT_FALSE(docs_.empty()) << "the corpus could not be read (set VMESH_SHARED_DIR)";
+  }
+  std::vector<CorpusDocument> docs_;
 };
-std::vector<CorpusDocument>* GlooCorpusTest::docs_ = nullptr;
 
 TEST_F(GlooCorpusTest, EveryDocumentHasAnExpectation) {
   auto expectations = Expectations();
-  ASSERT_EQ(docs_->size(), expectations.size());
-  for (size_t i = 0; i < docs_->size(); ++i) {
-    EXPECT_EQ((*docs_)[i].source.rfind(expectations[i].source_prefix, 0), 0u)
-        << "document " << i << " is " << (*docs_)[i].source;
+  ASSERT_EQ(docs_.size(), expectations.size());
+  for (size_t i = 0; i < docs_.size(); ++i) {
+    EXPECT_EQ(docs_[i].source.rfind(expectations[i].source_prefix, 0), 0u)
+        << "document " << i << " is " << docs_[i].source;
   }
 }
 
 TEST_F(GlooCorpusTest, EachDocumentIsImportedOrRejectedNamingTheField) {
   auto expectations = Expectations();
-  ASSERT_EQ(docs_->size(), expectations.size());
+  ASSERT_EQ(docs_.size(), expectations.size());
   int imported = 0, rejected = 0;
-  for (size_t i = 0; i < docs_->size(); ++i) {
-    const CorpusDocument& doc = (*docs_)[i];
+  for (size_t i = 0; i < docs_.size(); ++i) {
+    const CorpusDocument& doc = docs_[i];
     const Expectation& want = expectations[i];
     SCOPED_TRACE("corpus document " + std::to_string(i) + ": " + doc.source);
     DecodeResult r = DecodeManifests(doc.text);
@@ -171,16 +172,16 @@ TEST_F(GlooCorpusTest, EachDocumentIsImportedOrRejectedNamingTheField) {
 TEST_F(GlooCorpusTest, DocumentsMissingOnlyMtlsConfigImportOnceItIsAdded) {
   auto expectations = Expectations();
   int checked = 0;
-  for (size_t i = 0; i < docs_->size(); ++i) {
+  for (size_t i = 0; i < docs_.size(); ++i) {
     if (expectations[i].error_message != kMtlsRequired) continue;
-    std::string text = (*docs_)[i].text;
+    std::string text = docs_[i].text;
     size_t spec = text.find("\nspec:\n");
     ASSERT_NE(spec, std::string::npos);
     text.insert(spec + 7, "  mtlsConfig: {shared: {rootCertificateAuthority: {generated: {}}}}\n");
     DecodeResult r = DecodeManifests(text);
-    ASSERT_TRUE(r.ok()) << (*docs_)[i].source << "\n" << JoinErrors(r.errors);
+    ASSERT_TRUE(r.ok()) << docs_[i].source << "\n" << JoinErrors(r.errors);
     const auto& vm = std::get<v1::VirtualMesh>(r.objects[0].object);
-    if ((*docs_)[i].source.find("issues/1793") != std::string::npos) {
+    if (docs_[i].source.find("issues/1793") != std::string::npos) {
       EXPECT_EQ(vm.spec().federation().tcp_keepalive().time().seconds(), 240);
       EXPECT_EQ(vm.spec().federation().tcp_keepalive().interval().seconds(), 60);
     }
