@@ -1,0 +1,73 @@
+// Cluster registration and agent identities (SPEC §2 `vmeshctl cluster …`, §9 Registration).
+//
+// Register() creates a one-time bootstrap token (256 random bits; only its SHA-256 is stored) and returns
+// the bundle the agent starts with. Bootstrap() exchanges the token and a CSR — whose key the agent
+// generated and keeps — for a short-lived client certificate with SAN URI spiffe://<hub-name>/cluster/<NAME>,
+// consuming the token in the same transaction that records the identity. RenewIdentity() issues a fresh
+// certificate to an agent that proves its current identity over the live session. Deregister() revokes.
+//
+// Thread-safe (the Store serializes; the CaSigner is immutable).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "common/base/result.h"
+#include "common/pki/issuer.h"
+#include "hub/store/store.h"
+#include "vmesh/config/v1/config.pb.h"
+#include "vmesh/link/v1/link.pb.h"
+
+namespace vmesh::hub {
+
+using Clock = std::function<TimePoint()>;
+
+struct RegistrationOptions {
+  std::string hub_name;
+  // wss://host:port of the agent endpoint, written into bootstrap bundles.
+  std::string agent_url;
+  std::chrono::seconds identity_ttl = std::chrono::hours(24);
+  std::chrono::seconds max_token_ttl = std::chrono::hours(24 * 7);
+};
+
+// spiffe://<hub-name>/cluster/<cluster>
+std::string AgentSpiffeId(const std::string& hub_name, const std::string& cluster);
+// The cluster named by an agent SPIFFE ID of this hub, or an error.
+Result<std::string> ClusterFromSpiffeId(const std::string& hub_name, const std::string& uri);
+
+// SHA-256 of a bootstrap token, lowercase hex: what the store keeps.
+std::string HashToken(const std::string& token);
+
+class RegistrationService {
+ public:
+  RegistrationService(Store& store, pki::CaSigner link_ca, RegistrationOptions options, Clock clock);
+
+  // Fails for a name that is not a DNS-1123 label, a ttl outside (0, max_token_ttl], or a cluster that has
+  // bootstrapped already (deregister first).
+  Result<config::v1::BootstrapBundle> Register(const std::string& cluster, std::chrono::seconds ttl);
+
+  // Never reveals whether a cluster exists to a caller without its token.
+  Result<link::v1::BootstrapResponse> Bootstrap(const link::v1::BootstrapRequest& request);
+
+  // For an agent already authenticated as `cluster` on /v1/connect.
+  Result<std::string> RenewIdentity(const std::string& cluster, const std::string& csr_pem);
+
+  // OK when a peer presenting `certificate_pem`'s identity may connect: issued by this hub to `cluster`, not
+  // revoked. (The TLS layer has already verified the chain and validity.)
+  Status CheckPeer(const std::string& cluster, const std::string& serial_hex);
+
+  Status Deregister(const std::string& cluster);
+
+  const pki::CaSigner& link_ca() const { return link_ca_; }
+
+ private:
+  Result<pki::Certificate> IssueIdentity(const std::string& cluster, const std::string& csr_pem);
+
+  Store& store_;
+  pki::CaSigner link_ca_;
+  RegistrationOptions options_;
+  Clock clock_;
+};
+
+}  // namespace vmesh::hub
