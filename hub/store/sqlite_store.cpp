@@ -23,7 +23,7 @@ namespace {
 
 // Schema migrations, applied in order inside one transaction each. Never edit a released entry: append.
 constexpr const char* kMigrations[] = {
-    // 1: registration, identities, link CA.
+    // 1: registration, identities, link CA, settings.
     R"sql(
 CREATE TABLE clusters (
   name               TEXT PRIMARY KEY,
@@ -53,6 +53,10 @@ CREATE TABLE identities (
   revoked_at             INTEGER
 );
 CREATE INDEX identities_by_cluster ON identities(cluster);
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE link_ca (
   id              INTEGER PRIMARY KEY CHECK (id = 1),
   certificate_pem TEXT NOT NULL,
@@ -278,6 +282,30 @@ class SqliteStore final : public Store {
     Status s = q->Bind(1, material.certificate_pem).Bind(2, material.key_pem).Run();
     if (!s.ok()) return MakeError("the hub already has a link CA; it is never replaced");
     return OkStatus();
+  }
+
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare("SELECT value FROM settings WHERE key = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, key);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<std::string>();
+    return std::optional<std::string>(q->ColumnText(0));
+  }
+
+  Result<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) override {
+    std::lock_guard lock(mu_);
+    auto insert = db_.Prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)");
+    if (!insert.ok()) return insert.error();
+    if (Status s = insert->Bind(1, key).Bind(2, value).Run(); !s.ok()) return s.error();
+    auto q = db_.Prepare("SELECT value FROM settings WHERE key = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, key);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    return q->ColumnText(0);
   }
 
  private:

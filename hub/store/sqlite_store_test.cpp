@@ -139,6 +139,14 @@ TEST_F(SqliteStoreTest, LinkCaIsStoredOnceAndNeverReplaced) {
   EXPECT_EQ((*ca)->key_pem, "KEY");
 }
 
+TEST_F(SqliteStoreTest, SettingsAreWrittenOnce) {
+  EXPECT_FALSE(store_->GetSetting("hub-name")->has_value());
+  EXPECT_EQ(*store_->PutSettingIfAbsent("hub-name", "hub-a"), "hub-a");
+  EXPECT_EQ(*store_->PutSettingIfAbsent("hub-name", "hub-b"), "hub-a") << "the first value stays";
+  store_ = Open();
+  EXPECT_EQ(**store_->GetSetting("hub-name"), "hub-a");
+}
+
 TEST_F(SqliteStoreTest, DatabaseFilesArePrivate) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
   for (const std::string& f : {path_, path_ + "-wal"}) {

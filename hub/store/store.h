@@ -87,6 +87,11 @@ class Store {
   virtual Result<std::optional<LinkCaMaterial>> GetLinkCa() = 0;
   // Stores the link CA once; fails if one exists (never overwritten).
   virtual Status PutLinkCa(const LinkCaMaterial& material) = 0;
+
+  // --- Settings fixed at init (e.g. the hub name, which agent identities embed) ----------------------
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  // Stores `value` unless the key has one; returns the value in force either way.
+  virtual Result<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) = 0;
 };
 
 using StorePtr = std::unique_ptr<Store>;
