@@ -1,0 +1,27 @@
+// AES-256-GCM sealing for secrets at rest (SPEC §10: root CA keys optionally encrypted with a
+// key-encryption key, --root-key-encryption-key-file).
+//
+// Sealed format: "vmesh-aes256gcm:v1:" + base64(12-byte random nonce || ciphertext || 16-byte tag). The
+// associated data (e.g. the VirtualMesh the key belongs to) is authenticated, not stored: a sealed key
+// moved to another row fails to open.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/base/result.h"
+
+namespace vmesh::pki {
+
+inline constexpr size_t kKeyEncryptionKeySize = 32;
+
+// Reads a key-encryption key file: 32 raw bytes, or 64 hex characters, or 44 base64 characters (a trailing
+// newline is ignored). The error names the file and says which forms are accepted, never the content.
+Result<std::string> LoadKeyEncryptionKey(const std::string& path);
+
+Result<std::string> Seal(std::string_view key, std::string_view plaintext, std::string_view associated_data);
+Result<std::string> Open(std::string_view key, std::string_view sealed, std::string_view associated_data);
+
+bool IsSealed(std::string_view text);
+
+}  // namespace vmesh::pki

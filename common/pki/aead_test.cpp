@@ -1,0 +1,57 @@
+#include "common/pki/aead.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/base/files.h"
+
+namespace vmesh::pki {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kKey(32, '\x42');
+
+TEST(pkiAead, SealOpenRoundTripWithFreshNonces) {
+  auto a = Seal(kKey, "-----BEGIN PRIVATE KEY-----secret", "vmesh/vm1");
+  auto b = Seal(kKey, "-----BEGIN PRIVATE KEY-----secret", "vmesh/vm1");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(IsSealed(*a));
+  EXPECT_NE(*a, *b) << "random nonce";
+  EXPECT_EQ(a->find("secret"), std::string::npos);
+  EXPECT_EQ(*Open(kKey, *a, "vmesh/vm1"), "-----BEGIN PRIVATE KEY-----secret");
+}
+
+TEST(pkiAead, WrongKeyAlteredDataOrOtherAssociatedDataFail) {
+  std::string sealed = *Seal(kKey, "secret", "vmesh/vm1");
+  EXPECT_THAT(Open(std::string(32, '\x43'), sealed, "vmesh/vm1").error().message, HasSubstr("does not authenticate"));
+  EXPECT_THAT(Open(kKey, sealed, "vmesh/vm2").error().message, HasSubstr("does not authenticate"));
+  std::string altered = sealed;
+  altered[altered.size() - 5] = altered[altered.size() - 5] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(Open(kKey, altered, "vmesh/vm1").ok());
+  EXPECT_FALSE(Open(kKey, sealed.substr(0, 30), "vmesh/vm1").ok());
+  EXPECT_FALSE(Open(kKey, "plain text", "vmesh/vm1").ok());
+  EXPECT_THAT(Seal("short", "x", "").error().message, HasSubstr("32 bytes"));
+}
+
+TEST(pkiAead, KeyFilesInRawHexOrBase64) {
+  char tmpl[] = "/tmp/vmesh-kek-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ASSERT_TRUE(WriteFileAtomically(dir + "/raw", kKey, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/hex", std::string(64, 'a') + "\n", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/b64", "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=\n", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/bad", "password123\n", 0600).ok());
+  EXPECT_EQ(*LoadKeyEncryptionKey(dir + "/raw"), kKey);
+  EXPECT_EQ(*LoadKeyEncryptionKey(dir + "/hex"), std::string(32, '\xaa'));
+  EXPECT_EQ(*LoadKeyEncryptionKey(dir + "/b64"), kKey);
+  auto bad = LoadKeyEncryptionKey(dir + "/bad");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, HasSubstr("not a 256-bit key"));
+  EXPECT_EQ(bad.error().message.find("password123"), std::string::npos) << "never echo the content";
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vmesh::pki
