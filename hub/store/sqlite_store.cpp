@@ -63,6 +63,28 @@ CREATE TABLE link_ca (
   key_pem         TEXT NOT NULL
 );
 )sql",
+    // 2: VirtualMesh root CAs and the intermediates issued from them (never a cluster's private key).
+    R"sql(
+CREATE TABLE root_cas (
+  virtual_mesh    TEXT PRIMARY KEY,
+  certificate_pem TEXT NOT NULL,
+  chain_pem       TEXT NOT NULL DEFAULT '',
+  key_pem         TEXT NOT NULL,
+  source          TEXT NOT NULL,
+  created_at      INTEGER NOT NULL
+);
+CREATE TABLE issued_certificates (
+  serial                 TEXT PRIMARY KEY,
+  virtual_mesh           TEXT NOT NULL,
+  mesh                   TEXT NOT NULL,
+  cluster                TEXT NOT NULL,
+  not_before             INTEGER NOT NULL,
+  not_after              INTEGER NOT NULL,
+  public_key_fingerprint TEXT NOT NULL,
+  issued_at              INTEGER NOT NULL
+);
+CREATE INDEX issued_certificates_by_mesh ON issued_certificates(mesh);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -308,7 +330,85 @@ class SqliteStore final : public Store {
     return q->ColumnText(0);
   }
 
+  Result<std::optional<RootCaRecord>> GetRootCa(const std::string& virtual_mesh) override {
+    std::lock_guard lock(mu_);
+    return LoadRootCa(virtual_mesh);
+  }
+
+  Result<RootCaRecord> PutRootCaIfAbsent(const RootCaRecord& record) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto existing = LoadRootCa(record.virtual_mesh);
+    if (!existing.ok()) return existing.error();
+    if (existing->has_value()) return **existing;
+    auto q = db_.Prepare(
+        "INSERT INTO root_cas (virtual_mesh, certificate_pem, chain_pem, key_pem, source, created_at) VALUES (?1, ?2, "
+        "?3, ?4, ?5, ?6)");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, record.virtual_mesh)
+                       .Bind(2, record.certificate_pem)
+                       .Bind(3, record.chain_pem)
+                       .Bind(4, record.key_pem)
+                       .Bind(5, record.source)
+                       .Bind(6, ToMillis(record.created_at))
+                       .Run();
+        !s.ok()) {
+      return s.error();
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s.error();
+    return record;
+  }
+
+  Status RecordIssuedCertificate(const IssuedCertificateRecord& r) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(
+        "INSERT INTO issued_certificates (serial, virtual_mesh, mesh, cluster, not_before, not_after, "
+        "public_key_fingerprint, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!q.ok()) return q.error();
+    return q->Bind(1, r.serial)
+        .Bind(2, r.virtual_mesh)
+        .Bind(3, r.mesh)
+        .Bind(4, r.cluster)
+        .Bind(5, ToMillis(r.not_before))
+        .Bind(6, ToMillis(r.not_after))
+        .Bind(7, r.public_key_fingerprint)
+        .Bind(8, ToMillis(r.issued_at))
+        .Run();
+  }
+
+  Result<std::vector<IssuedCertificateRecord>> ListIssuedCertificates() override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(
+        "SELECT serial, virtual_mesh, mesh, cluster, not_before, not_after, public_key_fingerprint, issued_at FROM "
+        "issued_certificates ORDER BY issued_at, serial");
+    if (!q.ok()) return q.error();
+    std::vector<IssuedCertificateRecord> out;
+    while (true) {
+      auto row = q->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back({q->ColumnText(0), q->ColumnText(1), q->ColumnText(2), q->ColumnText(3),
+                     FromMillis(q->ColumnInt(4)), FromMillis(q->ColumnInt(5)), q->ColumnText(6),
+                     FromMillis(q->ColumnInt(7))});
+    }
+    return out;
+  }
+
  private:
+  Result<std::optional<RootCaRecord>> LoadRootCa(const std::string& virtual_mesh) {
+    auto q = db_.Prepare(
+        "SELECT virtual_mesh, certificate_pem, chain_pem, key_pem, source, created_at FROM root_cas WHERE "
+        "virtual_mesh = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, virtual_mesh);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<RootCaRecord>();
+    return std::optional<RootCaRecord>(RootCaRecord{q->ColumnText(0), q->ColumnText(1), q->ColumnText(2),
+                                                    q->ColumnText(3), q->ColumnText(4), FromMillis(q->ColumnInt(5))});
+  }
+
   static constexpr const char* kSelectCluster =
       "SELECT name, state, registered_at, agent_version, identity_serial, identity_not_after, connected_since, "
       "last_heartbeat FROM clusters";

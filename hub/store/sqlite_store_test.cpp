@@ -147,6 +147,23 @@ TEST_F(SqliteStoreTest, SettingsAreWrittenOnce) {
   EXPECT_EQ(**store_->GetSetting("hub-name"), "hub-a");
 }
 
+TEST_F(SqliteStoreTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
+  RootCaRecord first{"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_};
+  EXPECT_EQ(store_->PutRootCaIfAbsent(first)->certificate_pem, "CERT1");
+  RootCaRecord second{"vmesh/vm1", "CERT2", "", "KEY2", "generated", now_};
+  EXPECT_EQ(store_->PutRootCaIfAbsent(second)->certificate_pem, "CERT1") << "the first root stays";
+  ASSERT_TRUE(store_->RecordIssuedCertificate({"01", "vmesh/vm1", "m1", "c1", now_, now_ + 24h, "fp", now_}).ok());
+  EXPECT_FALSE(store_->RecordIssuedCertificate({"01", "vmesh/vm1", "m1", "c1", now_, now_ + 24h, "fp", now_}).ok());
+  store_ = Open();
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->key_pem, "KEY1");
+  EXPECT_FALSE(store_->GetRootCa("vmesh/other")->has_value());
+  auto issued = store_->ListIssuedCertificates();
+  ASSERT_TRUE(issued.ok());
+  ASSERT_EQ(issued->size(), 1u);
+  EXPECT_EQ((*issued)[0].mesh, "m1");
+  EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
+}
+
 TEST_F(SqliteStoreTest, DatabaseFilesArePrivate) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
   for (const std::string& f : {path_, path_ + "-wal"}) {

@@ -47,6 +47,30 @@ struct LinkCaMaterial {
   std::string key_pem;
 };
 
+// The root CA of one VirtualMesh (SPEC §5.1).
+struct RootCaRecord {
+  std::string virtual_mesh;  // "<namespace>/<name>"
+  std::string certificate_pem;
+  // Upstream certificates when the "root" is an enterprise intermediate (from a user secret); else empty.
+  std::string chain_pem;
+  // The private key PEM, or the key sealed with the key-encryption key (pki::IsSealed tells).
+  std::string key_pem;
+  std::string source;  // "generated" or "secret"
+  TimePoint created_at;
+};
+
+// An intermediate CA the hub signed for a mesh (public facts only; the key never leaves the cluster).
+struct IssuedCertificateRecord {
+  std::string serial;
+  std::string virtual_mesh;
+  std::string mesh;
+  std::string cluster;
+  TimePoint not_before;
+  TimePoint not_after;
+  std::string public_key_fingerprint;
+  TimePoint issued_at;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -87,6 +111,14 @@ class Store {
   virtual Result<std::optional<LinkCaMaterial>> GetLinkCa() = 0;
   // Stores the link CA once; fails if one exists (never overwritten).
   virtual Status PutLinkCa(const LinkCaMaterial& material) = 0;
+
+  // --- VirtualMesh root CAs and issued intermediates --------------------------------------------------
+  virtual Result<std::optional<RootCaRecord>> GetRootCa(const std::string& virtual_mesh) = 0;
+  // Stores the root unless the VirtualMesh has one; returns the root in force either way (a root is never
+  // regenerated: a racing second generation loses and uses the first).
+  virtual Result<RootCaRecord> PutRootCaIfAbsent(const RootCaRecord& record) = 0;
+  virtual Status RecordIssuedCertificate(const IssuedCertificateRecord& record) = 0;
+  virtual Result<std::vector<IssuedCertificateRecord>> ListIssuedCertificates() = 0;
 
   // --- Settings fixed at init (e.g. the hub name, which agent identities embed) ----------------------
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;

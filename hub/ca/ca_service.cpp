@@ -1,0 +1,187 @@
+#include "hub/ca/ca_service.h"
+
+#include "common/pki/aead.h"
+#include "common/pki/csr.h"
+#include "common/pki/verify.h"
+
+namespace vmesh::hub {
+namespace {
+
+constexpr std::uint32_t kDefaultRootTtlDays = 365;
+constexpr std::uint32_t kDefaultIntermediateTtlDays = 30;
+constexpr int kDefaultRsaBits = 4096;
+
+pki::KeySpec SpecFor(const api::v1::CommonCertOptions& o) {
+  switch (o.key_algorithm()) {
+    case api::v1::ECDSA_P256:
+      return pki::KeySpec::EcdsaP256();
+    case api::v1::ECDSA_P384:
+      return pki::KeySpec::EcdsaP384();
+    default:
+      return pki::KeySpec::Rsa(o.rsa_key_size_bytes() == 0 ? kDefaultRsaBits
+                                                           : static_cast<int>(o.rsa_key_size_bytes()));
+  }
+}
+
+std::string OrgOr(const std::string& org) { return org.empty() ? "vmesh" : org; }
+
+}  // namespace
+
+pki::KeySpec IntermediateKeySpec(const api::v1::CommonCertOptions& options) { return SpecFor(options); }
+
+CaService::CaService(Store& store, std::optional<std::string> key_encryption_key, std::function<TimePoint()> clock)
+    : store_(store), kek_(std::move(key_encryption_key)), clock_(std::move(clock)) {}
+
+Result<RootCa> CaService::Build(const RootCaRecord& record) {
+  auto cert = pki::Certificate::FromPem(record.certificate_pem);
+  if (!cert.ok()) return cert.error().Wrap("root CA of " + record.virtual_mesh);
+  std::string key_pem = record.key_pem;
+  if (pki::IsSealed(key_pem)) {
+    if (!kek_) {
+      return MakeError("the root key of " + record.virtual_mesh +
+                       " is encrypted: start the hub with --root-key-encryption-key-file");
+    }
+    auto opened = pki::Open(*kek_, key_pem, record.virtual_mesh);
+    if (!opened.ok()) return opened.error().Wrap("root key of " + record.virtual_mesh);
+    key_pem = std::move(*opened);
+  }
+  auto key = pki::PrivateKey::FromPem(key_pem);
+  if (!key.ok()) return key.error().Wrap("root key of " + record.virtual_mesh);
+  std::vector<pki::Certificate> upstream;
+  if (!record.chain_pem.empty()) {
+    auto chain = pki::ParsePemBundle(record.chain_pem);
+    if (!chain.ok()) return chain.error().Wrap("cert-chain.pem of " + record.virtual_mesh);
+    upstream = std::move(*chain);
+  }
+  std::string anchor = upstream.empty() ? cert->ToPem() : upstream.back().ToPem();
+  if (!upstream.empty()) upstream.pop_back();  // the anchor is not sent in chains
+  auto signer = pki::CaSigner::Create(*cert, *key, upstream);
+  if (!signer.ok()) return signer.error().Wrap("root CA of " + record.virtual_mesh);
+  return RootCa{record.virtual_mesh, std::move(*signer), std::move(upstream), std::move(anchor), record.source};
+}
+
+Result<RootCa> CaService::LoadRoot(const std::string& virtual_mesh) {
+  auto record = store_.GetRootCa(virtual_mesh);
+  if (!record.ok()) return record.error();
+  if (!record->has_value()) return MakeError("VirtualMesh " + virtual_mesh + " has no root CA yet");
+  return Build(**record);
+}
+
+Result<RootCa> CaService::EnsureGeneratedRoot(const std::string& virtual_mesh,
+                                              const api::v1::CommonCertOptions& generated) {
+  auto existing = store_.GetRootCa(virtual_mesh);
+  if (!existing.ok()) return existing.error();
+  if (existing->has_value()) return Build(**existing);
+  const pki::KeySpec spec = SpecFor(generated);
+  auto key = pki::PrivateKey::Generate(spec);
+  if (!key.ok()) return key.error().Wrap("root key for " + virtual_mesh);
+  const TimePoint now = clock_();
+  const std::uint32_t days = generated.ttl_days() == 0 ? kDefaultRootTtlDays : generated.ttl_days();
+  auto cert = pki::IssueRootCa(*key,
+                               {.organization = OrgOr(generated.org_name()),
+                                .common_name = "vmesh root CA " + virtual_mesh,
+                                .ttl = std::chrono::hours(24) * days},
+                               now);
+  if (!cert.ok()) return cert.error().Wrap("root CA for " + virtual_mesh);
+  std::string key_pem = key->ToPem();
+  if (kek_) {
+    auto sealed = pki::Seal(*kek_, key_pem, virtual_mesh);
+    if (!sealed.ok()) return sealed.error();
+    key_pem = std::move(*sealed);
+  }
+  auto stored = store_.PutRootCaIfAbsent({virtual_mesh, cert->ToPem(), "", key_pem, "generated", now});
+  if (!stored.ok()) return stored.error();
+  return Build(*stored);
+}
+
+Result<RootCa> CaService::ImportRoot(const std::string& virtual_mesh, const std::string& root_cert_pem,
+                                     const std::string& key_pem, const std::string& cert_chain_pem) {
+  auto cert = pki::Certificate::FromPem(root_cert_pem);
+  if (!cert.ok()) return cert.error().Wrap("root-cert.pem");
+  if (!cert->is_ca()) return MakeError("root-cert.pem is not a CA certificate (basicConstraints CA:TRUE missing)");
+  if (cert->path_len() && *cert->path_len() == 0) {
+    return MakeError(
+        "root-cert.pem has pathlen:0, so it cannot sign the per-mesh intermediate CAs; provide a CA "
+        "without a path length limit (or with pathlen >= 1)");
+  }
+  auto key = pki::PrivateKey::FromPem(key_pem);
+  if (!key.ok()) return key.error().Wrap("key.pem");
+  if (Status s = pki::KeyMatchesCertificate(*key, *cert); !s.ok())
+    return MakeError("key.pem does not match root-cert.pem");
+  if (!cert_chain_pem.empty()) {
+    auto chain = pki::ParsePemBundle(cert_chain_pem);
+    if (!chain.ok()) return chain.error().Wrap("cert-chain.pem");
+    std::vector<pki::Certificate> untrusted(chain->begin(), chain->end() - 1);
+    auto verified = pki::VerifyChain(*cert, {chain->back()}, untrusted, clock_());
+    if (!verified.ok()) return verified.error().Wrap("root-cert.pem does not chain to cert-chain.pem");
+  }
+  auto existing = store_.GetRootCa(virtual_mesh);
+  if (!existing.ok()) return existing.error();
+  if (existing->has_value()) {
+    if ((*existing)->certificate_pem != cert->ToPem()) {
+      return MakeError("VirtualMesh " + virtual_mesh +
+                       " already has a different root; replacing it is a root rotation (SPEC §5.5), which this "
+                       "hub does not perform yet");
+    }
+    return Build(**existing);
+  }
+  std::string stored_key = key->ToPem();
+  if (kek_) {
+    auto sealed = pki::Seal(*kek_, stored_key, virtual_mesh);
+    if (!sealed.ok()) return sealed.error();
+    stored_key = std::move(*sealed);
+  }
+  auto stored = store_.PutRootCaIfAbsent({virtual_mesh, cert->ToPem(), cert_chain_pem, stored_key, "secret", clock_()});
+  if (!stored.ok()) return stored.error();
+  return Build(*stored);
+}
+
+Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, const IntermediateRequest& request) {
+  const api::v1::MeshSpec& mesh = request.mesh.spec();
+  const std::string& mesh_name = request.mesh.metadata().name();
+  if (mesh.cluster() != request.requesting_cluster) {
+    return MakeError("cluster " + request.requesting_cluster + " may not request a certificate for mesh " + mesh_name +
+                     ", which belongs to cluster " + mesh.cluster());
+  }
+  if (request.virtual_mesh != root.virtual_mesh) {
+    return MakeError("the root of " + root.virtual_mesh + " cannot sign for VirtualMesh " + request.virtual_mesh);
+  }
+  auto csr = pki::Csr::FromPem(request.csr_pem);
+  if (!csr.ok()) return csr.error().Wrap("CSR for mesh " + mesh_name);
+  const std::string trust_domain = mesh.trust_domain().empty() ? "cluster.local" : mesh.trust_domain();
+  const std::string ns = mesh.installation_namespace().empty() ? "istio-system" : mesh.installation_namespace();
+  const std::string sa = mesh.istiod_service_account().empty() ? "istiod" : mesh.istiod_service_account();
+  const std::uint32_t days = request.options.ttl_days() == 0 ? kDefaultIntermediateTtlDays : request.options.ttl_days();
+  pki::IntermediateProfile profile{
+      .organization = OrgOr(request.options.org_name().empty() ? root.signer.certificate().subject_name().organization
+                                                               : request.options.org_name()),
+      .common_name = "vmesh intermediate " + mesh.cluster() + "/" + mesh_name,
+      .spiffe_uri = "spiffe://" + trust_domain + "/ns/" + ns + "/sa/" + sa,
+      .ttl = std::chrono::hours(24) * days,
+      .required_key = SpecFor(request.options)};
+  const TimePoint now = clock_();
+  auto cert = pki::IssueIntermediate(root.signer, *csr, profile, now);
+  if (!cert.ok()) return cert.error().Wrap("intermediate for mesh " + mesh_name);
+  auto key = cert->public_key();
+  if (Status s = store_.RecordIssuedCertificate({cert->serial_hex(), request.virtual_mesh, mesh_name, mesh.cluster(),
+                                                 cert->not_before(), cert->not_after(),
+                                                 key.ok() ? key->Fingerprint() : "", now});
+      !s.ok()) {
+    return s.error();
+  }
+  IssuedIntermediate out;
+  // cert-chain.pem minus the anchor: the intermediate, then (when the signer is an enterprise intermediate
+  // rather than the anchor itself) the signer and the certificates above it.
+  out.certificate_chain_pem = cert->ToPem();
+  const std::string signer_pem = root.signer.certificate().ToPem();
+  if (signer_pem != root.trust_bundle_pem) {
+    out.certificate_chain_pem += signer_pem;
+    for (const auto& c : root.upstream) out.certificate_chain_pem += c.ToPem();
+  }
+  out.root_pem = root.trust_bundle_pem;
+  out.serial = cert->serial_hex();
+  out.not_after = cert->not_after();
+  return out;
+}
+
+}  // namespace vmesh::hub

@@ -1,0 +1,181 @@
+#include "hub/ca/ca_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/pki/aead.h"
+#include "common/pki/csr.h"
+#include "common/pki/verify.h"
+
+namespace vmesh::hub {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class CaServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmesh-ca-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    store_ = std::move(*OpenSqliteStore(dir_ + "/hub.db"));
+    ca_ = std::make_unique<CaService>(*store_, std::nullopt, [this] { return now_; });
+    mesh_.mutable_metadata()->set_name("istiod-istio-system-c1");
+    mesh_.mutable_spec()->set_cluster("c1");
+    mesh_.mutable_spec()->set_installation_namespace("istio-system");
+    mesh_.mutable_spec()->set_trust_domain("c1.example");
+    mesh_.mutable_spec()->set_istiod_service_account("istiod");
+    ecdsa_.set_key_algorithm(api::v1::ECDSA_P256);
+  }
+  void TearDown() override {
+    ca_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // What the agent does in its cluster.
+  IntermediateRequest Request(const std::string& cluster, const pki::KeySpec& spec = pki::KeySpec::EcdsaP256()) {
+    agent_key_ = *pki::PrivateKey::Generate(spec);
+    IntermediateRequest r;
+    r.virtual_mesh = "vmesh/vm1";
+    r.requesting_cluster = cluster;
+    r.mesh = mesh_;
+    r.csr_pem = pki::Csr::Create(*agent_key_, {.subject = {.common_name = "evil"}})->ToPem();
+    r.options = ecdsa_;
+    return r;
+  }
+  std::string FileBytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+
+  std::string dir_;
+  StorePtr store_;
+  std::unique_ptr<CaService> ca_;
+  api::v1::Mesh mesh_;
+  api::v1::CommonCertOptions ecdsa_;
+  std::optional<pki::PrivateKey> agent_key_;
+  TimePoint now_ = std::chrono::system_clock::now();
+};
+
+TEST_F(CaServiceTest, GeneratedRootFollowsTheSpecAndIsNeverRegenerated) {
+  api::v1::CommonCertOptions gen = ecdsa_;
+  gen.set_ttl_days(10);
+  gen.set_org_name("acme");
+  auto root = ca_->EnsureGeneratedRoot("vmesh/vm1", gen);
+  ASSERT_TRUE(root.ok()) << root.error().message;
+  const auto& cert = root->signer.certificate();
+  EXPECT_EQ(cert.subject_name().common_name, "vmesh root CA vmesh/vm1");
+  EXPECT_EQ(cert.subject_name().organization, "acme");
+  EXPECT_EQ(cert.public_key()->algorithm(), pki::KeyAlgorithm::kEcdsaP256);
+  EXPECT_NEAR(std::chrono::duration_cast<std::chrono::hours>(cert.not_after() - now_).count(), 240, 1);
+  // A restarted hub (new service over the same store) loads the same root, whatever the options say now.
+  CaService restarted(*store_, std::nullopt, [this] { return now_; });
+  auto again = restarted.EnsureGeneratedRoot("vmesh/vm1", api::v1::CommonCertOptions());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->signer.certificate().Fingerprint(), cert.Fingerprint());
+}
+
+TEST_F(CaServiceTest, RsaRootUsesRsaKeySizeBytesAsBits) {
+  api::v1::CommonCertOptions gen;
+  gen.set_rsa_key_size_bytes(2048);
+  auto root = ca_->EnsureGeneratedRoot("vmesh/rsa", gen);
+  ASSERT_TRUE(root.ok()) << root.error().message;
+  EXPECT_EQ(root->signer.certificate().public_key()->bits(), 2048);
+}
+
+TEST_F(CaServiceTest, IntermediateContentIsDecidedByTheHub) {
+  auto root = *ca_->EnsureGeneratedRoot("vmesh/vm1", ecdsa_);
+  auto issued = ca_->IssueIntermediate(root, Request("c1"));
+  ASSERT_TRUE(issued.ok()) << issued.error().message;
+  auto chain = *pki::ParsePemBundle(issued->certificate_chain_pem);
+  ASSERT_EQ(chain.size(), 1u) << "a generated root is the anchor: the chain minus the root is the intermediate";
+  const auto& cert = chain[0];
+  EXPECT_EQ(cert.subject_name().common_name, "vmesh intermediate c1/istiod-istio-system-c1");
+  EXPECT_THAT(cert.uri_sans(), ElementsAre("spiffe://c1.example/ns/istio-system/sa/istiod"));
+  EXPECT_TRUE(cert.is_ca());
+  EXPECT_EQ(cert.path_len(), 0);
+  EXPECT_FALSE(cert.has_extended_key_usage());
+  EXPECT_TRUE(pki::KeyMatchesCertificate(*agent_key_, cert).ok());
+  EXPECT_NEAR(std::chrono::duration_cast<std::chrono::hours>(cert.not_after() - now_).count(), 24 * 30, 1);
+  auto anchor = *pki::Certificate::FromPem(issued->root_pem);
+  EXPECT_TRUE(pki::VerifyChain(cert, {anchor}, {}, now_).ok());
+  auto records = *store_->ListIssuedCertificates();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].serial, cert.serial_hex());
+  EXPECT_EQ(records[0].cluster, "c1");
+  EXPECT_EQ(records[0].public_key_fingerprint, agent_key_->public_key().Fingerprint());
+}
+
+TEST_F(CaServiceTest, CsrForAnotherClustersMeshIsRefused) {
+  auto root = *ca_->EnsureGeneratedRoot("vmesh/vm1", ecdsa_);
+  auto issued = ca_->IssueIntermediate(root, Request("c2"));
+  ASSERT_FALSE(issued.ok());
+  EXPECT_THAT(issued.error().message,
+              HasSubstr("cluster c2 may not request a certificate for mesh istiod-istio-system-c1, which belongs to "
+                        "cluster c1"));
+  EXPECT_TRUE(store_->ListIssuedCertificates()->empty());
+}
+
+TEST_F(CaServiceTest, KeyNotMatchingIntermediateOptionsOrBrokenCsrIsRefused) {
+  auto root = *ca_->EnsureGeneratedRoot("vmesh/vm1", ecdsa_);
+  auto wrong_key = Request("c1", pki::KeySpec::EcdsaP384());
+  EXPECT_FALSE(ca_->IssueIntermediate(root, wrong_key).ok());
+  auto broken = Request("c1");
+  broken.csr_pem = broken.csr_pem.substr(0, 100);
+  EXPECT_THAT(ca_->IssueIntermediate(root, broken).error().message, HasSubstr("CSR for mesh"));
+}
+
+TEST_F(CaServiceTest, SealedRootKeysNeedTheKeyEncryptionKey) {
+  const std::string kek(32, '\x07');
+  CaService sealed(*store_, kek, [this] { return now_; });
+  auto root = sealed.EnsureGeneratedRoot("vmesh/secure", ecdsa_);
+  ASSERT_TRUE(root.ok()) << root.error().message;
+  auto record = **store_->GetRootCa("vmesh/secure");
+  EXPECT_TRUE(pki::IsSealed(record.key_pem));
+  EXPECT_EQ(FileBytes(dir_ + "/hub.db").find("PRIVATE KEY"), std::string::npos);
+  EXPECT_THAT(ca_->LoadRoot("vmesh/secure").error().message, HasSubstr("--root-key-encryption-key-file"));
+  CaService wrong(*store_, std::string(32, '\x08'), [this] { return now_; });
+  EXPECT_THAT(wrong.LoadRoot("vmesh/secure").error().message, HasSubstr("does not authenticate"));
+  EXPECT_TRUE(CaService(*store_, kek, [this] { return now_; }).LoadRoot("vmesh/secure").ok());
+}
+
+TEST_F(CaServiceTest, UserProvidedRootIsValidatedAndUsed) {
+  // An enterprise root, and the intermediate the user hands to vmesh as its "root".
+  auto ent_key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  auto ent_root = *pki::IssueRootCa(ent_key, {.organization = "corp", .common_name = "corp root"}, now_);
+  auto user_key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  auto user_csr = *pki::Csr::Create(user_key, {});
+  auto user_ca = *pki::IssueIntermediate(
+      *pki::CaSigner::Create(ent_root, ent_key), user_csr,
+      {.organization = "corp", .common_name = "corp mesh CA", .spiffe_uri = "spiffe://corp/mesh"}, now_);
+  // pathlen:0 on user_ca means it cannot sign further CAs: refused up front, not at the first CSR.
+  auto refused = ca_->ImportRoot("vmesh/ent", user_ca.ToPem(), user_key.ToPem(), ent_root.ToPem());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, HasSubstr("pathlen:0"));
+  EXPECT_FALSE(store_->GetRootCa("vmesh/ent")->has_value());
+
+  // A plain user root.
+  auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  auto root_cert = *pki::IssueRootCa(key, {.organization = "acme", .common_name = "acme root"}, now_);
+  auto root = ca_->ImportRoot("vmesh/vm1", root_cert.ToPem(), key.ToPem(), "");
+  ASSERT_TRUE(root.ok()) << root.error().message;
+  EXPECT_EQ(root->source, "secret");
+  auto issued = ca_->IssueIntermediate(*root, Request("c1"));
+  ASSERT_TRUE(issued.ok()) << issued.error().message;
+  EXPECT_EQ(issued->root_pem, root_cert.ToPem());
+
+  auto other_key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  EXPECT_THAT(ca_->ImportRoot("vmesh/x", root_cert.ToPem(), other_key.ToPem(), "").error().message,
+              HasSubstr("key.pem does not match root-cert.pem"));
+  EXPECT_THAT(ca_->ImportRoot("vmesh/x", "garbage", key.ToPem(), "").error().message, HasSubstr("root-cert.pem"));
+  auto other_root = *pki::IssueRootCa(other_key, {.organization = "x", .common_name = "x"}, now_);
+  EXPECT_THAT(ca_->ImportRoot("vmesh/vm1", other_root.ToPem(), other_key.ToPem(), "").error().message,
+              HasSubstr("root rotation"));
+}
+
+}  // namespace
+}  // namespace vmesh::hub
