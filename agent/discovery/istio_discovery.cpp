@@ -1,0 +1,239 @@
+#include "agent/discovery/istio_discovery.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <map>
+
+namespace vmesh::agent {
+namespace {
+
+namespace json = boost::json;
+
+// Safe accessors: a missing or mistyped field yields an empty value instead of throwing.
+const json::object* Obj(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_object() ? &it->value().get_object() : nullptr;
+}
+const json::array* Arr(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_array() ? &it->value().get_array() : nullptr;
+}
+std::string Str(const json::object* o, std::string_view key) {
+  if (o == nullptr) return "";
+  auto it = o->find(key);
+  return it != o->end() && it->value().is_string() ? std::string(it->value().get_string()) : "";
+}
+std::int64_t Int(const json::object* o, std::string_view key) {
+  if (o == nullptr) return 0;
+  auto it = o->find(key);
+  if (it == o->end()) return 0;
+  if (it->value().is_int64()) return it->value().get_int64();
+  if (it->value().is_uint64()) return static_cast<std::int64_t>(it->value().get_uint64());
+  return 0;
+}
+std::map<std::string, std::string> StrMap(const json::object* o) {
+  std::map<std::string, std::string> out;
+  if (o == nullptr) return out;
+  for (const auto& [k, v] : *o) {
+    if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
+  }
+  return out;
+}
+const json::object* Meta(const json::object& o) { return Obj(o, "metadata"); }
+std::string Name(const json::object& o) { return Str(Meta(o), "name"); }
+std::string Namespace(const json::object& o) { return Str(Meta(o), "namespace"); }
+std::map<std::string, std::string> Labels(const json::object& o) {
+  const json::object* m = Meta(o);
+  return StrMap(m ? Obj(*m, "labels") : nullptr);
+}
+
+struct MeshConfig {
+  std::string trust_domain = "cluster.local";
+  bool smart_dns = false;
+};
+
+MeshConfig ParseMeshConfig(const std::string& yaml) {
+  MeshConfig mc;
+  try {
+    YAML::Node root = YAML::Load(yaml);
+    if (!root.IsMap()) return mc;
+    if (root["trustDomain"] && root["trustDomain"].IsScalar() && !root["trustDomain"].Scalar().empty()) {
+      mc.trust_domain = root["trustDomain"].Scalar();
+    }
+    YAML::Node capture = root["defaultConfig"]["proxyMetadata"]["ISTIO_META_DNS_CAPTURE"];
+    mc.smart_dns = capture && capture.IsScalar() && capture.Scalar() == "true";
+  } catch (const YAML::Exception&) {
+    // A mesh config we cannot read leaves the defaults (what istiod itself would use for missing fields).
+  }
+  return mc;
+}
+
+std::vector<std::string> NodeAddresses(const std::vector<json::object>& nodes) {
+  std::vector<std::string> external, internal;
+  for (const auto& n : nodes) {
+    const json::object* status = Obj(n, "status");
+    const json::array* addrs = status ? Arr(*status, "addresses") : nullptr;
+    if (addrs == nullptr) continue;
+    for (const auto& a : *addrs) {
+      if (!a.is_object()) continue;
+      std::string type = Str(&a.get_object(), "type");
+      std::string addr = Str(&a.get_object(), "address");
+      if (type == "ExternalIP") external.push_back(addr);
+      if (type == "InternalIP") internal.push_back(addr);
+    }
+  }
+  return external.empty() ? internal : external;
+}
+
+// The gateway of `svc` if it is one of `istio_label`'s gateways.
+std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::string& cluster,
+                                            const std::vector<std::string>& node_addresses) {
+  const json::object* spec = Obj(svc, "spec");
+  if (spec == nullptr) return std::nullopt;
+  api::v1::GatewayInfo gw;
+  gw.mutable_service()->set_name(Name(svc));
+  gw.mutable_service()->set_namespace_(Namespace(svc));
+  gw.mutable_service()->set_cluster_name(cluster);
+  for (const auto& [k, v] : StrMap(Obj(*spec, "selector"))) (*gw.mutable_workload_labels())[k] = v;
+  std::string type = Str(spec, "type");
+  gw.set_service_type(type.empty() ? "ClusterIP" : type);
+  if (const json::array* ports = Arr(*spec, "ports")) {
+    for (const auto& p : *ports) {
+      if (!p.is_object()) continue;
+      const json::object& port = p.get_object();
+      if (Str(&port, "name") != "tls" && Int(&port, "port") != 15443) continue;
+      gw.set_tls_port_name(Str(&port, "name"));
+      std::int64_t target = Int(&port, "targetPort");
+      gw.set_tls_container_port(static_cast<std::uint32_t>(target != 0 ? target : Int(&port, "port")));
+      gw.set_external_tls_port(
+          static_cast<std::uint32_t>(type == "NodePort" ? Int(&port, "nodePort") : Int(&port, "port")));
+      break;
+    }
+  }
+  if (gw.external_tls_port() == 0) return std::nullopt;
+  if (type == "LoadBalancer") {
+    const json::object* status = Obj(svc, "status");
+    const json::object* lb = status ? Obj(*status, "loadBalancer") : nullptr;
+    if (const json::array* ingress = lb ? Arr(*lb, "ingress") : nullptr) {
+      for (const auto& i : *ingress) {
+        if (!i.is_object()) continue;
+        std::string ip = Str(&i.get_object(), "ip");
+        std::string host = Str(&i.get_object(), "hostname");
+        if (!ip.empty())
+          gw.add_external_addresses(ip);
+        else if (!host.empty())
+          gw.add_external_addresses(host);
+      }
+    }
+  } else if (type == "NodePort") {
+    for (const auto& a : node_addresses) gw.add_external_addresses(a);
+  }
+  if (const json::array* ips = Arr(*spec, "externalIPs")) {
+    for (const auto& ip : *ips) {
+      if (ip.is_string()) gw.add_external_addresses(std::string(ip.get_string()));
+    }
+  }
+  return gw;
+}
+
+}  // namespace
+
+std::string IstioVersionFromImage(const std::string& image) {
+  size_t slash = image.find_last_of('/');
+  size_t colon = image.find(':', slash == std::string::npos ? 0 : slash);
+  if (colon == std::string::npos) return "";
+  std::string tag = image.substr(colon + 1);
+  size_t at = tag.find('@');
+  if (at != std::string::npos) tag = tag.substr(0, at);
+  size_t end = 0;
+  int dots = 0;
+  while (end < tag.size() && (std::isdigit(static_cast<unsigned char>(tag[end])) || tag[end] == '.')) {
+    dots += tag[end] == '.';
+    ++end;
+  }
+  if (end == 0 || dots == 0) return "";
+  return tag.substr(0, end);
+}
+
+bool VersionAtLeast(const std::string& version, int major, int minor) {
+  int ma = 0, mi = 0;
+  if (std::sscanf(version.c_str(), "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+std::vector<api::v1::Mesh> DiscoverMeshes(const ClusterSnapshot& s) {
+  std::vector<api::v1::Mesh> meshes;
+  const std::vector<std::string> node_addresses = NodeAddresses(s.nodes);
+  for (const auto& d : s.deployments) {
+    auto labels = Labels(d);
+    if (labels["app"] != "istiod") continue;
+    const std::string ns = Namespace(d);
+    std::string rev = labels.count("istio.io/rev") ? labels["istio.io/rev"] : "";
+    if (rev == "default") rev.clear();
+
+    api::v1::Mesh mesh;
+    mesh.set_api_version("discovery.vmesh.dev/v1");
+    mesh.set_kind("Mesh");
+    mesh.mutable_metadata()->set_name("istiod-" + (rev.empty() ? "" : rev + "-") + ns + "-" + s.cluster);
+    mesh.mutable_metadata()->set_namespace_(s.hub_namespace);
+    api::v1::MeshSpec* spec = mesh.mutable_spec();
+    spec->set_cluster(s.cluster);
+    spec->set_installation_namespace(ns);
+    spec->set_revision(rev);
+
+    const json::object* dspec = Obj(d, "spec");
+    const json::object* tmpl = dspec ? Obj(*dspec, "template") : nullptr;
+    const json::object* pod_spec = tmpl ? Obj(*tmpl, "spec") : nullptr;
+    const json::object* tmeta = tmpl ? Obj(*tmpl, "metadata") : nullptr;
+    for (const auto& [k, v] : StrMap(tmeta ? Obj(*tmeta, "labels") : nullptr)) (*spec->mutable_istiod_labels())[k] = v;
+    std::string sa = Str(pod_spec, "serviceAccountName");
+    spec->set_istiod_service_account(sa.empty() ? "istiod" : sa);
+    std::string version;
+    if (const json::array* containers = pod_spec ? Arr(*pod_spec, "containers") : nullptr) {
+      for (const auto& c : *containers) {
+        if (!c.is_object()) continue;
+        std::string image = Str(&c.get_object(), "image");
+        if (Str(&c.get_object(), "name") == "discovery" || image.find("pilot") != std::string::npos) {
+          version = IstioVersionFromImage(image);
+          if (!version.empty()) break;
+        }
+      }
+    }
+    if (version.empty()) version = labels["operator.istio.io/version"];
+    spec->set_istio_version(version);
+    spec->set_ca_hot_reload(VersionAtLeast(version, 1, 19));
+
+    const std::string config_name = rev.empty() ? "istio" : "istio-" + rev;
+    for (const auto& cm : s.config_maps) {
+      if (Namespace(cm) != ns || Name(cm) != config_name) continue;
+      MeshConfig mc = ParseMeshConfig(Str(Obj(cm, "data"), "mesh"));
+      spec->set_trust_domain(mc.trust_domain);
+      spec->set_smart_dns_proxying_enabled(mc.smart_dns);
+    }
+    if (spec->trust_domain().empty()) spec->set_trust_domain("cluster.local");
+    for (const auto& n : s.namespaces) {
+      if (Name(n) == ns) spec->set_network(Labels(n)["topology.istio.io/network"]);
+    }
+
+    for (const auto& svc : s.services) {
+      auto svc_labels = Labels(svc);
+      std::string svc_rev = svc_labels.count("istio.io/rev") ? svc_labels["istio.io/rev"] : "";
+      if (svc_rev == "default") svc_rev.clear();
+      if (svc_rev != rev) continue;
+      const json::object* sspec = Obj(svc, "spec");
+      std::string role = Str(sspec ? Obj(*sspec, "selector") : nullptr, "istio");
+      if (role != "eastwestgateway" && role != "ingressgateway") continue;
+      auto gw = Gateway(svc, s.cluster, node_addresses);
+      if (!gw) continue;
+      *(role == "eastwestgateway" ? spec->add_east_west_gateways() : spec->add_ingress_gateways()) = *gw;
+    }
+    meshes.push_back(std::move(mesh));
+  }
+  std::sort(meshes.begin(), meshes.end(),
+            [](const api::v1::Mesh& a, const api::v1::Mesh& b) { return a.metadata().name() < b.metadata().name(); });
+  return meshes;
+}
+
+}  // namespace vmesh::agent
