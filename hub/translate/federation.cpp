@@ -1,0 +1,340 @@
+#include "hub/translate/federation.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <set>
+
+#include "common/api/duration.h"
+
+namespace vmesh::hub {
+namespace {
+
+namespace json = boost::json;
+
+constexpr char kGlobalSuffix[] = "global";
+constexpr char kTlsModeLabel[] = "security.istio.io/tlsMode";
+
+bool VersionAtLeast(const std::string& version, int major, int minor) {
+  int ma = 0, mi = 0;
+  if (std::sscanf(version.c_str(), "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+std::string NetworkingApiVersion(const api::v1::Mesh& receiver) {
+  return VersionAtLeast(receiver.spec().istio_version(), 1, 22) ? "networking.istio.io/v1"
+                                                                : "networking.istio.io/v1beta1";
+}
+
+bool IsIp(const std::string& address) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, address.c_str(), buf) == 1 || inet_pton(AF_INET6, address.c_str(), buf) == 1;
+}
+
+std::string MeshKeyOf(const api::v1::ObjectRef& ref, const std::string& default_namespace) {
+  return ref.name() + "." + (ref.namespace_().empty() ? default_namespace : ref.namespace_());
+}
+
+bool Matches(const api::v1::DestinationSelector& sel, const api::v1::DestinationSpec& d) {
+  if (sel.has_kube_service_refs()) {
+    for (const auto& ref : sel.kube_service_refs().services()) {
+      if (ref.name() == d.name() && ref.namespace_() == d.namespace_() && ref.cluster_name() == d.cluster())
+        return true;
+    }
+    return false;
+  }
+  if (sel.has_kube_service_matcher()) {
+    const auto& m = sel.kube_service_matcher();
+    for (const auto& [k, v] : m.labels()) {
+      auto it = d.labels().find(k);
+      if (it == d.labels().end() || it->second != v) return false;
+    }
+    auto contains = [](const auto& list, const std::string& value) {
+      return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+    };
+    return contains(m.namespaces(), d.namespace_()) && contains(m.clusters(), d.cluster());
+  }
+  return true;
+}
+
+std::string PortName(const api::v1::ServicePort& p) {
+  return p.name().empty() ? "port-" + std::to_string(p.port()) : p.name();
+}
+
+// The container port a Service port reaches on one endpoint.
+std::uint32_t TargetPort(const api::v1::ServicePort& p, const api::v1::Endpoint& e) {
+  const std::string& t = p.target_port();
+  if (t.empty()) return p.port();
+  if (std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    return static_cast<std::uint32_t>(std::stoul(t));
+  }
+  auto it = e.named_ports().find(t);
+  return it != e.named_ports().end() ? it->second : p.port();
+}
+
+json::object Labels(const std::map<std::string, std::string>& extra, const std::string& vm_label) {
+  json::object labels;
+  for (const auto& [k, v] : extra) labels[k] = v;
+  labels[kManagedByLabel] = "vmesh";
+  labels[kVirtualMeshLabel] = vm_label;
+  return labels;
+}
+
+json::object Metadata(const std::string& name, const std::string& ns, const std::string& vm_label) {
+  return json::object{{"name", name}, {"namespace", ns}, {"labels", Labels({}, vm_label)}};
+}
+
+json::array ServiceEntryPorts(const api::v1::DestinationSpec& d) {
+  json::array ports;
+  for (const auto& p : d.ports()) {
+    ports.push_back(json::object{{"number", p.port()}, {"name", PortName(p)}, {"protocol", IstioProtocol(p)}});
+  }
+  return ports;
+}
+
+json::object EndpointLabels(const google::protobuf::Map<std::string, std::string>& pod_labels) {
+  json::object labels;
+  for (const auto& [k, v] : std::map<std::string, std::string>(pod_labels.begin(), pod_labels.end())) labels[k] = v;
+  labels[kTlsModeLabel] = "istio";
+  return labels;
+}
+
+// Endpoints that are the pods themselves (flat network, and the source cluster's local ServiceEntry).
+json::array PodEndpoints(const api::v1::DestinationSpec& d) {
+  json::array endpoints;
+  std::vector<const api::v1::Endpoint*> ready;
+  for (const auto& e : d.endpoints()) {
+    if (e.ready()) ready.push_back(&e);
+  }
+  std::sort(ready.begin(), ready.end(), [](const auto* a, const auto* b) { return a->ip() < b->ip(); });
+  for (const auto* e : ready) {
+    json::object ports;
+    for (const auto& p : d.ports()) ports[PortName(p)] = TargetPort(p, *e);
+    json::object ep{{"address", e->ip()}, {"ports", std::move(ports)}, {"labels", EndpointLabels(e->labels())}};
+    if (!e->service_account().empty()) ep["serviceAccount"] = e->service_account();
+    endpoints.push_back(std::move(ep));
+  }
+  return endpoints;
+}
+
+json::object DestinationRuleSpec(const std::string& host, const api::v1::VirtualMeshSpec& spec, bool local_only) {
+  json::object tls{{"mode", "ISTIO_MUTUAL"}};
+  json::object policy{{"tls", std::move(tls)}};
+  if (spec.federation().has_tcp_keepalive()) {
+    const auto& k = spec.federation().tcp_keepalive();
+    json::object keepalive;
+    if (k.probes() != 0) keepalive["probes"] = k.probes();
+    if (k.has_time()) keepalive["time"] = api::FormatDuration(k.time().seconds(), k.time().nanos());
+    if (k.has_interval()) keepalive["interval"] = api::FormatDuration(k.interval().seconds(), k.interval().nanos());
+    policy["connectionPool"] = json::object{{"tcp", json::object{{"tcpKeepalive", std::move(keepalive)}}}};
+  }
+  json::object out{{"host", host}, {"trafficPolicy", std::move(policy)}};
+  if (local_only) out["exportTo"] = json::array{"."};
+  return out;
+}
+
+const api::v1::GatewayInfo* EastWestGateway(const api::v1::Mesh& mesh) {
+  for (const auto& gw : mesh.spec().east_west_gateways()) {
+    if (gw.external_addresses_size() > 0 && gw.external_tls_port() != 0) return &gw;
+  }
+  return nullptr;
+}
+
+Output Make(const std::string& cluster, const std::string& api_version, const std::string& kind, json::object metadata,
+            json::object spec) {
+  Output o;
+  o.cluster = cluster;
+  o.api_version = api_version;
+  o.kind = kind;
+  o.namespace_ = std::string(metadata.at("namespace").as_string());
+  o.name = std::string(metadata.at("name").as_string());
+  o.object = json::object{
+      {"apiVersion", api_version}, {"kind", kind}, {"metadata", std::move(metadata)}, {"spec", std::move(spec)}};
+  return o;
+}
+
+}  // namespace
+
+std::string Output::Key() const { return cluster + "/" + kind + "/" + namespace_ + "/" + name; }
+
+std::string FederatedHost(const std::string& service, const std::string& ns, const std::string& cluster,
+                          const std::string& suffix) {
+  return service + "." + ns + ".svc." + cluster + "." + suffix;
+}
+
+std::string FederatedVip(const std::string& service, const std::string& ns, const std::string& cluster) {
+  // FNV-1a 64 over "service/ns/cluster": stable everywhere, unlike std::hash.
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : service + "/" + ns + "/" + cluster) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  // 240.0.0.1 .. 255.255.255.254: the whole 240.0.0.0/4 except its first and last address.
+  const std::uint32_t offset = static_cast<std::uint32_t>(h % ((1u << 28) - 2)) + 1;
+  const std::uint32_t ip = (240u << 24) | offset;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+  return buf;
+}
+
+std::string IstioProtocol(const api::v1::ServicePort& port) {
+  static const std::vector<std::pair<std::string, std::string>> kProtocols = {
+      {"http2", "HTTP2"}, {"http", "HTTP"}, {"https", "HTTPS"}, {"grpc-web", "GRPC-Web"},
+      {"grpc", "GRPC"},   {"tls", "TLS"},   {"mongo", "Mongo"}, {"redis", "Redis"},
+      {"mysql", "MySQL"}, {"tcp", "TCP"},   {"udp", "UDP"}};
+  auto lookup = [&](std::string name) -> std::string {
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& [prefix, protocol] : kProtocols) {
+      if (name == prefix || name.rfind(prefix + "-", 0) == 0) return protocol;
+    }
+    return "";
+  };
+  if (std::string p = lookup(port.app_protocol()); !p.empty()) return p;
+  if (port.protocol() == "UDP") return "UDP";
+  if (std::string p = lookup(port.name()); !p.empty()) return p;
+  return "TCP";
+}
+
+FederationTranslator::FederationTranslator(std::string ns, std::string name, api::v1::VirtualMeshSpec spec,
+                                           std::map<std::string, api::v1::Mesh> meshes)
+    : vm_namespace_(std::move(ns)), vm_name_(std::move(name)), spec_(std::move(spec)), meshes_(std::move(meshes)) {
+  suffix_ = spec_.federation().hostname_suffix().empty() ? kGlobalSuffix : spec_.federation().hostname_suffix();
+}
+
+std::vector<std::string> FederationTranslator::Receivers(const api::v1::Destination& destination) const {
+  const api::v1::DestinationSpec& d = destination.spec();
+  const std::string own = MeshKeyOf(d.mesh(), vm_namespace_);
+  if (!spec_.has_federation() || !meshes_.count(own)) return {};
+  std::vector<api::v1::VirtualMeshSpec::Federation::FederationSelector> selectors(
+      spec_.federation().selectors().begin(), spec_.federation().selectors().end());
+  if (spec_.federation().has_permissive()) selectors.emplace_back();
+  std::set<std::string> receivers;
+  for (const auto& sel : selectors) {
+    bool selected = sel.destination_selectors().empty();
+    for (const auto& ds : sel.destination_selectors()) selected |= Matches(ds, d);
+    if (!selected) continue;
+    if (sel.meshes().empty()) {
+      for (const auto& [key, mesh] : meshes_) receivers.insert(key);
+    } else {
+      for (const auto& ref : sel.meshes()) {
+        std::string key = MeshKeyOf(ref, vm_namespace_);
+        if (meshes_.count(key)) receivers.insert(key);
+      }
+    }
+  }
+  receivers.erase(own);
+  return {receivers.begin(), receivers.end()};
+}
+
+std::vector<Output> FederationTranslator::TranslateDestination(const api::v1::Destination& destination) const {
+  std::vector<Output> out;
+  const std::vector<std::string> receivers = Receivers(destination);
+  if (receivers.empty()) return out;
+  const api::v1::DestinationSpec& d = destination.spec();
+  const api::v1::Mesh& source = meshes_.at(MeshKeyOf(d.mesh(), vm_namespace_));
+  const std::string vm_label = vm_namespace_ + "." + vm_name_;
+  const std::string host = FederatedHost(d.name(), d.namespace_(), d.cluster(), suffix_);
+  const std::string vip = FederatedVip(d.name(), d.namespace_(), d.cluster());
+  const bool flat = spec_.federation().flat_network();
+  const api::v1::GatewayInfo* gateway = flat ? nullptr : EastWestGateway(source);
+  if (!flat && gateway == nullptr) return out;  // status reports the mesh INVALID (no east-west gateway)
+
+  // Endpoints as seen from the receivers.
+  json::array remote_endpoints;
+  bool hostnames = false;
+  if (flat) {
+    remote_endpoints = PodEndpoints(d);
+  } else {
+    std::set<std::map<std::string, std::string>> label_sets;
+    for (const auto& e : d.endpoints())
+      label_sets.insert(std::map<std::string, std::string>(e.labels().begin(), e.labels().end()));
+    if (label_sets.empty()) label_sets.insert({});
+    std::vector<std::string> addresses(gateway->external_addresses().begin(), gateway->external_addresses().end());
+    std::sort(addresses.begin(), addresses.end());
+    for (const auto& address : addresses) {
+      hostnames |= !IsIp(address);
+      for (const auto& labels : label_sets) {
+        json::object ports;
+        for (const auto& p : d.ports()) ports[PortName(p)] = gateway->external_tls_port();
+        json::object l;
+        for (const auto& [k, v] : labels) l[k] = v;
+        l[kTlsModeLabel] = "istio";
+        remote_endpoints.push_back(
+            json::object{{"address", address}, {"ports", std::move(ports)}, {"labels", std::move(l)}});
+      }
+    }
+  }
+
+  for (const auto& key : receivers) {
+    const api::v1::Mesh& receiver = meshes_.at(key);
+    const std::string ns = receiver.spec().installation_namespace();
+    const std::string version = NetworkingApiVersion(receiver);
+    json::object se{{"hosts", json::array{host}},
+                    {"addresses", json::array{vip}},
+                    {"location", "MESH_INTERNAL"},
+                    {"ports", ServiceEntryPorts(d)},
+                    {"resolution", hostnames ? "DNS" : "STATIC"},
+                    {"endpoints", remote_endpoints}};
+    out.push_back(
+        Make(receiver.spec().cluster(), version, "ServiceEntry", Metadata(host, ns, vm_label), std::move(se)));
+    out.push_back(Make(receiver.spec().cluster(), version, "DestinationRule", Metadata(host, ns, vm_label),
+                       DestinationRuleSpec(host, spec_, false)));
+  }
+
+  if (!flat) {
+    // In the source cluster: route the SNI of the federated host to the local pods.
+    const std::string ns = source.spec().installation_namespace();
+    const std::string version = NetworkingApiVersion(source);
+    json::object se{{"hosts", json::array{host}},  {"addresses", json::array{vip}}, {"exportTo", json::array{"."}},
+                    {"location", "MESH_INTERNAL"}, {"ports", ServiceEntryPorts(d)}, {"resolution", "STATIC"},
+                    {"endpoints", PodEndpoints(d)}};
+    out.push_back(Make(d.cluster(), version, "ServiceEntry", Metadata(host, ns, vm_label), std::move(se)));
+    out.push_back(Make(d.cluster(), version, "DestinationRule", Metadata(host, ns, vm_label),
+                       DestinationRuleSpec(host, spec_, true)));
+  }
+  return out;
+}
+
+std::vector<Output> FederationTranslator::TranslateGateways(
+    const std::vector<api::v1::Destination>& destinations) const {
+  std::vector<Output> out;
+  if (spec_.federation().flat_network()) return out;
+  std::set<std::string> exporting;
+  for (const auto& d : destinations) {
+    if (!Receivers(d).empty()) exporting.insert(MeshKeyOf(d.spec().mesh(), vm_namespace_));
+  }
+  const std::string vm_label = vm_namespace_ + "." + vm_name_;
+  for (const auto& key : exporting) {
+    const api::v1::Mesh& mesh = meshes_.at(key);
+    const api::v1::GatewayInfo* gw = EastWestGateway(mesh);
+    if (gw == nullptr) continue;
+    json::object selector;
+    for (const auto& [k, v] :
+         std::map<std::string, std::string>(gw->workload_labels().begin(), gw->workload_labels().end())) {
+      selector[k] = v;
+    }
+    const std::uint32_t port = gw->tls_container_port() != 0 ? gw->tls_container_port() : 15443;
+    json::object server{{"port", json::object{{"number", port}, {"name", "tls"}, {"protocol", "TLS"}}},
+                        {"tls", json::object{{"mode", "AUTO_PASSTHROUGH"}}},
+                        {"hosts", json::array{"*." + suffix_}}};
+    json::object spec{{"selector", std::move(selector)}, {"servers", json::array{std::move(server)}}};
+    out.push_back(Make(mesh.spec().cluster(), NetworkingApiVersion(mesh), "Gateway",
+                       Metadata("vmesh-" + vm_name_ + "-eastwest", mesh.spec().installation_namespace(), vm_label),
+                       std::move(spec)));
+  }
+  return out;
+}
+
+std::vector<Output> FederationTranslator::TranslateAll(const std::vector<api::v1::Destination>& destinations) const {
+  std::vector<Output> out = TranslateGateways(destinations);
+  for (const auto& d : destinations) {
+    auto more = TranslateDestination(d);
+    out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  std::sort(out.begin(), out.end(), [](const Output& a, const Output& b) { return a.Key() < b.Key(); });
+  return out;
+}
+
+}  // namespace vmesh::hub

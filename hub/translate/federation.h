@@ -1,0 +1,82 @@
+// SPEC §6: federation outputs — the Istio objects that make each federated destination reachable from the
+// other meshes of a VirtualMesh. A pure function of (VirtualMesh spec, meshes, destinations): no I/O.
+//
+// For a destination D (Service svc.ns) of mesh M in cluster C, federated to mesh R:
+//  - host "svc.ns.svc.C.<suffix>" (suffix = hostnameSuffix or "global"), VIP in 240.0.0.0/4 from a hash of
+//    (svc, ns, C): stable across runs and hubs;
+//  - in R's cluster (R's Istio namespace): ServiceEntry (MESH_INTERNAL, the VIP, one port per Service port,
+//    endpoints = M's east-west gateway addresses on its TLS port, labelled tlsMode=istio plus the pods'
+//    labels, one endpoint per distinct label set so subsets work; resolution DNS when an address is a host
+//    name) and DestinationRule (ISTIO_MUTUAL, + tcpKeepalive);
+//  - in C's cluster: a Gateway on M's east-west gateway (TLS AUTO_PASSTHROUGH for "*.<suffix>") and a local
+//    ServiceEntry (exportTo ".", endpoints = pod IPs and target ports) + DestinationRule for the host;
+//  - flatNetwork: no gateways; R's endpoints are the pod IPs and target ports.
+// Every output carries app.kubernetes.io/managed-by=vmesh and networking.vmesh.dev/virtual-mesh=<ns>.<name>.
+// networking.istio.io/v1beta1 is used unless the receiving mesh reports Istio >= 1.22 (then v1).
+//
+// TranslateDestination covers one destination, so a change to one Service recomputes only its outputs.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vmesh/api/v1/discovery.pb.h"
+#include "vmesh/api/v1/virtual_mesh.pb.h"
+
+namespace vmesh::hub {
+
+inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
+inline constexpr char kVirtualMeshLabel[] = "networking.vmesh.dev/virtual-mesh";
+
+struct Output {
+  std::string cluster;
+  std::string api_version;
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  boost::json::object object;  // the whole Kubernetes object
+
+  // "<cluster>/<kind>/<namespace>/<name>": unique per VirtualMesh.
+  std::string Key() const;
+};
+
+class FederationTranslator {
+ public:
+  // `meshes`: the VirtualMesh's active meshes (SPEC §4), keyed "<name>.<namespace>".
+  FederationTranslator(std::string virtual_mesh_namespace, std::string virtual_mesh_name, api::v1::VirtualMeshSpec spec,
+                       std::map<std::string, api::v1::Mesh> meshes);
+
+  // The suffix of federated host names.
+  const std::string& suffix() const { return suffix_; }
+
+  // Keys of the meshes `destination` is federated to (never its own mesh).
+  std::vector<std::string> Receivers(const api::v1::Destination& destination) const;
+
+  // Every output for one destination (empty when it is federated nowhere or its mesh is not active).
+  std::vector<Output> TranslateDestination(const api::v1::Destination& destination) const;
+
+  // Per-mesh outputs (the east-west Gateway of each mesh whose destinations are federated).
+  std::vector<Output> TranslateGateways(const std::vector<api::v1::Destination>& destinations) const;
+
+  // Everything, sorted by Key().
+  std::vector<Output> TranslateAll(const std::vector<api::v1::Destination>& destinations) const;
+
+ private:
+  std::string vm_namespace_;
+  std::string vm_name_;
+  api::v1::VirtualMeshSpec spec_;
+  std::map<std::string, api::v1::Mesh> meshes_;
+  std::string suffix_;
+};
+
+// The federated host name and VIP of a destination.
+std::string FederatedHost(const std::string& service, const std::string& ns, const std::string& cluster,
+                          const std::string& suffix);
+std::string FederatedVip(const std::string& service, const std::string& ns, const std::string& cluster);
+
+// Istio protocol for a Service port: appProtocol, else the name's prefix (http-foo -> HTTP), else TCP.
+std::string IstioProtocol(const api::v1::ServicePort& port);
+
+}  // namespace vmesh::hub
