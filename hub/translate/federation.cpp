@@ -37,28 +37,6 @@ std::string MeshKeyOf(const api::v1::ObjectRef& ref, const std::string& default_
   return ref.name() + "." + (ref.namespace_().empty() ? default_namespace : ref.namespace_());
 }
 
-bool Matches(const api::v1::DestinationSelector& sel, const api::v1::DestinationSpec& d) {
-  if (sel.has_kube_service_refs()) {
-    for (const auto& ref : sel.kube_service_refs().services()) {
-      if (ref.name() == d.name() && ref.namespace_() == d.namespace_() && ref.cluster_name() == d.cluster())
-        return true;
-    }
-    return false;
-  }
-  if (sel.has_kube_service_matcher()) {
-    const auto& m = sel.kube_service_matcher();
-    for (const auto& [k, v] : m.labels()) {
-      auto it = d.labels().find(k);
-      if (it == d.labels().end() || it->second != v) return false;
-    }
-    auto contains = [](const auto& list, const std::string& value) {
-      return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
-    };
-    return contains(m.namespaces(), d.namespace_()) && contains(m.clusters(), d.cluster());
-  }
-  return true;
-}
-
 std::string PortName(const api::v1::ServicePort& p) {
   return p.name().empty() ? "port-" + std::to_string(p.port()) : p.name();
 }
@@ -157,6 +135,27 @@ Output Make(const std::string& cluster, const std::string& api_version, const st
 
 }  // namespace
 
+bool SelectorMatches(const api::v1::DestinationSelector& sel, const api::v1::DestinationSpec& d) {
+  if (sel.has_kube_service_refs()) {
+    for (const auto& ref : sel.kube_service_refs().services()) {
+      if (ref.name() == d.name() && ref.namespace_() == d.namespace_() && ref.cluster_name() == d.cluster())
+        return true;
+    }
+    return false;
+  }
+  if (sel.has_kube_service_matcher()) {
+    const auto& m = sel.kube_service_matcher();
+    for (const auto& [k, v] : m.labels()) {
+      auto it = d.labels().find(k);
+      if (it == d.labels().end() || it->second != v) return false;
+    }
+    auto contains = [](const auto& list, const std::string& value) {
+      return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+    };
+    return contains(m.namespaces(), d.namespace_()) && contains(m.clusters(), d.cluster());
+  }
+  return true;
+}
 std::string Output::Key() const { return cluster + "/" + kind + "/" + namespace_ + "/" + name; }
 
 std::string FederatedHost(const std::string& service, const std::string& ns, const std::string& cluster,
@@ -213,7 +212,7 @@ std::vector<std::string> FederationTranslator::Receivers(const api::v1::Destinat
   std::set<std::string> receivers;
   for (const auto& sel : selectors) {
     bool selected = sel.destination_selectors().empty();
-    for (const auto& ds : sel.destination_selectors()) selected |= Matches(ds, d);
+    for (const auto& ds : sel.destination_selectors()) selected |= SelectorMatches(ds, d);
     if (!selected) continue;
     if (sel.meshes().empty()) {
       for (const auto& [key, mesh] : meshes_) receivers.insert(key);

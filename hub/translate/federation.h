@@ -76,6 +76,9 @@ std::string FederatedHost(const std::string& service, const std::string& ns, con
                           const std::string& suffix);
 std::string FederatedVip(const std::string& service, const std::string& ns, const std::string& cluster);
 
+// Whether a destination selector selects a destination (empty selector fields match anything).
+bool SelectorMatches(const api::v1::DestinationSelector& selector, const api::v1::DestinationSpec& destination);
+
 // Istio protocol for a Service port: appProtocol, else the name's prefix (http-foo -> HTTP), else TCP.
 std::string IstioProtocol(const api::v1::ServicePort& port);
 
