@@ -1,0 +1,92 @@
+#include "hub/controller/desired_state.h"
+
+#include <boost/json.hpp>
+
+#include "hub/translate/access_policy.h"
+#include "hub/translate/federation.h"
+
+namespace vmesh::hub {
+
+std::string KubeResourceName(const std::string& api_version, const std::string& kind, const std::string& ns,
+                             const std::string& name) {
+  return "kube/" + api_version + "/" + kind + "/" + ns + "/" + name;
+}
+
+DesiredState ComputeDesiredState(const HubState& state) {
+  DesiredState out;
+  out.statuses = ComputeStatuses(state.status);
+  std::map<std::string, std::map<std::string, link::v1::Resource>> by_cluster;
+
+  for (size_t i = 0; i < out.statuses.size(); ++i) {
+    const VirtualMeshResult& result = out.statuses[i];
+    if (!result.effective_spec) continue;
+    const api::v1::VirtualMesh& vm = state.status.virtual_meshes[i].current;
+    const api::v1::VirtualMeshSpec& spec = *result.effective_spec;
+    std::map<std::string, api::v1::Mesh> active;
+    for (const auto& key : result.active_meshes) {
+      auto it = state.status.meshes.find(key);
+      if (it != state.status.meshes.end()) active[key] = it->second;
+    }
+
+    // Certificates.
+    if (spec.mtls_config().has_shared() && !active.empty()) {
+      auto root = state.roots.find(result.key);
+      if (root == state.roots.end()) {
+        out.roots_needed.insert(result.key);
+      } else {
+        const auto& options = spec.mtls_config().shared().intermediate_cert_options();
+        for (const auto& [key, mesh] : active) {
+          link::v1::Resource r;
+          r.set_name("cert/" + mesh.metadata().name());
+          auto* d = r.mutable_certificate();
+          d->set_mesh(mesh.metadata().name());
+          d->set_virtual_mesh(result.key);
+          d->set_key_algorithm(options.key_algorithm());
+          d->set_rsa_key_size_bits(options.key_algorithm() == api::v1::RSA
+                                       ? (options.rsa_key_size_bytes() == 0 ? 4096 : options.rsa_key_size_bytes())
+                                       : 0);
+          d->set_generation(root->second.fingerprint.substr(0, 16) + "-" + std::to_string(options.key_algorithm()) +
+                            "-" + std::to_string(d->rsa_key_size_bits()) + "-" + std::to_string(options.ttl_days()));
+          d->set_trust_bundle_pem(root->second.trust_bundle_pem);
+          d->set_auto_restart_pods(spec.mtls_config().auto_restart_pods());
+          by_cluster[mesh.spec().cluster()][r.name()] = r;
+        }
+      }
+    }
+
+    // Outputs over the active meshes' destinations.
+    std::vector<api::v1::Destination> destinations;
+    for (const auto& d : state.destinations) {
+      const std::string key =
+          d.spec().mesh().name() + "." +
+          (d.spec().mesh().namespace_().empty() ? vm.metadata().namespace_() : d.spec().mesh().namespace_());
+      if (active.count(key)) destinations.push_back(d);
+    }
+    FederationTranslator federation(vm.metadata().namespace_(), vm.metadata().name(), spec, active);
+    for (const auto& d : destinations) {
+      for (const auto& receiver : federation.Receivers(d)) ++out.federated_destinations[receiver];
+    }
+    std::vector<Output> outputs = federation.TranslateAll(destinations);
+    AccessPolicyTranslator access(vm.metadata().namespace_(), vm.metadata().name(), spec, active);
+    std::vector<Output> policies = access.Translate(state.access_policies, destinations);
+    outputs.insert(outputs.end(), policies.begin(), policies.end());
+    for (const auto& o : outputs) {
+      link::v1::Resource r;
+      r.set_name(KubeResourceName(o.api_version, o.kind, o.namespace_, o.name));
+      auto* k = r.mutable_kube_object();
+      k->set_api_version(o.api_version);
+      k->set_kind(o.kind);
+      k->set_namespace_(o.namespace_);
+      k->set_name(o.name);
+      k->set_json(boost::json::serialize(o.object));
+      by_cluster[o.cluster][r.name()] = r;
+    }
+  }
+  for (auto& [cluster, resources] : by_cluster) {
+    auto& list = out.resources[cluster];
+    for (auto& [name, r] : resources) list.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace vmesh::hub

@@ -1,0 +1,53 @@
+// From everything the hub knows to what every cluster should hold: the glue between status (SPEC §4),
+// certificates (§5) and translation (§6, §7). A pure function; the hub's reconciler feeds its result into one
+// sync::ResourceSender per cluster, which sends only the differences.
+//
+// Per cluster, the resource set is:
+//  - "cert/<mesh>": a CertificateDirective for every active mesh of a VirtualMesh with shared trust whose
+//    root exists (its generation changes with the root or the intermediate options, which makes the agent
+//    request a new certificate);
+//  - "kube/<apiVersion>/<kind>/<namespace>/<name>": the federation and access-policy outputs of every
+//    VirtualMesh's effective spec (the last good one while the current is INVALID), over its active meshes.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hub/reconcile/virtual_mesh_status.h"
+#include "vmesh/api/v1/access_policy.pb.h"
+#include "vmesh/link/v1/link.pb.h"
+
+namespace vmesh::hub {
+
+struct RootInfo {
+  std::string trust_bundle_pem;
+  std::string fingerprint;
+};
+
+struct HubState {
+  StatusInput status;  // VirtualMeshes, meshes, clusters, agent reports
+  std::vector<api::v1::Destination> destinations;
+  std::vector<api::v1::AccessPolicy> access_policies;
+  // Roots by VirtualMesh key "<namespace>/<name>" (absent until the CA service created or imported one).
+  std::map<std::string, RootInfo> roots;
+};
+
+struct DesiredState {
+  std::vector<VirtualMeshResult> statuses;  // in the order of state.status.virtual_meshes
+  // cluster -> resources (sorted by name).
+  std::map<std::string, std::vector<link::v1::Resource>> resources;
+  // VirtualMeshes (keys) that need a root created before certificates can be directed.
+  std::set<std::string> roots_needed;
+  // Per mesh key: destinations federated into it, outputs written into its cluster for it.
+  std::map<std::string, std::uint32_t> federated_destinations;
+};
+
+DesiredState ComputeDesiredState(const HubState& state);
+
+// The resource name of a Kubernetes output.
+std::string KubeResourceName(const std::string& api_version, const std::string& kind, const std::string& ns,
+                             const std::string& name);
+
+}  // namespace vmesh::hub

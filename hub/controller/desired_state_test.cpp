@@ -1,0 +1,102 @@
+#include "hub/controller/desired_state.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/api/manifest.h"
+#include "common/base/files.h"
+#include "common/base/test_paths.h"
+
+namespace vmesh::hub {
+namespace {
+
+using ::testing::Contains;
+using ::testing::IsEmpty;
+
+HubState Load() {
+  HubState s;
+  auto text = ReadFile(vmesh::testpaths::SourceDir() + "/hub/translate/testdata/permissive/input.yaml");
+  EXPECT_TRUE(text.ok());
+  auto decoded = api::DecodeManifests(*text);
+  EXPECT_TRUE(decoded.ok()) << api::JoinErrors(decoded.errors);
+  for (auto& o : decoded.objects) {
+    if (auto* vm = std::get_if<api::v1::VirtualMesh>(&o.object)) {
+      vm->mutable_metadata()->set_creation_timestamp("2026-01-01T00:00:00Z");
+      vm->mutable_metadata()->set_generation(1);
+      s.status.virtual_meshes.push_back({*vm});
+    }
+    if (auto* m = std::get_if<api::v1::Mesh>(&o.object)) {
+      const std::string key = m->metadata().name() + ".vmesh";
+      s.status.meshes[key] = *m;
+      s.status.connected_clusters.insert(m->spec().cluster());
+      s.status.reports[key].certificate.set_phase(api::v1::INSTALLED);
+    }
+    if (auto* d = std::get_if<api::v1::Destination>(&o.object)) s.destinations.push_back(*d);
+  }
+  return s;
+}
+
+std::vector<std::string> Names(const DesiredState& d, const std::string& cluster) {
+  std::vector<std::string> out;
+  auto it = d.resources.find(cluster);
+  if (it == d.resources.end()) return out;
+  for (const auto& r : it->second) out.push_back(r.name());
+  return out;
+}
+
+TEST(DesiredState, CertificatesWaitForTheRootOutputsDoNot) {
+  HubState s = Load();
+  DesiredState d = ComputeDesiredState(s);
+  EXPECT_THAT(d.roots_needed, Contains("vmesh/vm1"));
+  for (const auto& name : Names(d, "cluster-1")) EXPECT_EQ(name.rfind("cert/", 0), std::string::npos) << name;
+  EXPECT_THAT(Names(d, "cluster-2"),
+              Contains("kube/networking.istio.io/v1/ServiceEntry/istio-system/reviews.bookinfo.svc.cluster-1.global"));
+  EXPECT_EQ(d.federated_destinations["istiod-istio-system-cluster-2.vmesh"], 2u) << "reviews and db";
+}
+
+TEST(DesiredState, EveryActiveMeshGetsACertificateDirectiveThatFollowsTheRoot) {
+  HubState s = Load();
+  s.roots["vmesh/vm1"] = {"ROOT PEM", "aaaaaaaaaaaaaaaaaaaa"};
+  DesiredState d = ComputeDesiredState(s);
+  EXPECT_THAT(d.roots_needed, IsEmpty());
+  const link::v1::Resource* cert = nullptr;
+  for (const auto& r : d.resources.at("cluster-3")) {
+    if (r.name() == "cert/istiod-istio-system-cluster-3") cert = &r;
+  }
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(cert->certificate().trust_bundle_pem(), "ROOT PEM");
+  EXPECT_EQ(cert->certificate().virtual_mesh(), "vmesh/vm1");
+  EXPECT_EQ(cert->certificate().rsa_key_size_bits(), 4096u);
+  const std::string generation = cert->certificate().generation();
+  s.roots["vmesh/vm1"] = {"NEW ROOT", "bbbbbbbbbbbbbbbbbbbb"};
+  DesiredState rotated = ComputeDesiredState(s);
+  for (const auto& r : rotated.resources.at("cluster-3")) {
+    if (r.name() == cert->name()) EXPECT_NE(r.certificate().generation(), generation);
+  }
+}
+
+TEST(DesiredState, InvalidUpdateKeepsTheLastGoodOutputs) {
+  HubState s = Load();
+  DesiredState before = ComputeDesiredState(s);
+  VirtualMeshInput& vm = s.status.virtual_meshes[0];
+  vm.last_good_spec = vm.current.spec();
+  vm.last_good_generation = 1;
+  vm.current.mutable_metadata()->set_generation(2);
+  vm.current.mutable_spec()->mutable_federation()->set_hostname_suffix("Not_Valid");
+  DesiredState after = ComputeDesiredState(s);
+  EXPECT_EQ(after.statuses[0].status.state(), api::v1::INVALID);
+  EXPECT_EQ(Names(after, "cluster-2"), Names(before, "cluster-2")) << "nothing deleted because of a typo";
+}
+
+TEST(DesiredState, UndiscoveredMeshesGetNothingAndAreNotFederated) {
+  HubState s = Load();
+  s.status.meshes.erase("istiod-istio-system-cluster-3.vmesh");
+  DesiredState d = ComputeDesiredState(s);
+  EXPECT_TRUE(Names(d, "cluster-3").empty());
+  for (const auto& name : Names(d, "cluster-2")) {
+    EXPECT_EQ(name.find("cluster-3"), std::string::npos) << name << ": a pending mesh's services are not federated";
+  }
+}
+
+}  // namespace
+}  // namespace vmesh::hub
