@@ -85,6 +85,28 @@ CREATE TABLE issued_certificates (
 );
 CREATE INDEX issued_certificates_by_mesh ON issued_certificates(mesh);
 )sql",
+    // 3: API objects (VirtualMeshes, AccessPolicies, discovery) and the resourceVersion counter.
+    R"sql(
+CREATE TABLE objects (
+  kind                 TEXT NOT NULL,
+  namespace            TEXT NOT NULL,
+  name                 TEXT NOT NULL,
+  uid                  TEXT NOT NULL,
+  generation           INTEGER NOT NULL,
+  resource_version     INTEGER NOT NULL,
+  creation_timestamp   TEXT NOT NULL,
+  body                 BLOB NOT NULL,
+  status               BLOB NOT NULL DEFAULT x'',
+  last_good            BLOB,
+  last_good_generation INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (kind, namespace, name)
+);
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('resource_version', 0);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -395,7 +417,108 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<StoredObject> PutObject(const StoredObject& object, std::optional<std::int64_t> expected_version) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto current = LoadObject(object.kind, object.ns, object.name);
+    if (!current.ok()) return current.error();
+    if (expected_version) {
+      const std::int64_t have = current->has_value() ? (*current)->resource_version : 0;
+      if (have != *expected_version) {
+        return MakeError(std::string(kConflict) + ": " + object.kind + " " + object.ns + "/" + object.name +
+                         " was modified (resourceVersion " + std::to_string(have) + ", the update was based on " +
+                         std::to_string(*expected_version) + "); read it again and retry");
+      }
+    }
+    auto bump = db_.Exec("UPDATE counters SET value = value + 1 WHERE name = 'resource_version'");
+    if (!bump.ok()) return bump.error();
+    auto counter = db_.Prepare("SELECT value FROM counters WHERE name = 'resource_version'");
+    if (!counter.ok()) return counter.error();
+    if (auto row = counter->Step(); !row.ok() || !*row) return MakeError("resource version counter missing");
+    StoredObject stored = object;
+    stored.resource_version = counter->ColumnInt(0);
+    auto q = db_.Prepare(
+        "INSERT INTO objects (kind, namespace, name, uid, generation, resource_version, creation_timestamp, body, "
+        "status, last_good, last_good_generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = ?4, generation = ?5, resource_version = ?6, "
+        "creation_timestamp = ?7, body = ?8, status = ?9, last_good = ?10, last_good_generation = ?11");
+    if (!q.ok()) return q.error();
+    q->Bind(1, stored.kind).Bind(2, stored.ns).Bind(3, stored.name).Bind(4, stored.uid);
+    q->Bind(5, stored.generation).Bind(6, stored.resource_version).Bind(7, stored.creation_timestamp);
+    q->BindBlob(8, stored.body).BindBlob(9, stored.status);
+    if (stored.last_good) {
+      q->BindBlob(10, *stored.last_good);
+    } else {
+      q->BindNull(10);
+    }
+    q->Bind(11, stored.last_good_generation);
+    if (Status s = q->Run(); !s.ok()) return s.error();
+    if (Status s = tx->Commit(); !s.ok()) return s.error();
+    return stored;
+  }
+
+  Result<std::optional<StoredObject>> GetObject(const std::string& kind, const std::string& ns,
+                                                const std::string& name) override {
+    std::lock_guard lock(mu_);
+    return LoadObject(kind, ns, name);
+  }
+
+  Result<std::vector<StoredObject>> ListObjects(const std::string& kind) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(std::string(kSelectObject) + " WHERE kind = ?1 ORDER BY namespace, name");
+    if (!q.ok()) return q.error();
+    q->Bind(1, kind);
+    std::vector<StoredObject> out;
+    while (true) {
+      auto row = q->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(ReadObject(*q));
+    }
+    return out;
+  }
+
+  Result<bool> DeleteObject(const std::string& kind, const std::string& ns, const std::string& name) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare("DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, kind).Bind(2, ns).Bind(3, name).Run(); !s.ok()) return s.error();
+    return db_.Changes() > 0;
+  }
+
  private:
+  static constexpr const char* kSelectObject =
+      "SELECT kind, namespace, name, uid, generation, resource_version, creation_timestamp, body, status, last_good, "
+      "last_good_generation FROM objects";
+
+  static StoredObject ReadObject(const Statement& q) {
+    StoredObject o;
+    o.kind = q.ColumnText(0);
+    o.ns = q.ColumnText(1);
+    o.name = q.ColumnText(2);
+    o.uid = q.ColumnText(3);
+    o.generation = q.ColumnInt(4);
+    o.resource_version = q.ColumnInt(5);
+    o.creation_timestamp = q.ColumnText(6);
+    o.body = q.ColumnText(7);
+    o.status = q.ColumnText(8);
+    if (!q.ColumnIsNull(9)) o.last_good = q.ColumnText(9);
+    o.last_good_generation = q.ColumnInt(10);
+    return o;
+  }
+
+  Result<std::optional<StoredObject>> LoadObject(const std::string& kind, const std::string& ns,
+                                                 const std::string& name) {
+    auto q = db_.Prepare(std::string(kSelectObject) + " WHERE kind = ?1 AND namespace = ?2 AND name = ?3");
+    if (!q.ok()) return q.error();
+    q->Bind(1, kind).Bind(2, ns).Bind(3, name);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<StoredObject>();
+    return std::optional<StoredObject>(ReadObject(*q));
+  }
+
   Result<std::optional<RootCaRecord>> LoadRootCa(const std::string& virtual_mesh) {
     auto q = db_.Prepare(
         "SELECT virtual_mesh, certificate_pem, chain_pem, key_pem, source, created_at FROM root_cas WHERE "

@@ -164,6 +164,37 @@ TEST_F(SqliteStoreTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
 }
 
+TEST_F(SqliteStoreTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurrency) {
+  StoredObject vm{"VirtualMesh", "vmesh", "vm1", "uid-1", 1, 0, "2026-01-01T00:00:00Z", "BODY1"};
+  auto created = store_->PutObject(vm, 0);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->resource_version, 1);
+  EXPECT_THAT(store_->PutObject(vm, 0).error().message, HasSubstr("conflict: VirtualMesh vmesh/vm1 was modified"));
+  vm.body = "BODY2";
+  vm.generation = 2;
+  auto updated = store_->PutObject(vm, created->resource_version);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->resource_version, 2);
+  EXPECT_FALSE(store_->PutObject(vm, created->resource_version).ok()) << "stale update";
+  vm.status = "STATUS";
+  ASSERT_TRUE(store_->PutObject(vm, std::nullopt).ok()) << "unconditional write";
+  store_ = Open();
+  auto got = store_->GetObject("VirtualMesh", "vmesh", "vm1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->body, "BODY2");
+  EXPECT_EQ((*got)->status, "STATUS");
+  EXPECT_EQ((*got)->generation, 2);
+  EXPECT_EQ((*got)->resource_version, 3);
+  ASSERT_TRUE(store_->PutObject({"VirtualMesh", "vmesh", "a-first", "u2", 1, 0, "t", "B"}, 0).ok());
+  ASSERT_TRUE(store_->PutObject({"AccessPolicy", "vmesh", "ap", "u3", 1, 0, "t", "B"}, 0).ok());
+  auto list = store_->ListObjects("VirtualMesh");
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "a-first");
+  EXPECT_TRUE(*store_->DeleteObject("VirtualMesh", "vmesh", "vm1"));
+  EXPECT_FALSE(*store_->DeleteObject("VirtualMesh", "vmesh", "vm1"));
+  EXPECT_EQ(store_->ListObjects("VirtualMesh")->size(), 1u);
+}
+
 TEST_F(SqliteStoreTest, DatabaseFilesArePrivate) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
   for (const std::string& f : {path_, path_ + "-wal"}) {

@@ -71,6 +71,25 @@ struct IssuedCertificateRecord {
   TimePoint issued_at;
 };
 
+// An API object as stored: metadata columns plus the serialized protobuf message (and its status and the last
+// accepted spec separately, so that status writes never race spec updates).
+struct StoredObject {
+  std::string kind;
+  std::string ns;
+  std::string name;
+  std::string uid;
+  std::int64_t generation = 0;
+  std::int64_t resource_version = 0;     // assigned by the store on every write
+  std::string creation_timestamp;        // RFC 3339
+  std::string body;                      // serialized message (apiVersion, kind, metadata, spec)
+  std::string status;                    // serialized status message
+  std::optional<std::string> last_good;  // serialized spec of the last generation not INVALID as a whole
+  std::int64_t last_good_generation = 0;
+};
+
+// Prefix of the error message of a failed optimistic-concurrency check.
+inline constexpr char kConflict[] = "conflict";
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -119,6 +138,18 @@ class Store {
   virtual Result<RootCaRecord> PutRootCaIfAbsent(const RootCaRecord& record) = 0;
   virtual Status RecordIssuedCertificate(const IssuedCertificateRecord& record) = 0;
   virtual Result<std::vector<IssuedCertificateRecord>> ListIssuedCertificates() = 0;
+
+  // --- API objects ------------------------------------------------------------------------------------------
+  // Writes `object` with a new, store-wide increasing resourceVersion (returned). With `expected_version`,
+  // fails with an error starting with kConflict unless the stored object's resourceVersion is that (0: must
+  // not exist).
+  virtual Result<StoredObject> PutObject(const StoredObject& object, std::optional<std::int64_t> expected_version) = 0;
+  virtual Result<std::optional<StoredObject>> GetObject(const std::string& kind, const std::string& ns,
+                                                        const std::string& name) = 0;
+  // Every object of a kind, ordered by namespace and name.
+  virtual Result<std::vector<StoredObject>> ListObjects(const std::string& kind) = 0;
+  // True when something was deleted.
+  virtual Result<bool> DeleteObject(const std::string& kind, const std::string& ns, const std::string& name) = 0;
 
   // --- Settings fixed at init (e.g. the hub name, which agent identities embed) ----------------------
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
