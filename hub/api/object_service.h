@@ -1,0 +1,65 @@
+// The hub's API objects (VirtualMesh, AccessPolicy): apply, get, list, delete — what `vmeshctl apply/get/
+// delete` call through the API endpoint. Transport-free: the HTTPS layer maps these calls to routes.
+//
+// Apply is all or nothing at validation: a manifest with any malformed object (codec or structural
+// validation error) changes nothing and returns every error. Accepted objects are created (uid, generation 1,
+// creationTimestamp) or updated: generation goes up only when the spec changes, status is kept, and the
+// write is optimistic — against the resourceVersion the manifest carries, if any (a stale one is a conflict),
+// else against the version read just before writing. An unchanged object is not written at all.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/api/manifest.h"
+#include "hub/store/store.h"
+
+namespace vmesh::hub {
+
+enum class ApplyOutcome { kCreated, kConfigured, kUnchanged };
+
+struct ApplyResult {
+  std::string kind;
+  std::string ns;
+  std::string name;
+  ApplyOutcome outcome;
+  std::int64_t generation = 0;
+  std::string import_note;
+
+  // "virtualmesh vmesh/vm1 created" as kubectl prints it.
+  std::string ToString() const;
+};
+
+class ObjectService {
+ public:
+  ObjectService(Store& store, std::string hub_namespace, std::function<TimePoint()> clock);
+
+  // Errors: the codec's messages (one per line), or a conflict (message starts with kConflict).
+  Result<std::vector<ApplyResult>> Apply(std::string_view manifest);
+
+  Result<std::vector<api::v1::VirtualMesh>> ListVirtualMeshes();
+  Result<std::vector<api::v1::AccessPolicy>> ListAccessPolicies();
+  // nullopt when absent.
+  Result<std::optional<api::v1::VirtualMesh>> GetVirtualMesh(const std::string& ns, const std::string& name);
+
+  // Stores a new status (the reconciler's write); no-op when equal. Fails when the object is gone.
+  Status UpdateVirtualMeshStatus(const std::string& ns, const std::string& name, const api::v1::VirtualMeshStatus& s,
+                                 const std::optional<api::v1::VirtualMeshSpec>& last_good, std::int64_t last_good_gen);
+
+  // `kind` is case-insensitive, singular or plural (virtualmesh, virtualmeshes, accesspolicy, ...). Deleting
+  // what does not exist is an error naming it.
+  Status Delete(const std::string& kind, const std::string& ns, const std::string& name);
+
+ private:
+  Result<ApplyResult> ApplyOne(const api::DecodedObject& decoded);
+
+  Store& store_;
+  std::string hub_namespace_;
+  std::function<TimePoint()> clock_;
+};
+
+// "VirtualMesh" / "AccessPolicy" for the accepted spellings, or an error listing them.
+Result<std::string> CanonicalKind(const std::string& kind);
+
+}  // namespace vmesh::hub

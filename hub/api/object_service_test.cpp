@@ -1,0 +1,139 @@
+#include "hub/api/object_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace vmesh::hub {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kVm[] = R"(apiVersion: networking.vmesh.dev/v1
+kind: VirtualMesh
+metadata: {name: vm1}
+spec:
+  meshes: [{name: istiod-istio-system-c1}, {name: istiod-istio-system-c2}]
+  mtlsConfig: {shared: {}}
+  federation: {permissive: {}}
+---
+apiVersion: networking.vmesh.dev/v1
+kind: AccessPolicy
+metadata: {name: ap1}
+spec: {allowedMethods: [GET]}
+)";
+
+class ObjectServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmesh-objects-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    store_ = std::move(*OpenSqliteStore(dir_ + "/hub.db"));
+    service_ = std::make_unique<ObjectService>(*store_, "vmesh", [this] { return now_; });
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::vector<std::string> Lines(const Result<std::vector<ApplyResult>>& r) {
+    std::vector<std::string> out;
+    if (!r.ok()) return {r.error().message};
+    for (const auto& x : *r) out.push_back(x.ToString());
+    return out;
+  }
+  std::string dir_;
+  StorePtr store_;
+  std::unique_ptr<ObjectService> service_;
+  TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
+};
+
+TEST_F(ObjectServiceTest, ApplyCreatesThenLeavesUnchangedThenConfigures) {
+  EXPECT_THAT(Lines(service_->Apply(kVm)),
+              ElementsAre("virtualmesh vmesh/vm1 created", "accesspolicy vmesh/ap1 created"));
+  auto vm = **service_->GetVirtualMesh("vmesh", "vm1");
+  EXPECT_EQ(vm.metadata().generation(), 1);
+  EXPECT_EQ(vm.metadata().creation_timestamp(), "2027-01-15T08:00:00Z");
+  EXPECT_EQ(vm.metadata().uid().size(), 36u);
+  const std::string rv = vm.metadata().resource_version();
+
+  EXPECT_THAT(Lines(service_->Apply(kVm)),
+              ElementsAre("virtualmesh vmesh/vm1 unchanged", "accesspolicy vmesh/ap1 unchanged"));
+  EXPECT_EQ((**service_->GetVirtualMesh("vmesh", "vm1")).metadata().resource_version(), rv) << "nothing written";
+
+  std::string changed = kVm;
+  changed.replace(changed.find("permissive: {}"), 14, "flatNetwork: true, selectors: [{}]");
+  EXPECT_THAT(Lines(service_->Apply(changed)),
+              ElementsAre("virtualmesh vmesh/vm1 configured", "accesspolicy vmesh/ap1 unchanged"));
+  vm = **service_->GetVirtualMesh("vmesh", "vm1");
+  EXPECT_EQ(vm.metadata().generation(), 2);
+  EXPECT_TRUE(vm.spec().federation().flat_network());
+
+  std::string labelled = changed;
+  labelled.replace(labelled.find("metadata: {name: vm1}"), 21, "metadata: {name: vm1, labels: {team: a}}");
+  EXPECT_THAT(Lines(service_->Apply(labelled))[0], "virtualmesh vmesh/vm1 configured");
+  EXPECT_EQ((**service_->GetVirtualMesh("vmesh", "vm1")).metadata().generation(), 2) << "labels are not spec";
+}
+
+TEST_F(ObjectServiceTest, MalformedManifestChangesNothing) {
+  std::string bad = std::string(kVm) +
+                    "---\napiVersion: networking.vmesh.dev/v1\nkind: VirtualMesh\nmetadata: "
+                    "{name: vm2}\nspec:\n  meshes: [{name: m}]\n  mtlsConfig:\n    shared:\n"
+                    "      rootCertificateAuthority: {generated: {rsaKeySizeBytes: 1024}}\n";
+  auto r = service_->Apply(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("rsaKeySizeBytes"));
+  EXPECT_TRUE(service_->ListVirtualMeshes()->empty()) << "all or nothing";
+}
+
+TEST_F(ObjectServiceTest, StaleResourceVersionIsAConflict) {
+  ASSERT_TRUE(service_->Apply(kVm).ok());
+  std::string with_rv = kVm;
+  with_rv.replace(with_rv.find("metadata: {name: vm1}"), 21, "metadata: {name: vm1, resourceVersion: \"1\"}");
+  with_rv.replace(with_rv.find("permissive: {}"), 14, "selectors: [{}]");
+  auto ok = service_->Apply(with_rv);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  auto stale = service_->Apply(with_rv.replace(with_rv.find("selectors: [{}]"), 15, "flatNetwork: true"));
+  ASSERT_FALSE(stale.ok());
+  EXPECT_THAT(stale.error().message, HasSubstr("conflict: VirtualMesh vmesh/vm1 was modified"));
+}
+
+TEST_F(ObjectServiceTest, StatusIsKeptAcrossSpecUpdatesAndWrittenOnlyWhenChanged) {
+  ASSERT_TRUE(service_->Apply(kVm).ok());
+  api::v1::VirtualMeshStatus status;
+  status.set_state(api::v1::ACCEPTED);
+  status.set_observed_generation(1);
+  ASSERT_TRUE(service_->UpdateVirtualMeshStatus("vmesh", "vm1", status, std::nullopt, 0).ok());
+  const std::string rv = (**service_->GetVirtualMesh("vmesh", "vm1")).metadata().resource_version();
+  ASSERT_TRUE(service_->UpdateVirtualMeshStatus("vmesh", "vm1", status, std::nullopt, 0).ok());
+  EXPECT_EQ((**service_->GetVirtualMesh("vmesh", "vm1")).metadata().resource_version(), rv);
+  std::string changed = kVm;
+  changed.replace(changed.find("permissive: {}"), 14, "selectors: [{}]");
+  ASSERT_TRUE(service_->Apply(changed).ok());
+  EXPECT_EQ((**service_->GetVirtualMesh("vmesh", "vm1")).status().state(), api::v1::ACCEPTED);
+}
+
+TEST_F(ObjectServiceTest, GlooManifestsAreImportedAndDiscoveryKindsRefused) {
+  auto r = service_->Apply(
+      "apiVersion: networking.mesh.gloo.solo.io/v1\nkind: VirtualMesh\nmetadata: {name: vm, namespace: gloo-mesh}\n"
+      "spec: {meshes: [{name: m, namespace: gloo-mesh}]}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_THAT((*r)[0].import_note, HasSubstr("mapped to vmesh"));
+  EXPECT_TRUE(service_->GetVirtualMesh("vmesh", "vm")->has_value());
+  auto mesh = service_->Apply("apiVersion: discovery.vmesh.dev/v1\nkind: Mesh\nmetadata: {name: m}\nspec: {}\n");
+  ASSERT_FALSE(mesh.ok());
+  EXPECT_THAT(mesh.error().message, HasSubstr("written by the hub from agent reports"));
+}
+
+TEST_F(ObjectServiceTest, DeleteByKindSpellings) {
+  ASSERT_TRUE(service_->Apply(kVm).ok());
+  EXPECT_TRUE(service_->Delete("virtualmeshes", "vmesh", "vm1").ok());
+  EXPECT_THAT(service_->Delete("VirtualMesh", "", "vm1").error().message, HasSubstr("virtualmesh vmesh/vm1 not found"));
+  EXPECT_TRUE(service_->Delete("ap", "", "ap1").ok());
+  EXPECT_THAT(service_->Delete("pods", "", "x").error().message, HasSubstr("unknown kind"));
+}
+
+}  // namespace
+}  // namespace vmesh::hub
