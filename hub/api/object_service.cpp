@@ -1,5 +1,7 @@
 #include "hub/api/object_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 #include <openssl/rand.h>
@@ -7,6 +9,17 @@
 #include <algorithm>
 
 namespace vmesh::hub {
+
+std::string SerializeDeterministic(const google::protobuf::Message& message) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream out(&stream);
+  out.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&out);
+  out.Trim();
+  return bytes;
+}
+
 namespace {
 
 std::string NewUid() {
@@ -91,7 +104,7 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
   meta.set_generation(row.generation);
   meta.set_creation_timestamp(row.creation_timestamp);
   meta.clear_resource_version();
-  row.body = incoming.SerializeAsString();
+  row.body = SerializeDeterministic(incoming);
   auto stored = store.PutObject(row, expected);
   if (!stored.ok()) return stored.error();
   result.generation = row.generation;
@@ -195,8 +208,8 @@ Status ObjectService::UpdateVirtualMeshStatus(const std::string& ns, const std::
   if (!row.ok()) return row.error();
   if (!row->has_value()) return MakeError("VirtualMesh " + ns + "/" + name + " no longer exists");
   StoredObject updated = **row;
-  updated.status = status.SerializeAsString();
-  updated.last_good = last_good ? std::optional<std::string>(last_good->SerializeAsString()) : std::nullopt;
+  updated.status = SerializeDeterministic(status);
+  updated.last_good = last_good ? std::optional<std::string>(SerializeDeterministic(*last_good)) : std::nullopt;
   updated.last_good_generation = last_good_gen;
   if (updated.status == (*row)->status && updated.last_good == (*row)->last_good &&
       updated.last_good_generation == (*row)->last_good_generation) {

@@ -59,6 +59,10 @@ class ObjectService {
   std::function<TimePoint()> clock_;
 };
 
+// Protobuf bytes that are equal whenever the messages are (map entries in key order), so that stored rows can
+// be compared byte for byte.
+std::string SerializeDeterministic(const google::protobuf::Message& message);
+
 // "VirtualMesh" / "AccessPolicy" for the accepted spellings, or an error listing them.
 Result<std::string> CanonicalKind(const std::string& kind);
 

@@ -1,0 +1,132 @@
+#include "hub/controller/hub_reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace vmesh::hub {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kVm[] = R"(apiVersion: networking.vmesh.dev/v1
+kind: VirtualMesh
+metadata: {name: vm1}
+spec:
+  meshes: [{name: istiod-istio-system-c1}, {name: istiod-istio-system-c2}]
+  mtlsConfig:
+    shared:
+      rootCertificateAuthority: {generated: {keyAlgorithm: ECDSA_P256}}
+      intermediateCertOptions: {keyAlgorithm: ECDSA_P256}
+  federation: {permissive: {}}
+)";
+
+api::v1::Mesh MeshOf(const std::string& cluster) {
+  api::v1::Mesh m;
+  m.mutable_metadata()->set_name("istiod-istio-system-" + cluster);
+  m.mutable_metadata()->set_namespace_("vmesh");
+  m.mutable_spec()->set_cluster(cluster);
+  m.mutable_spec()->set_installation_namespace("istio-system");
+  auto* gw = m.mutable_spec()->add_east_west_gateways();
+  gw->set_external_tls_port(15443);
+  gw->add_external_addresses("172.18.0.1");
+  (*gw->mutable_workload_labels())["istio"] = "eastwestgateway";
+  return m;
+}
+
+class HubReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmesh-reconciler-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    store_ = std::move(*OpenSqliteStore(dir_ + "/hub.db"));
+    objects_ = std::make_unique<ObjectService>(*store_, "vmesh", [this] { return now_; });
+    ca_ = std::make_unique<CaService>(*store_, std::nullopt, [this] { return now_; });
+    reconciler_ = std::make_unique<HubReconciler>(*store_, *objects_, *ca_);
+    for (const char* c : {"c1", "c2"}) {
+      reconciler_->SetDiscovery(c, {MeshOf(c)}, {});
+      reconciler_->SetConnected(c, true);
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  api::v1::VirtualMesh Vm() { return **objects_->GetVirtualMesh("vmesh", "vm1"); }
+
+  std::string dir_;
+  StorePtr store_;
+  std::unique_ptr<ObjectService> objects_;
+  std::unique_ptr<CaService> ca_;
+  std::unique_ptr<HubReconciler> reconciler_;
+  TimePoint now_ = std::chrono::system_clock::now();
+};
+
+TEST_F(HubReconcilerTest, ConvergesAndASecondPassChangesNothing) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  auto first = reconciler_->Reconcile();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(reconciler_->status_writes(), 1);
+  EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "certificates not installed yet";
+  EXPECT_EQ(Vm().status().observed_generation(), 1);
+  ASSERT_TRUE(store_->GetRootCa("vmesh/vm1")->has_value()) << "root created on first need";
+  const std::string root = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  EXPECT_EQ(first->resources.at("c1").front().name(), "cert/istiod-istio-system-c1");
+
+  auto second = reconciler_->Reconcile();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(reconciler_->status_writes(), 1) << "nothing changed: nothing written";
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, root) << "never regenerated";
+  ASSERT_EQ(first->resources.at("c2").size(), second->resources.at("c2").size());
+
+  for (const char* c : {"c1", "c2"}) {
+    MeshReport r;
+    r.certificate.set_phase(api::v1::INSTALLED);
+    reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
+  }
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Vm().status().state(), api::v1::ACCEPTED);
+  EXPECT_EQ(reconciler_->status_writes(), 2);
+}
+
+TEST_F(HubReconcilerTest, ConflictingVirtualMeshIsInvalidForThatMeshOnly) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  auto good = reconciler_->Reconcile();
+  ASSERT_TRUE(good.ok());
+  // Mesh conflicts are found only with other objects: a second VirtualMesh claiming c2 stays INVALID for c2.
+  ASSERT_TRUE(objects_
+                  ->Apply("apiVersion: networking.vmesh.dev/v1\nkind: VirtualMesh\nmetadata: {name: vm2}\nspec:\n"
+                          "  meshes: [{name: istiod-istio-system-c2}]\n")
+                  .ok());
+  auto after = reconciler_->Reconcile();
+  ASSERT_TRUE(after.ok());
+  auto vm2 = **objects_->GetVirtualMesh("vmesh", "vm2");
+  EXPECT_EQ(vm2.status().meshes().at("istiod-istio-system-c2.vmesh").state(), api::v1::INVALID);
+  EXPECT_THAT(vm2.status().meshes().at("istiod-istio-system-c2.vmesh").errors(0),
+              HasSubstr("already a member of VirtualMesh vmesh/vm1"));
+  EXPECT_EQ(after->resources.at("c2").size(), good->resources.at("c2").size());
+}
+
+TEST_F(HubReconcilerTest, WholeInvalidKeepsTheLastGoodGenerationsOutputs) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  auto good = reconciler_->Reconcile();
+  ASSERT_TRUE(good.ok());
+  reconciler_->SetDeregistered("c2");
+  auto after = reconciler_->Reconcile();
+  ASSERT_TRUE(after.ok());
+  auto vm = Vm();
+  EXPECT_EQ(vm.status().state(), api::v1::INVALID);
+  EXPECT_THAT(vm.status().errors(0), HasSubstr("deregistered"));
+  EXPECT_THAT(vm.status().errors(1), HasSubstr("keep the configuration of generation 1"));
+  EXPECT_EQ(after->resources.at("c1").size(), good->resources.at("c1").size()) << "nothing deleted";
+}
+
+TEST_F(HubReconcilerTest, DisconnectedAgentMakesItsMeshPending) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  reconciler_->SetConnected("c2", false);
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  auto vm = Vm();
+  EXPECT_EQ(vm.status().meshes().at("istiod-istio-system-c2.vmesh").state(), api::v1::PENDING);
+  EXPECT_THAT(vm.status().meshes().at("istiod-istio-system-c2.vmesh").errors(0), HasSubstr("disconnected"));
+}
+
+}  // namespace
+}  // namespace vmesh::hub
