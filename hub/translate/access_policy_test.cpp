@@ -9,6 +9,7 @@
 #include "common/api/manifest.h"
 #include "common/base/files.h"
 #include "common/base/test_paths.h"
+#include "common/crdschema/schema_set.h"
 
 namespace vmesh::hub {
 namespace {
@@ -75,6 +76,17 @@ TEST(AccessPolicy, EnabledDeniesByDefaultAndAllowsGatewaysAndSelectedTraffic) {
                                 "cluster-2/AuthorizationPolicy/bookinfo/vmesh-productpage-to-reviews-reviews",
                                 "cluster-2/AuthorizationPolicy/istio-system/vmesh-allow-istio-eastwestgateway",
                                 "cluster-2/AuthorizationPolicy/istio-system/vmesh-global-deny"));
+}
+
+TEST(AccessPolicy, EveryOutputValidatesAgainstTheIstioCrds) {
+  auto schemas = crdschema::SchemaSet::LoadFile(vmesh::testpaths::SharedDir() + "/istio-crds.yaml");
+  ASSERT_TRUE(schemas.ok()) << schemas.error().message;
+  Case c = Load();
+  auto outputs = Translator(c).Translate(c.policies, c.destinations);
+  ASSERT_FALSE(outputs.empty());
+  for (const auto& o : outputs) {
+    for (const auto& v : schemas->Validate(o.object)) ADD_FAILURE() << o.Key() << ": " << crdschema::ToString(v);
+  }
 }
 
 TEST(AccessPolicy, DisabledAndMeshDefaultWriteNothing) {

@@ -10,6 +10,7 @@
 #include "common/api/manifest.h"
 #include "common/base/files.h"
 #include "common/base/test_paths.h"
+#include "common/crdschema/schema_set.h"
 
 namespace vmesh::hub {
 namespace {
@@ -56,7 +57,27 @@ std::string Render(const std::vector<Output>& outputs) {
          api::JsonToYaml(by_cluster);
 }
 
+// Loaded once per test binary; nullptr when shared/istio-crds.yaml cannot be read.
+const crdschema::SchemaSet* IstioSchemas() {
+  static const crdschema::SchemaSet* schemas = [] {
+    auto loaded = crdschema::SchemaSet::LoadFile(vmesh::testpaths::SharedDir() + "/istio-crds.yaml");
+    return loaded.ok() ? new crdschema::SchemaSet(std::move(*loaded)) : nullptr;
+  }();
+  return schemas;
+}
+
 class FederationGolden : public ::testing::TestWithParam<std::string> {};
+
+// Every output validates against Istio's CRD schemas (shared/istio-crds.yaml).
+TEST_P(FederationGolden, EveryOutputValidatesAgainstTheIstioCrds) {
+  Case c = Load(GetParam());
+  auto outputs = Translator(c).TranslateAll(c.destinations);
+  ASSERT_FALSE(outputs.empty());
+  ASSERT_NE(IstioSchemas(), nullptr) << "cannot load istio-crds.yaml from " << vmesh::testpaths::SharedDir();
+  for (const auto& o : outputs) {
+    for (const auto& v : IstioSchemas()->Validate(o.object)) ADD_FAILURE() << o.Key() << ": " << crdschema::ToString(v);
+  }
+}
 
 TEST_P(FederationGolden, MatchesGoldenFile) {
   Case c = Load(GetParam());
