@@ -1,0 +1,35 @@
+#include "agent/apply/apply_plan.h"
+
+namespace vmesh::agent {
+
+std::string ObjectKey(const std::string& api_version, const std::string& kind, const std::string& ns,
+                      const std::string& name) {
+  const size_t slash = api_version.find('/');
+  const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+  return group + "/" + kind + "/" + ns + "/" + name;
+}
+
+std::string ObjectKey(const LiveObject& o) { return ObjectKey(o.api_version, o.kind, o.ns, o.name); }
+
+bool IsManagedByVmesh(const LiveObject& o) {
+  auto it = o.labels.find(kManagedBy);
+  return it != o.labels.end() && it->second == "vmesh";
+}
+
+std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_keys,
+                                        const std::vector<LiveObject>& live) {
+  std::vector<LiveObject> out;
+  for (const auto& o : live) {
+    if (IsManagedByVmesh(o) && !desired_keys.count(ObjectKey(o))) out.push_back(o);
+  }
+  return out;
+}
+
+Status CheckTakeover(const LiveObject* existing) {
+  if (existing == nullptr || IsManagedByVmesh(*existing)) return OkStatus();
+  return MakeError(existing->kind + " " + existing->ns + "/" + existing->name +
+                   " exists and was not created by vmesh, so it is left untouched; rename or delete it, or label it " +
+                   kManagedBy + "=vmesh to hand it over");
+}
+
+}  // namespace vmesh::agent

@@ -1,0 +1,43 @@
+// What the agent's applier may touch (SPEC §6: "outputs that are no longer desired are deleted (prune by
+// label); objects vmesh did not create are never touched"), as pure decisions.
+//
+// Objects are identified by group/kind/namespace/name — not by version: Istio serves the same object as
+// v1alpha3, v1beta1 and v1, and vmesh may write a different version than it did before an Istio upgrade.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+
+namespace vmesh::agent {
+
+inline constexpr char kManagedBy[] = "app.kubernetes.io/managed-by";
+inline constexpr char kVirtualMeshLabel[] = "networking.vmesh.dev/virtual-mesh";
+
+struct LiveObject {
+  std::string api_version;  // "networking.istio.io/v1beta1"
+  std::string kind;
+  std::string ns;
+  std::string name;
+  std::map<std::string, std::string> labels;
+};
+
+// "networking.istio.io/ServiceEntry/istio-system/x": the identity of an object across API versions.
+std::string ObjectKey(const std::string& api_version, const std::string& kind, const std::string& ns,
+                      const std::string& name);
+std::string ObjectKey(const LiveObject& o);
+
+bool IsManagedByVmesh(const LiveObject& o);
+
+// Objects to delete: vmesh's own objects (by label) whose key is not desired. Objects without vmesh's labels
+// are never returned, whatever their name.
+std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_keys, const std::vector<LiveObject>& live);
+
+// Before applying over an existing object: OK when it is vmesh's (or absent); otherwise an error for the NACK
+// that says how to resolve it.
+Status CheckTakeover(const LiveObject* existing);
+
+}  // namespace vmesh::agent

@@ -1,0 +1,47 @@
+#include "agent/apply/apply_plan.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace vmesh::agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+LiveObject Se(const std::string& name, bool ours, const std::string& version = "networking.istio.io/v1beta1") {
+  LiveObject o{version, "ServiceEntry", "istio-system", name, {}};
+  if (ours) o.labels = {{kManagedBy, "vmesh"}, {kVirtualMeshLabel, "vmesh.vm1"}};
+  return o;
+}
+
+TEST(ApplyPlan, PrunesOnlyVmeshObjectsNoLongerDesired) {
+  std::vector<LiveObject> live = {Se("a.global", true), Se("b.global", true), Se("handmade", false),
+                                  Se("c.global", false)};
+  std::set<std::string> desired = {
+      ObjectKey("networking.istio.io/v1beta1", "ServiceEntry", "istio-system", "a.global")};
+  auto prune = PruneCandidates(desired, live);
+  ASSERT_EQ(prune.size(), 1u);
+  EXPECT_EQ(prune[0].name, "b.global");
+  EXPECT_TRUE(PruneCandidates({}, {Se("handmade", false)}).empty()) << "a hand-made object survives every prune";
+}
+
+TEST(ApplyPlan, ObjectsAreTheSameAcrossApiVersions) {
+  std::set<std::string> desired = {ObjectKey("networking.istio.io/v1", "ServiceEntry", "istio-system", "a.global")};
+  EXPECT_TRUE(PruneCandidates(desired, {Se("a.global", true, "networking.istio.io/v1beta1")}).empty());
+  EXPECT_EQ(ObjectKey(Se("x", true)), "networking.istio.io/ServiceEntry/istio-system/x");
+  EXPECT_EQ(ObjectKey("v1", "Secret", "ns", "cacerts"), "/Secret/ns/cacerts");
+}
+
+TEST(ApplyPlan, NeverTakesOverSomeoneElsesObject) {
+  EXPECT_TRUE(CheckTakeover(nullptr).ok());
+  LiveObject ours = Se("a", true);
+  EXPECT_TRUE(CheckTakeover(&ours).ok());
+  LiveObject theirs = Se("a", false);
+  Status s = CheckTakeover(&theirs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("ServiceEntry istio-system/a exists and was not created by vmesh"));
+  EXPECT_THAT(s.error().message, HasSubstr("app.kubernetes.io/managed-by=vmesh"));
+}
+
+}  // namespace
+}  // namespace vmesh::agent
