@@ -15,6 +15,7 @@
 #include "common/api/duration.h"
 #include "common/api/gloo_import.h"
 #include "common/api/validation.h"
+#include "common/base/base64.h"
 
 namespace vmesh::api {
 
@@ -271,9 +272,9 @@ class NodeDecoder {
       case FD::CPPTYPE_STRING: {
         if (!node.IsScalar()) return TypeError(node, path, "a string");
         if (f->type() == FD::TYPE_BYTES) {
-          std::string decoded;
-          if (!Base64Decode(node.Scalar(), &decoded)) return TypeError(node, path, "base64-encoded bytes");
-          repeated ? r->AddString(msg, f, decoded) : r->SetString(msg, f, decoded);
+          std::optional<std::string> decoded = vmesh::Base64Decode(node.Scalar());
+          if (!decoded) return TypeError(node, path, "base64-encoded bytes");
+          repeated ? r->AddString(msg, f, *decoded) : r->SetString(msg, f, *decoded);
         } else {
           repeated ? r->AddString(msg, f, node.Scalar()) : r->SetString(msg, f, node.Scalar());
         }
@@ -357,32 +358,6 @@ class NodeDecoder {
     char* end = nullptr;
     *out = std::strtod(s.c_str(), &end);
     return end == s.c_str() + s.size() && std::isfinite(*out);
-  }
-
-  static bool Base64Decode(const std::string& in, std::string* out) {
-    static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::uint32_t acc = 0;
-    int bits = 0;
-    size_t padding = 0;
-    for (char c : in) {
-      if (c == '\n' || c == '\r' || c == ' ') continue;
-      if (c == '=') {
-        ++padding;
-        continue;
-      }
-      if (padding > 0) return false;
-      size_t v = kAlphabet.find(c);
-      if (c == '-') v = 62;
-      if (c == '_') v = 63;
-      if (v == std::string_view::npos) return false;
-      acc = (acc << 6) | static_cast<std::uint32_t>(v);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out->push_back(static_cast<char>((acc >> bits) & 0xFF));
-      }
-    }
-    return padding <= 2;
   }
 
   void DecodeTime(const YAML::Node& node, pb::Message* msg, const std::string& path) {
@@ -722,24 +697,6 @@ boost::json::value FloatValue(float f) {
   return std::strtod(std::string(buf, end).c_str(), nullptr);
 }
 
-std::string Base64Encode(const std::string& in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    std::uint32_t n = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) | std::uint8_t(in[i + 2]);
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], kAlphabet[n & 63]};
-  }
-  if (i + 1 == in.size()) {
-    std::uint32_t n = std::uint8_t(in[i]) << 16;
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    std::uint32_t n = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8);
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], '='};
-  }
-  return out;
-}
-
 boost::json::value ScalarToJson(const pb::Message& m, const pb::Reflection* r, const pb::FieldDescriptor* f, int index);
 
 boost::json::value MessageToJson(const pb::Message& m) {
@@ -794,7 +751,7 @@ boost::json::value ScalarToJson(const pb::Message& m, const pb::Reflection* r, c
       return MessageToJson(rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f));
     case FD::CPPTYPE_STRING: {
       std::string s = rep ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
-      return boost::json::string(f->type() == FD::TYPE_BYTES ? Base64Encode(s) : s);
+      return boost::json::string(f->type() == FD::TYPE_BYTES ? vmesh::Base64Encode(s) : s);
     }
     case FD::CPPTYPE_BOOL:
       return rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f);

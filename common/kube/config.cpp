@@ -1,29 +1,12 @@
 #include "common/kube/config.h"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/base/base64.h"
 #include "common/base/files.h"
 
 namespace vmesh::kube {
 namespace {
-
-Result<std::string> Base64Decode(const std::string& text) {
-  std::string clean;
-  for (char c : text) {
-    if (c != '\n' && c != '\r' && c != ' ') clean += c;
-  }
-  if (clean.size() % 4 != 0) return MakeError("not valid base64");
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()), static_cast<int>(clean.size()));
-  if (n < 0) return MakeError("not valid base64");
-  size_t pad = 0;
-  if (!clean.empty() && clean.back() == '=') ++pad;
-  if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 std::string Scalar(const YAML::Node& node, const char* key) {
   const YAML::Node v = node[key];
@@ -36,8 +19,8 @@ Result<std::string> DataOrFile(const YAML::Node& node, const std::string& field,
   std::string data = Scalar(node, (field + "-data").c_str());
   if (!data.empty()) {
     auto decoded = Base64Decode(data);
-    if (!decoded.ok()) return MakeError(where + "." + field + "-data: " + decoded.error().message);
-    return decoded;
+    if (!decoded) return MakeError(where + "." + field + "-data: not valid base64");
+    return *decoded;
   }
   std::string path = Scalar(node, field.c_str());
   if (path.empty()) return std::string();

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "common/base/base64.h"
 #include "common/base/files.h"
 #include "common/pki/openssl_util.h"
 
@@ -20,27 +21,6 @@ struct CipherCtxDeleter {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
 };
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
-
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(n);
-  return out;
-}
-
-Result<std::string> Unbase64(std::string_view text) {
-  if (text.size() % 4 != 0) return MakeError("bad base64 length");
-  std::string out(3 * text.size() / 4, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return MakeError("bad base64");
-  size_t pad = 0;
-  if (!text.empty() && text.back() == '=') ++pad;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 Status CheckKey(std::string_view key) {
   if (key.size() != kKeyEncryptionKeySize) return MakeError("the key-encryption key must be 32 bytes (AES-256)");
@@ -62,8 +42,8 @@ Result<std::string> LoadKeyEncryptionKey(const std::string& path) {
     return key;
   }
   if (text.size() == 44) {
-    auto key = Unbase64(text);
-    if (key.ok() && key->size() == kKeyEncryptionKeySize) return key;
+    auto key = Base64Decode(text);
+    if (key && key->size() == kKeyEncryptionKeySize) return *key;
   }
   return MakeError("--root-key-encryption-key-file " + path + ": not a 256-bit key" + forms);
 }
@@ -91,14 +71,14 @@ Result<std::string> Seal(std::string_view key, std::string_view plaintext, std::
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, cipher_out + plaintext.size()) != 1) {
     return OpenSslError("seal");
   }
-  return std::string(kPrefix) + Base64(out);
+  return std::string(kPrefix) + Base64Encode(out);
 }
 
 Result<std::string> Open(std::string_view key, std::string_view sealed, std::string_view aad) {
   if (Status s = CheckKey(key); !s.ok()) return s.error();
   if (!IsSealed(sealed)) return MakeError("not a sealed value");
-  auto raw = Unbase64(sealed.substr(kPrefix.size()));
-  if (!raw.ok() || raw->size() < kNonceSize + kTagSize) return MakeError("sealed value is corrupt");
+  auto raw = Base64Decode(sealed.substr(kPrefix.size()));
+  if (!raw || raw->size() < kNonceSize + kTagSize) return MakeError("sealed value is corrupt");
   OpenSslErrorScope scope;
   const size_t text_size = raw->size() - kNonceSize - kTagSize;
   auto* bytes = reinterpret_cast<unsigned char*>(raw->data());

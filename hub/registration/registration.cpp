@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/api/dns.h"
+#include "common/base/base64.h"
 #include "common/pki/csr.h"
 #include "common/pki/openssl_util.h"
 
@@ -13,27 +14,11 @@ namespace {
 
 constexpr std::string_view kTokenPrefix = "vmbt_";
 
-std::string Base64Url(const unsigned char* data, size_t size) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < size; ++i) {
-    acc = (acc << 8) | data[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
 Result<std::string> NewToken() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return pki::OpenSslError("cannot generate a bootstrap token");
-  return std::string(kTokenPrefix) + Base64Url(bytes, sizeof bytes);
+  return std::string(kTokenPrefix) +
+         Base64Encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes), Base64Alphabet::kUrl);
 }
 
 std::string Rfc3339(TimePoint t) {
