@@ -33,11 +33,15 @@ std::string NewUid() {
   return out;
 }
 
+}  // namespace
+
 std::string Rfc3339(TimePoint t) {
   google::protobuf::Timestamp ts;
   ts.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
   return google::protobuf::util::TimeUtil::ToString(ts);
 }
+
+namespace {
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -228,6 +232,45 @@ Status ObjectService::Delete(const std::string& kind, const std::string& ns, con
   if (!*deleted)
     return MakeError(Lower(*canonical) + " " + (ns.empty() ? hub_namespace_ : ns) + "/" + name + " not found");
   return OkStatus();
+}
+
+}  // namespace vmesh::hub
+
+namespace vmesh::hub {
+
+api::v1::Cluster ClusterObject(const ClusterRecord& record, const std::string& hub_namespace) {
+  auto ts = [](TimePoint t) {
+    google::protobuf::Timestamp out;
+    out.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+    return out;
+  };
+  api::v1::Cluster c;
+  c.set_api_version("discovery.vmesh.dev/v1");
+  c.set_kind("Cluster");
+  c.mutable_metadata()->set_name(record.name);
+  c.mutable_metadata()->set_namespace_(hub_namespace);
+  c.mutable_metadata()->set_creation_timestamp(Rfc3339(record.registered_at));
+  auto* st = c.mutable_status();
+  switch (record.state) {
+    case ClusterState::kRegistered:
+      st->set_state(api::v1::REGISTERED);
+      break;
+    case ClusterState::kConnected:
+      st->set_state(api::v1::CONNECTED);
+      break;
+    case ClusterState::kDisconnected:
+    case ClusterState::kDeregistered:
+      st->set_state(api::v1::DISCONNECTED);
+      break;
+  }
+  st->set_agent_version(record.agent_version);
+  st->set_identity_serial(record.identity_serial);
+  if (record.identity_not_after) *st->mutable_identity_not_after() = ts(*record.identity_not_after);
+  if (record.connected_since) *st->mutable_connected_since() = ts(*record.connected_since);
+  if (record.last_heartbeat) *st->mutable_last_heartbeat() = ts(*record.last_heartbeat);
+  if (record.state == ClusterState::kDeregistered)
+    (*c.mutable_metadata()->mutable_labels())["vmesh.dev/deregistered"] = "true";
+  return c;
 }
 
 }  // namespace vmesh::hub

@@ -59,11 +59,21 @@ class ObjectService {
   std::function<TimePoint()> clock_;
 };
 
+// RFC 3339 (UTC, seconds) as metadata.creationTimestamp uses.
+std::string Rfc3339(TimePoint t);
+
 // Protobuf bytes that are equal whenever the messages are (map entries in key order), so that stored rows can
 // be compared byte for byte.
 std::string SerializeDeterministic(const google::protobuf::Message& message);
 
 // "VirtualMesh" / "AccessPolicy" for the accepted spellings, or an error listing them.
 Result<std::string> CanonicalKind(const std::string& kind);
+
+}  // namespace vmesh::hub
+
+namespace vmesh::hub {
+
+// The registration record as the API's Cluster object (what `vmeshctl get clusters` / `cluster list` show).
+api::v1::Cluster ClusterObject(const ClusterRecord& record, const std::string& hub_namespace);
 
 }  // namespace vmesh::hub

@@ -135,5 +135,21 @@ TEST_F(ObjectServiceTest, DeleteByKindSpellings) {
   EXPECT_THAT(service_->Delete("pods", "", "x").error().message, HasSubstr("unknown kind"));
 }
 
+TEST_F(ObjectServiceTest, ClusterRecordsBecomeClusterObjects) {
+  ClusterRecord r;
+  r.name = "c1";
+  r.state = ClusterState::kConnected;
+  r.registered_at = now_;
+  r.agent_version = "0.1.0";
+  r.connected_since = now_;
+  auto c = ClusterObject(r, "vmesh");
+  EXPECT_EQ(c.metadata().name(), "c1");
+  EXPECT_EQ(c.status().state(), api::v1::CONNECTED);
+  EXPECT_EQ(c.status().connected_since().seconds(), 1'800'000'000);
+  EXPECT_EQ(c.metadata().creation_timestamp(), "2027-01-15T08:00:00Z");
+  r.state = ClusterState::kDeregistered;
+  EXPECT_EQ(ClusterObject(r, "vmesh").metadata().labels().at("vmesh.dev/deregistered"), "true");
+}
+
 }  // namespace
 }  // namespace vmesh::hub
