@@ -1,0 +1,138 @@
+// The Kubernetes client against a real kubesim process.
+#include "common/kube/client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <thread>
+
+#include "common/base/test_paths.h"
+#include "e2e/kubesim/test_cluster.h"
+
+namespace vmesh::kube {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using ::testing::HasSubstr;
+
+class KubeClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Status s = cluster_.Start(vmesh::testpaths::BinaryDir() + "/e2e/kubesim/kubesim", "c1");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    auto config = LoadKubeconfig(cluster_.kubeconfig());
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    auto client = Client::Create(*config);
+    ASSERT_TRUE(client.ok()) << client.error().message;
+    client_ = std::move(*client);
+  }
+
+  // Runs one coroutine to completion on a private io_context.
+  template <typename T>
+  T Run(asio::awaitable<T> task) {
+    asio::io_context io;
+    std::optional<T> out;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io.run();
+    return std::move(*out);
+  }
+
+  ApiResponse Must(asio::awaitable<Result<ApiResponse>> task) {
+    auto r = Run(std::move(task));
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : ApiResponse{};
+  }
+
+  static json::value ConfigMap(const std::string& name, const std::string& value) {
+    return json::parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")" + name +
+                       R"(","namespace":"default","labels":{"app":"demo"}},"data":{"k":")" + value + R"("}})");
+  }
+
+  kubesim::TestCluster cluster_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(KubeClientTest, CreateGetListUpdateDelete) {
+  const std::string cms = ResourcePath("v1", "configmaps", "default");
+  auto created = Must(client_->Create(cms, ConfigMap("a", "1")));
+  ASSERT_EQ(created.status, 201) << created.raw;
+  auto again = Must(client_->Create(cms, ConfigMap("a", "1")));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_THAT(again.Describe(), HasSubstr("409 Conflict"));
+
+  auto got = Must(client_->Get(ResourcePath("v1", "configmaps", "default", "a")));
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.body.at("data").at("k").as_string(), "1");
+
+  Must(client_->Create(cms, json::parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b",
+      "namespace":"default","labels":{"app":"other"}}})")));
+  auto list = Must(client_->Get(cms + "?labelSelector=app%3Ddemo"));
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.body.at("items").as_array().size(), 1u);
+
+  // Optimistic concurrency: an update based on a stale resourceVersion is refused; re-read and retry works.
+  json::value stale = got.body;
+  json::value fresh = got.body;
+  fresh.at("data").as_object()["k"] = "2";
+  ASSERT_EQ(Must(client_->Update(ResourcePath("v1", "configmaps", "default", "a"), fresh)).status, 200);
+  stale.at("data").as_object()["k"] = "3";
+  EXPECT_EQ(Must(client_->Update(ResourcePath("v1", "configmaps", "default", "a"), stale)).status, 409);
+
+  auto patched = Must(
+      client_->MergePatch(ResourcePath("v1", "configmaps", "default", "a"), json::parse(R"({"data":{"extra":"x"}})")));
+  ASSERT_EQ(patched.status, 200);
+  EXPECT_EQ(patched.body.at("data").at("k").as_string(), "2");
+  EXPECT_EQ(patched.body.at("data").at("extra").as_string(), "x");
+
+  EXPECT_EQ(Must(client_->Delete(ResourcePath("v1", "configmaps", "default", "a"))).status, 200);
+  EXPECT_EQ(Must(client_->Get(ResourcePath("v1", "configmaps", "default", "a"))).status, 404);
+}
+
+TEST_F(KubeClientTest, ServerSideApplyIsIdempotent) {
+  const std::string path = ResourcePath("v1", "configmaps", "default", "applied");
+  auto first = Must(client_->Apply(path, ConfigMap("applied", "1"), "vmesh-agent", true));
+  ASSERT_TRUE(first.ok()) << first.Describe();
+  auto second = Must(client_->Apply(path, ConfigMap("applied", "1"), "vmesh-agent", true));
+  ASSERT_TRUE(second.ok()) << second.Describe();
+  EXPECT_EQ(first.body.at("metadata").at("resourceVersion"), second.body.at("metadata").at("resourceVersion"))
+      << "applying the same object again changes nothing";
+}
+
+TEST_F(KubeClientTest, WatchSeesChangesFromAGivenVersion) {
+  const std::string cms = ResourcePath("v1", "configmaps", "default");
+  auto list = Must(client_->Get(cms));
+  const std::string rv(list.body.at("metadata").at("resourceVersion").as_string());
+  Must(client_->Create(cms, ConfigMap("w1", "1")));
+  Must(client_->Create(cms, ConfigMap("w2", "1")));
+  std::vector<std::string> seen;
+  Status s =
+      Run(client_->Watch(cms + "?watch=1&resourceVersion=" + rv + "&timeoutSeconds=10", [&](const WatchEvent& e) {
+        seen.push_back(e.type + " " + std::string(e.object.at("metadata").at("name").as_string()));
+        return seen.size() < 2;
+      }));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_THAT(seen, ::testing::ElementsAre("ADDED w1", "ADDED w2"));
+}
+
+TEST_F(KubeClientTest, UnreachableServerIsATransportError) {
+  ClusterConfig config;
+  config.server = "http://127.0.0.1:1";
+  auto client = Client::Create(config);
+  ASSERT_TRUE(client.ok());
+  auto r = Run((*client)->Get("/api/v1/namespaces"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("cannot connect to http://127.0.0.1:1"));
+  config.server = "ftp://x";
+  EXPECT_THAT(Client::Create(config).error().message, HasSubstr("not an http:// or https:// URL"));
+}
+
+}  // namespace
+}  // namespace vmesh::kube
