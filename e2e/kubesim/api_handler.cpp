@@ -145,10 +145,7 @@ class RequestContext {
     if (seg.size() == 1 && (seg[0] == "healthz" || seg[0] == "readyz" || seg[0] == "livez")) {
       return Respond(HttpResponse{200, "text/plain", "ok"});
     }
-    const std::string& token = handler_.info().token;
-    if (!token.empty() && request_.authorization != "Bearer " + token) {
-      return Respond(ErrorResponse(ApiError{401, "Unauthorized", "Unauthorized"}));
-    }
+    if (!handler_.Authorized(request_)) return Respond(ApiHandler::UnauthorizedResponse());
     if (seg.empty()) return Respond(RootPaths());
     if (seg[0] == "version" && seg.size() == 1) return Respond(Version());
     if (seg[0] == "openapi") return Respond(OpenApi());
@@ -777,6 +774,12 @@ class RequestContext {
 };
 
 }  // namespace
+
+bool ApiHandler::Authorized(const HttpRequest& request) const {
+  return info_.token.empty() || request.authorization == "Bearer " + info_.token;
+}
+
+HttpResponse ApiHandler::UnauthorizedResponse() { return ErrorResponse(ApiError{401, "Unauthorized", "Unauthorized"}); }
 
 std::string StatusBody(const ApiError& error) { return json::serialize(StatusObject(error)); }
 

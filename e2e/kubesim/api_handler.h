@@ -69,6 +69,10 @@ class ApiHandler {
   ApiHandler(const ResourceRegistry& registry, ObjectStore& store, ServerInfo info = {});
 
   HandleResult Handle(const HttpRequest& request) const;
+  // Whether the request carries the bearer token (always true without ServerInfo::token).
+  bool Authorized(const HttpRequest& request) const;
+  // The 401 answer to a request without it.
+  static HttpResponse UnauthorizedResponse();
 
   const ResourceRegistry& registry() const { return registry_; }
   const ServerInfo& info() const { return info_; }

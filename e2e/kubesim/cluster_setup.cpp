@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <cctype>
 
+#include "common/base/base64.h"
 #include "e2e/kubesim/defaulting.h"
 #include "e2e/kubesim/yaml_json.h"
 
@@ -34,6 +35,15 @@ Status EnsureNamespace(ObjectStore& store, const ResourceType& namespaces, const
 }
 
 }  // namespace
+
+std::string ClusterNetwork::LoadBalancerIp(uint32_t k) const {
+  return "172.18." + std::to_string(k % 256) + "." + std::to_string(load_balancer_last_octet);
+}
+
+ClusterNetwork ClusterNetworkFor(int index) {
+  if (index <= 0) return ClusterNetwork{"10.244", "10.96", 254};
+  return ClusterNetwork{"10." + std::to_string(index), "10." + std::to_string(128 + index), index};
+}
 
 Status CreateSystemNamespaces(ObjectStore& store) {
   ResourceRegistry registry = MakeBuiltinRegistry();
@@ -158,7 +168,8 @@ Status RegisterCustomResources(ResourceRegistry& registry, std::string_view yaml
   return OkStatus();
 }
 
-std::string KubeconfigYaml(const std::string& name, const std::string& server_url, const std::string& token) {
+std::string KubeconfigYaml(const std::string& name, const std::string& server_url, const std::string& token,
+                           const std::string& ca_pem) {
   return "apiVersion: v1\n"
          "kind: Config\n"
          "clusters:\n"
@@ -167,8 +178,8 @@ std::string KubeconfigYaml(const std::string& name, const std::string& server_ur
          "\n"
          "  cluster:\n"
          "    server: " +
-         server_url +
-         "\n"
+         server_url + "\n" +
+         (ca_pem.empty() ? std::string() : "    certificate-authority-data: " + Base64Encode(ca_pem) + "\n") +
          "users:\n"
          "- name: " +
          name +

@@ -2,6 +2,7 @@
 // clients at it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12,6 +13,20 @@
 #include "e2e/kubesim/resource_registry.h"
 
 namespace vmesh::kubesim {
+
+// The address ranges of cluster number `index` (--cluster-index), so that clusters side by side differ the
+// way real ones do. index 1-127: pods 10.N.x.y, services 10.(128+N).x.y, LoadBalancer Services
+// 172.18.k.N (k: 0 for the first one that needs an address, then 1, ...). index 0: pods 10.244.x.y,
+// services 10.96.x.y, LoadBalancers 172.18.k.254.
+struct ClusterNetwork {
+  std::string pod_ip_prefix;      // two octets, e.g. "10.3"
+  std::string service_ip_prefix;  // two octets, e.g. "10.131"
+  int load_balancer_last_octet = 254;
+
+  // The k-th LoadBalancer ingress IP (k from 0).
+  std::string LoadBalancerIp(uint32_t k) const;
+};
+ClusterNetwork ClusterNetworkFor(int index);
 
 // Creates the namespaces every cluster starts with: default, kube-system, kube-public, kube-node-lease.
 Status CreateSystemNamespaces(ObjectStore& store);
@@ -30,7 +45,9 @@ Status LoadSeed(ObjectStore& store, const ResourceRegistry& registry, std::strin
 Status RegisterCustomResources(ResourceRegistry& registry, std::string_view yaml);
 
 // A kubeconfig with one cluster, user and context named `name`, pointing at `server_url`; the user
-// authenticates with `token` when it is not empty.
-std::string KubeconfigYaml(const std::string& name, const std::string& server_url, const std::string& token = "");
+// authenticates with `token` when it is not empty; with `ca_pem`, the cluster entry carries it as
+// certificate-authority-data (for an https:// server).
+std::string KubeconfigYaml(const std::string& name, const std::string& server_url, const std::string& token = "",
+                           const std::string& ca_pem = "");
 
 }  // namespace vmesh::kubesim

@@ -4,8 +4,8 @@
 
 namespace vmesh::kubesim {
 
-ControllerRunner::ControllerRunner(boost::asio::io_context& io, ObjectStore& store, WorkloadController& controller)
-    : io_(io), store_(store), controller_(controller), timer_(io) {}
+ControllerRunner::ControllerRunner(boost::asio::io_context& io, ObjectStore& store, std::vector<Reconciler> reconcilers)
+    : io_(io), store_(store), reconcilers_(std::move(reconcilers)), timer_(io) {}
 
 ControllerRunner::~ControllerRunner() {
   Stop();
@@ -43,7 +43,11 @@ void ControllerRunner::Schedule() {
 void ControllerRunner::RunPass() {
   scheduled_ = false;
   if (stopped_) return;
-  auto next = controller_.Reconcile();
+  std::optional<std::chrono::steady_clock::time_point> next;
+  for (auto& reconcile : reconcilers_) {
+    auto wanted = reconcile();
+    if (wanted && (!next || *wanted < *next)) next = wanted;
+  }
   if (!next) return;
   timer_.expires_at(*next);
   std::weak_ptr<bool> alive = alive_;

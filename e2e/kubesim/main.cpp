@@ -1,8 +1,8 @@
 // kubesim: a Kubernetes API server stand-in for tests and demos (SPEC §11).
 //
 //   kubesim --listen 127.0.0.1:0 --kubeconfig-out FILE [--crds CRDS.yaml ...] [--seed FILE.yaml ...]
-//           [--cluster-name NAME] [--token T] [--pod-ready-delay-ms N] [--event-log-capacity N] [--bookmark-interval-ms
-//           N]
+//           [--cluster-name NAME] [--cluster-index N] [--tls] [--token T] [--pod-ready-delay-ms N]
+//           [--event-log-capacity N] [--bookmark-interval-ms N] [--fault-* ...]   (see --help)
 //
 // Prints "listening on HOST:PORT" once it accepts connections and the kubeconfig is written; stops on
 // SIGTERM or SIGINT.
@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,9 +20,13 @@
 #include "e2e/kubesim/api_handler.h"
 #include "e2e/kubesim/cluster_setup.h"
 #include "e2e/kubesim/controller_runner.h"
+#include "e2e/kubesim/faults.h"
 #include "e2e/kubesim/http_server.h"
+#include "e2e/kubesim/istio_controller.h"
 #include "e2e/kubesim/object_store.h"
 #include "e2e/kubesim/resource_registry.h"
+#include "e2e/kubesim/service_controller.h"
+#include "e2e/kubesim/serving_cert.h"
 #include "e2e/kubesim/workload_controller.h"
 
 namespace po = boost::program_options;
@@ -59,6 +64,12 @@ int main(int argc, char** argv) {
   size_t event_log_capacity;
   int bookmark_interval_ms;
   int pod_ready_delay_ms;
+  int cluster_index;
+  int64_t fault_latency_ms;
+  double fault_error_rate;
+  uint64_t fault_seed;
+  uint64_t fault_drop_watch_after_events;
+  double fault_drop_watch_after_seconds;
 
   po::options_description options("kubesim options");
   options.add_options()("help", "show this help")("listen", po::value(&listen)->default_value("127.0.0.1:0"),
@@ -76,6 +87,20 @@ int main(int argc, char** argv) {
       "interval of BOOKMARK events on watches that allow them")("pod-ready-delay-ms",
                                                                 po::value(&pod_ready_delay_ms)->default_value(500),
                                                                 "how long simulated pods take to become Ready");
+  options.add_options()("tls", "serve HTTPS with a CA generated at start (written into the kubeconfig)")(
+      "cluster-index", po::value(&cluster_index)->default_value(0),
+      "0-127; ${CLUSTER_INDEX} in seeds; N>0 gives pods 10.N.x.y, services 10.(128+N).x.y and LoadBalancers "
+      "172.18.k.N (N=0: 10.244.x.y, 10.96.x.y, 172.18.k.254)")(
+      "fault-latency-ms", po::value(&fault_latency_ms)->default_value(0),
+      "added latency of every request (all faults: also at run time via POST /kubesim/faults)")(
+      "fault-error-rate", po::value(&fault_error_rate)->default_value(0),
+      "fraction of non-watch requests answered 500 or 429")("fault-seed", po::value(&fault_seed)->default_value(1),
+                                                            "seed of the error decisions")(
+      "fault-drop-watch-after-events", po::value(&fault_drop_watch_after_events)->default_value(0),
+      "cut watch connections after N events (0: never)")("fault-drop-watch-after-seconds",
+                                                         po::value(&fault_drop_watch_after_seconds)->default_value(0),
+                                                         "cut watch connections after S seconds (0: never)")(
+      "fault-expire-next-watch", "answer the first watch with a 410 Expired ERROR event");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -96,6 +121,10 @@ int main(int argc, char** argv) {
   } catch (const std::exception&) {
   }
   if (port < 0 || port > 65535) return Fail("--listen: invalid port in \"" + listen + "\"");
+  if (cluster_index < 0 || cluster_index > 127) return Fail("--cluster-index must be within [0, 127]");
+  if (fault_error_rate < 0 || fault_error_rate > 1) return Fail("--fault-error-rate must be within [0, 1]");
+  if (fault_latency_ms < 0 || fault_drop_watch_after_seconds < 0) return Fail("fault durations must be >= 0");
+  const ClusterNetwork network = ClusterNetworkFor(cluster_index);
 
   ResourceRegistry registry = MakeBuiltinRegistry();
   for (const auto& file : crds) {
@@ -108,6 +137,7 @@ int main(int argc, char** argv) {
   }
   ObjectStore::Options store_options;
   store_options.event_log_capacity = event_log_capacity;
+  store_options.service_ip_prefix = network.service_ip_prefix;
   ObjectStore store(store_options);
   if (auto s = CreateSystemNamespaces(store); !s.ok()) return Fail(s.error().message);
   for (const auto& seed : seeds) {
@@ -115,7 +145,9 @@ int main(int argc, char** argv) {
     if (!in) return Fail("cannot read seed " + seed);
     std::stringstream text;
     text << in.rdbuf();
-    if (auto s = LoadSeed(store, registry, text.str(), {{"CLUSTER_NAME", cluster_name}}); !s.ok()) {
+    if (auto s = LoadSeed(store, registry, text.str(),
+                          {{"CLUSTER_NAME", cluster_name}, {"CLUSTER_INDEX", std::to_string(cluster_index)}});
+        !s.ok()) {
       return Fail("seed " + seed + ": " + s.error().message);
     }
   }
@@ -124,12 +156,33 @@ int main(int argc, char** argv) {
   ServerInfo info;
   info.token = token;
   ApiHandler handler(registry, store, info);
-  HttpServer server(io, handler, HttpServerOptions{std::chrono::milliseconds(bookmark_interval_ms)});
+  FaultConfig fault_config;
+  fault_config.latency = std::chrono::milliseconds(fault_latency_ms);
+  fault_config.error_rate = fault_error_rate;
+  fault_config.seed = fault_seed;
+  fault_config.drop_watch_after_events = fault_drop_watch_after_events;
+  fault_config.drop_watch_after = std::chrono::milliseconds(std::llround(fault_drop_watch_after_seconds * 1000));
+  fault_config.expire_next_watch = vm.count("fault-expire-next-watch") > 0;
+  FaultInjector faults(fault_config);
+  HttpServerOptions server_options;
+  server_options.bookmark_interval = std::chrono::milliseconds(bookmark_interval_ms);
+  server_options.faults = &faults;
+  std::string ca_pem;
+  if (vm.count("tls")) {
+    auto certs = GenerateServingCertificates(cluster_name);
+    if (!certs.ok()) return Fail("TLS certificates: " + certs.error().message);
+    ca_pem = certs->ca_pem;
+    server_options.tls_cert_chain_pem = certs->cert_chain_pem;
+    server_options.tls_key_pem = certs->key_pem;
+  }
+  HttpServer server(io, handler, server_options);
   auto bound = server.Listen(host, static_cast<uint16_t>(port));
   if (!bound.ok()) return Fail(bound.error().message);
   const std::string address = host + ":" + std::to_string(*bound);
   if (!kubeconfig_out.empty()) {
-    if (auto s = WriteFileAtomically(kubeconfig_out, KubeconfigYaml(cluster_name, "http://" + address, token));
+    if (auto s = WriteFileAtomically(
+            kubeconfig_out,
+            KubeconfigYaml(cluster_name, (ca_pem.empty() ? "http://" : "https://") + address, token, ca_pem));
         !s.ok()) {
       return Fail(s.error().message);
     }
@@ -137,8 +190,13 @@ int main(int argc, char** argv) {
 
   WorkloadController::Options controller_options;
   controller_options.pod_ready_delay = std::chrono::milliseconds(pod_ready_delay_ms);
+  controller_options.pod_ip_prefix = network.pod_ip_prefix;
   WorkloadController controller(registry, store, controller_options);
-  ControllerRunner controllers(io, store, controller);
+  ServiceController service_controller(registry, store, network);
+  IstioController istio_controller(registry, store, cluster_name);
+  ControllerRunner controllers(io, store,
+                               {[&] { return controller.Reconcile(); }, [&] { return service_controller.Reconcile(); },
+                                [&] { return istio_controller.Reconcile(); }});
   controllers.Start();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -235,6 +235,34 @@ std::vector<Column> ColumnsFor(const ResourceType& type, std::chrono::system_clo
               str("Node", 1, {"spec", "nodeName"}, "<none>")};
     }
     if (r == "namespaces") return {name, str("Status", 0, {"status", "phase"}, "Active"), age};
+    if (r == "endpoints") {
+      // As kubectl prints them: ready ip:port pairs, the first three and "+ N more...".
+      Column endpoints{
+          "Endpoints", "string", 0, [](const json::object& o) -> json::value {
+            std::vector<std::string> pairs;
+            const json::value* subsets = o.if_contains("subsets");
+            for (const auto& subset : subsets && subsets->is_array() ? subsets->get_array() : json::array()) {
+              const json::value* addresses =
+                  subset.is_object() ? subset.get_object().if_contains("addresses") : nullptr;
+              const json::value* ports = subset.is_object() ? subset.get_object().if_contains("ports") : nullptr;
+              if (!addresses || !addresses->is_array() || !ports || !ports->is_array()) continue;
+              for (const auto& a : addresses->get_array()) {
+                for (const auto& p : ports->get_array()) {
+                  if (!a.is_object() || !p.is_object()) continue;
+                  pairs.push_back(
+                      Str(a.get_object(), {"ip"}) + ":" +
+                      json::serialize(p.get_object().contains("port") ? p.get_object().at("port") : json::value(0)));
+                }
+              }
+            }
+            if (pairs.empty()) return json::string("<none>");
+            std::string out;
+            for (size_t i = 0; i < pairs.size() && i < 3; ++i) out += (i ? "," : "") + pairs[i];
+            if (pairs.size() > 3) out += " + " + std::to_string(pairs.size() - 3) + " more...";
+            return json::string(out);
+          }};
+      return {name, endpoints, age};
+    }
     if (r == "services") {
       return {name,
               str("Type", 0, {"spec", "type"}, "ClusterIP"),
