@@ -82,6 +82,106 @@ TEST_F(InformerTest, RelistsWhenTheVersionIsGone) {
   EXPECT_EQ(informer.cache().size(), 6u);
 }
 
+// Follows `count` configmaps created after the first list; returns the event lines seen.
+std::vector<std::string> FollowCreates(kubesim::TestCluster& cluster, Client& client, Informer** out_informer,
+                                       int count, std::function<void(Informer&)> check) {
+  std::vector<std::string> events;
+  int lists = 0;
+  Informer informer(
+      client,
+      {.collection = ResourcePath("v1", "configmaps", "default"),
+       .initial_backoff = std::chrono::milliseconds(20),
+       .max_backoff = std::chrono::milliseconds(200)},
+      {.on_list =
+           [&](const auto&) {
+             if (++lists > 1) return;
+             for (int i = 0; i < count; ++i) {
+               auto r = cluster.Kubectl({"create", "configmap", "f" + std::to_string(i), "-n", "default"});
+               EXPECT_EQ(r.exit_code, 0) << r.output;
+             }
+           },
+       .on_event = [&](const WatchEvent& e) { events.push_back(e.type + " " + ObjectKeyOf(e.object)); }});
+  asio::io_context io;
+  asio::co_spawn(io, informer.Run([&] { return events.size() < static_cast<size_t>(count); }),
+                 [](std::exception_ptr e) {
+                   if (e) std::rethrow_exception(e);
+                 });
+  io.run();
+  check(informer);
+  return events;
+}
+
+TEST_F(InformerTest, ResumesAfterDroppedWatchesWithoutLosingEvents) {
+  Start({"--fault-drop-watch-after-events", "1"});
+  auto events = FollowCreates(cluster_, *client_, nullptr, 3, [](Informer& informer) {
+    EXPECT_GE(informer.stats().watches, 3) << "every watch was cut after one event";
+    EXPECT_EQ(informer.stats().lists, 1) << "resumed from the last version, no relist";
+  });
+  EXPECT_THAT(events, ::testing::ElementsAre("ADDED default/f0", "ADDED default/f1", "ADDED default/f2"));
+}
+
+TEST_F(InformerTest, RelistsWhenTheNextWatchIsExpired) {
+  Start({"--fault-expire-next-watch"});
+  int lists = 0;
+  Informer informer(*client_, {.collection = ResourcePath("v1", "configmaps", "default")},
+                    {.on_list = [&](const auto&) { ++lists; }});
+  Run(informer, [&] { return lists < 2; });
+  EXPECT_EQ(informer.stats().relists_after_gone, 1);
+  EXPECT_EQ(lists, 2);
+}
+
+TEST_F(InformerTest, RetriesServerErrorsAndToleratesLatency) {
+  Start();
+  Kubectl({"create", "configmap", "a", "-n", "default"});
+  Kubectl({"create", "configmap", "b", "-n", "default"});
+  // From now on half of the requests fail with 500/429 (deterministically for the seed) and all are slow.
+  asio::io_context io;
+  std::optional<Result<ApiResponse>> set;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        set.emplace(
+            co_await client_->Request("POST", "/kubesim/faults", R"({"errorRate": 0.5, "seed": 7, "latencyMs": 20})"));
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run();
+  ASSERT_TRUE(set->ok() && (*set)->ok()) << (set->ok() ? (*set)->Describe() : set->error().message);
+  Informer informer(*client_,
+                    {.collection = ResourcePath("v1", "configmaps", "default"),
+                     .initial_backoff = std::chrono::milliseconds(10),
+                     .max_backoff = std::chrono::milliseconds(50)},
+                    {});
+  int lists_seen = 0;
+  Run(informer, [&] { return informer.stats().lists == 0 && ++lists_seen < 200; });
+  EXPECT_EQ(informer.stats().lists, 1);
+  EXPECT_EQ(informer.cache().size(), 2u);
+}
+
+TEST_F(InformerTest, WorksOverTlsWithABearerToken) {
+  Start({"--tls", "--token", "s3cret"});
+  auto config = LoadKubeconfig(cluster_.kubeconfig());
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->server.rfind("https://", 0), 0u);
+  EXPECT_EQ(config->token, "s3cret");
+  auto events = FollowCreates(cluster_, *client_, nullptr, 1, [](Informer&) {});
+  EXPECT_THAT(events, ::testing::ElementsAre("ADDED default/f0"));
+  // A wrong token is refused with the server's Status.
+  config->token = "wrong";
+  auto wrong = std::move(*Client::Create(*config));
+  asio::io_context io;
+  std::optional<Result<ApiResponse>> r;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { r.emplace(co_await wrong->Get("/api/v1/namespaces")); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run();
+  ASSERT_TRUE(r->ok()) << r->error().message;
+  EXPECT_EQ((*r)->status, 401);
+}
+
 TEST_F(InformerTest, RetriesWhileTheServerIsUnreachable) {
   ClusterConfig config;
   config.server = "http://127.0.0.1:1";
