@@ -184,6 +184,35 @@ asio::awaitable<Result<ApiResponse>> Client::Request(std::string method, std::st
 
 asio::awaitable<Result<ApiResponse>> Client::Get(std::string target) { return Request("GET", std::move(target)); }
 
+asio::awaitable<Result<ApiResponse>> Client::List(std::string collection, std::string query, int page_size) {
+  json::array items;
+  ApiResponse first;
+  std::string cont;
+  int pages = 0;
+  do {
+    std::string target = collection + "?limit=" + std::to_string(page_size);
+    if (!query.empty()) target += "&" + query;
+    if (!cont.empty()) target += "&continue=" + cont;
+    auto page = co_await Get(target);
+    if (!page.ok()) co_return page.error();
+    if (!page->ok() || !page->body.is_object()) co_return *page;  // the caller sees the API's answer
+    if (pages++ == 0) first = *page;
+    if (auto* its = page->body.get_object().if_contains("items"); its && its->is_array()) {
+      for (auto& item : its->get_array()) items.push_back(std::move(item));
+    }
+    cont.clear();
+    if (auto* meta = page->body.get_object().if_contains("metadata"); meta && meta->is_object()) {
+      if (auto* c = meta->get_object().if_contains("continue"); c && c->is_string()) cont = c->get_string();
+    }
+  } while (!cont.empty());
+  first.body.get_object()["items"] = std::move(items);
+  if (auto* meta = first.body.get_object().if_contains("metadata"); meta && meta->is_object()) {
+    meta->get_object().erase("continue");
+  }
+  first.raw.clear();
+  co_return first;
+}
+
 asio::awaitable<Result<ApiResponse>> Client::Create(std::string collection, const json::value& object) {
   return Request("POST", std::move(collection), json::serialize(object));
 }

@@ -51,6 +51,9 @@ class Client {
                                                       std::string content_type = "application/json");
 
   boost::asio::awaitable<Result<ApiResponse>> Get(std::string target);
+  // Lists a collection page by page (limit/continue) and returns one List with every item and the
+  // resourceVersion of the first page. `query` is extra query parameters ("labelSelector=app%3Dx").
+  boost::asio::awaitable<Result<ApiResponse>> List(std::string collection, std::string query = "", int page_size = 500);
   boost::asio::awaitable<Result<ApiResponse>> Create(std::string collection, const boost::json::value& object);
   boost::asio::awaitable<Result<ApiResponse>> Update(std::string target, const boost::json::value& object);
   boost::asio::awaitable<Result<ApiResponse>> MergePatch(std::string target, const boost::json::value& patch);

@@ -96,6 +96,16 @@ TEST_F(KubeClientTest, CreateGetListUpdateDelete) {
   EXPECT_EQ(Must(client_->Get(ResourcePath("v1", "configmaps", "default", "a"))).status, 404);
 }
 
+TEST_F(KubeClientTest, ListPagesThroughContinueTokens) {
+  const std::string cms = ResourcePath("v1", "configmaps", "default");
+  for (int i = 0; i < 7; ++i) Must(client_->Create(cms, ConfigMap("p" + std::to_string(i), "x")));
+  auto all = Must(client_->List(cms, "labelSelector=app%3Ddemo", 3));
+  ASSERT_TRUE(all.ok()) << all.Describe();
+  EXPECT_EQ(all.body.at("items").as_array().size(), 7u);
+  EXPECT_FALSE(all.body.at("metadata").as_object().contains("continue"));
+  EXPECT_FALSE(all.body.at("metadata").at("resourceVersion").as_string().empty());
+}
+
 TEST_F(KubeClientTest, ServerSideApplyIsIdempotent) {
   const std::string path = ResourcePath("v1", "configmaps", "default", "applied");
   auto first = Must(client_->Apply(path, ConfigMap("applied", "1"), "vmesh-agent", true));

@@ -77,7 +77,10 @@ boost::asio::awaitable<void> Informer::Run(std::function<bool()> keep_going) {
   int attempt = 0;
   while (keep_going()) {
     // List.
-    auto list = co_await client_.Get(Query(false));
+    // (A named local: g++ 12 mishandles temporaries of a conditional expression inside co_await.)
+    std::string query;
+    if (!options_.label_selector.empty()) query = "labelSelector=" + UrlEncode(options_.label_selector);
+    auto list = co_await client_.List(options_.collection, query);
     if (!list.ok() || Retryable(list->status)) {
       co_await Sleep(attempt++);
       continue;
