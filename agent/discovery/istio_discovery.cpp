@@ -157,12 +157,6 @@ std::string IstioVersionFromImage(const std::string& image) {
   return tag.substr(0, end);
 }
 
-bool VersionAtLeast(const std::string& version, int major, int minor) {
-  int ma = 0, mi = 0;
-  if (std::sscanf(version.c_str(), "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
-}
-
 std::vector<api::v1::Mesh> DiscoverMeshes(const ClusterSnapshot& s) {
   std::vector<api::v1::Mesh> meshes;
   const std::vector<std::string> node_addresses = NodeAddresses(s.nodes);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/version.h"
 #include "vmesh/api/v1/discovery.pb.h"
 
 namespace vmesh::agent {
@@ -38,7 +39,6 @@ std::vector<api::v1::Mesh> DiscoverMeshes(const ClusterSnapshot& snapshot);
 
 // "1.20.3" from an image reference; empty when the tag is not a version.
 std::string IstioVersionFromImage(const std::string& image);
-// True for versions >= major.minor.
-bool VersionAtLeast(const std::string& version, int major, int minor);
+using vmesh::VersionAtLeast;
 
 }  // namespace vmesh::agent

@@ -5,15 +5,15 @@
 #include <cstdio>
 #include <set>
 
+#include "common/base/version.h"
+
 namespace vmesh::hub {
 namespace {
 
 namespace json = boost::json;
 
 std::string SecurityApiVersion(const api::v1::Mesh& mesh) {
-  int ma = 0, mi = 0;
-  bool v1 = std::sscanf(mesh.spec().istio_version().c_str(), "%d.%d", &ma, &mi) == 2 && (ma > 1 || mi >= 22);
-  return v1 ? "security.istio.io/v1" : "security.istio.io/v1beta1";
+  return VersionAtLeast(mesh.spec().istio_version(), 1, 22) ? "security.istio.io/v1" : "security.istio.io/v1beta1";
 }
 
 std::string TrustDomain(const api::v1::Mesh& mesh) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/api/duration.h"
+#include "common/base/version.h"
 
 namespace vmesh::hub {
 namespace {
@@ -16,12 +17,6 @@ namespace json = boost::json;
 
 constexpr char kGlobalSuffix[] = "global";
 constexpr char kTlsModeLabel[] = "security.istio.io/tlsMode";
-
-bool VersionAtLeast(const std::string& version, int major, int minor) {
-  int ma = 0, mi = 0;
-  if (std::sscanf(version.c_str(), "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
-}
 
 std::string NetworkingApiVersion(const api::v1::Mesh& receiver) {
   return VersionAtLeast(receiver.spec().istio_version(), 1, 22) ? "networking.istio.io/v1"
