@@ -1,0 +1,113 @@
+// The hub's live half (SPEC §4, §9): agent sessions on /v1/connect, the facts they report, and the reconcile
+// loop that turns intent + facts into statuses and into the resources each cluster's agent should hold.
+//
+// Per session: the client certificate was verified by TLS; IdentityCheck() then refuses identities the
+// registry does not know or has revoked. The agent's Hello starts the session (MarkConnected, Welcome, then the
+// ResourceSender of its cluster resumes from the versions the agent holds and sends only differences). Every
+// later Envelope is authorized against the connection's cluster (AuthorizeEnvelope): a message for another
+// cluster or mesh is NACKed (ProtocolNack), an undecodable frame or a broken protocol closes the session.
+// DiscoveryReports, status reports and ACKs feed the reconciler; CSRs are answered by the CA service.
+//
+// Reconciles are level-based and coalesced: TriggerReconcile() from anywhere schedules one soon; one runs at a
+// time. Deregistering a cluster closes its live session with 1008.
+//
+// Thread safety: every public method may be called from any thread (state is confined to one strand).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/link/connection.h"
+#include "common/link/server.h"
+#include "common/metrics/metrics.h"
+#include "hub/api/object_service.h"
+#include "hub/ca/ca_service.h"
+#include "hub/controller/desired_state.h"
+#include "hub/registration/registration.h"
+#include "hub/store/store.h"
+#include "vmesh/api/v1/discovery.pb.h"
+#include "vmesh/api/v1/virtual_mesh.pb.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace vmesh::hub {
+
+struct HubCoreOptions {
+  std::string hub_name;
+  std::string hub_namespace = "vmesh";
+  // Sent in Welcome: how often agents send status reports.
+  std::chrono::seconds status_interval{10};
+  // A burst of triggers within this window becomes one reconcile.
+  std::chrono::milliseconds reconcile_delay{20};
+  // Rejected resources are offered again after this long (with nothing changed they would stay rejected).
+  std::chrono::milliseconds retry_rejected_after{30000};
+};
+
+// One row per cluster with a live or past session, for `cluster list`, `describe` and metrics.
+struct SessionInfo {
+  std::string cluster;
+  bool connected = false;
+  std::string remote_address;
+  std::string agent_version;
+  std::size_t resources_desired = 0;
+  std::size_t resources_held = 0;  // what the agent ACKed
+  bool in_sync = false;
+  std::map<std::string, std::string> rejected;  // resource -> agent's error
+};
+
+class HubCore {
+ public:
+  virtual ~HubCore() = default;
+
+  // Loads what the store holds and runs the first reconcile. Ready() is true afterwards.
+  virtual Status Start() = 0;
+  // Closes every session with 1001 and stops reconciling. Blocks; not from an io thread. Idempotent.
+  virtual void Stop() = 0;
+  virtual bool Ready() const = 0;
+
+  // The /v1/connect route (client certificate required) and the identity check for the agent listener.
+  virtual link::WebSocketRoute ConnectRoute() = 0;
+  virtual link::IdentityCheck IdentityCheck() = 0;
+
+  // After an API write (apply/delete): reconcile soon.
+  virtual void TriggerReconcile() = 0;
+  // After `vmeshctl cluster deregister`: close the live session (1008 "cluster deregistered"), forget its
+  // discovery, reconcile.
+  virtual void OnDeregistered(const std::string& cluster) = 0;
+  // `vmeshctl mesh restart MESH`: directs the mesh's agent to run the ordered restart once more. Returns a
+  // request id; fails for an unknown mesh.
+  virtual Result<std::string> RequestMeshRestart(const std::string& mesh) = 0;
+
+  // What agents discovered (for `vmeshctl get meshes|destinations|workloads`), ordered by name.
+  virtual std::vector<api::v1::Mesh> Meshes() const = 0;
+  virtual std::vector<api::v1::Destination> Destinations() const = 0;
+  virtual std::vector<api::v1::Workload> Workloads() const = 0;
+  virtual std::vector<SessionInfo> Sessions() const = 0;
+
+  // `vmeshctl preview`: what `vm` would make every cluster hold, from the current discovery, without storing
+  // anything (cluster -> resources).
+  virtual Result<DesiredState> Preview(const api::v1::VirtualMesh& vm) const = 0;
+};
+
+using HubCorePtr = std::unique_ptr<HubCore>;
+
+struct HubCoreDeps {
+  boost::asio::io_context& io;
+  Store& store;
+  RegistrationService& registration;
+  ObjectService& objects;
+  CaService& ca;
+  metrics::Registry& metrics;
+  std::function<TimePoint()> clock;
+};
+
+HubCorePtr MakeHubCore(HubCoreDeps deps, HubCoreOptions options);
+
+}  // namespace vmesh::hub
