@@ -1,0 +1,247 @@
+#include "e2e/harness/fleet.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/api/manifest.h"
+#include "common/base/test_paths.h"
+#include "common/link/client.h"
+#include "common/link/tls.h"
+#include "vmesh/config/v1/config.pb.h"
+
+namespace vmesh::e2e {
+
+namespace fs = std::filesystem;
+
+Binaries Binaries::FromBuild() {
+  const std::string bin = testpaths::BinaryDir();
+  return Binaries{bin + "/hub/vmesh-hub", bin + "/agent/vmesh-agent", bin + "/hub/vmeshctl",
+                  bin + "/e2e/kubesim/kubesim"};
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  const char* keep = std::getenv("VMESH_E2E_KEEP");
+  if (path_.empty() || (keep && std::string(keep) == "1")) return;
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string ReadFileOr(const std::string& path, const std::string& fallback) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fallback;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+Daemon::~Daemon() { Stop(std::chrono::seconds(5)); }
+
+Status Daemon::Start(const std::vector<std::string>& argv, const std::string& log_path,
+                     const std::vector<std::string>& env) {
+  log_path_ = log_path;
+  // The shell only redirects and then becomes the program (same pid), so signals reach the program itself.
+  std::string command = "exec";
+  for (const auto& arg : argv) {
+    std::string quoted = "'";
+    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    command += " " + quoted + "'";
+  }
+  command += " >>'" + log_path + "' 2>&1";
+  return process_.Start({"/bin/sh", "-c", command}, env);
+}
+
+int Daemon::Stop(std::chrono::milliseconds grace) {
+  if (!process_.running()) return -1;
+  return process_.Terminate(grace);
+}
+
+void Daemon::Kill9() {
+  if (!process_.running()) return;
+  ::kill(process_.pid(), SIGKILL);
+  process_.Terminate(std::chrono::milliseconds(100));  // reaps
+}
+
+bool Daemon::running() { return process_.running() && process_.Wait(std::chrono::milliseconds(0)) == -1; }
+
+// ---------------------------------------------------------------------------------------------------------
+
+HubProcess::HubProcess(Binaries binaries)
+    : binaries_(std::move(binaries)), dir_("vmesh-hub"), logs_("vmesh-hub-logs") {}
+
+HubProcess::~HubProcess() { daemon_.Stop(std::chrono::seconds(10)); }
+
+Status HubProcess::Init(const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv = {binaries_.hub, "init", "--data-dir", dir_.path()};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  auto out = kubesim::RunProcess(argv, std::chrono::seconds(60));
+  init_output_ += out.output;
+  if (out.exit_code != 0)
+    return MakeError("vmesh-hub init failed (" + std::to_string(out.exit_code) + "): " + out.output);
+  return OkStatus();
+}
+
+Status HubProcess::Serve(const std::vector<std::string>& extra_args, std::chrono::milliseconds timeout) {
+  const std::string endpoints = dir_.path() + "/endpoints.json";
+  std::error_code ec;
+  fs::remove(endpoints, ec);
+  // A restarted hub listens where agents already know to find it.
+  const std::string agent_listen = "127.0.0.1:" + std::to_string(agent_port());
+  std::vector<std::string> argv = {binaries_.hub,    "serve",      "--data-dir",   dir_.path(),
+                                   "--agent-listen", agent_listen, "--api-listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  const std::string log = logs_.path() + "/hub-" + std::to_string(++serves_) + ".log";
+  if (Status s = daemon_.Start(argv, log); !s.ok()) return s;
+  bool up = WaitFor(
+      [&] {
+        std::string text = ReadFileOr(endpoints);
+        if (text.empty()) return false;
+        boost::system::error_code jec;
+        auto v = boost::json::parse(text, jec);
+        if (jec || !v.is_object()) return false;
+        const auto& o = v.as_object();
+        if (!o.contains("agentUrl") || !o.contains("apiUrl")) return false;
+        agent_url_ = std::string(o.at("agentUrl").as_string());
+        api_url_ = std::string(o.at("apiUrl").as_string());
+        return true;
+      },
+      timeout);
+  if (!up) return MakeError("vmesh-hub serve did not write " + endpoints + "; log:\n" + daemon_.Log());
+  return OkStatus();
+}
+
+uint16_t HubProcess::agent_port() const {
+  auto colon = agent_url_.rfind(':');
+  if (colon == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::atoi(agent_url_.c_str() + colon + 1));
+}
+
+ProcessOutput HubProcess::Ctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout) const {
+  std::vector<std::string> argv = {binaries_.vmeshctl};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return kubesim::RunProcess(argv, timeout, {"VMESHCONFIG=" + admin_config()});
+}
+
+HubProcess::ApiAnswer HubProcess::Api(const std::string& method, const std::string& path,
+                                      const std::string& body) const {
+  config::v1::AdminConfig admin;
+  auto errors = api::DecodeInto(ReadFileOr(admin_config()), &admin);
+  if (!errors.empty()) return {0, "cannot read " + admin_config() + ": " + errors.front().ToString()};
+  auto tls = link::TlsContext::Client({admin.hub_ca(), admin.client_certificate(), admin.client_key()});
+  if (!tls.ok()) return {0, tls.error().message};
+  link::FetchRequest request;
+  request.method = method;
+  request.url = api_url_ + path;
+  request.body = body;
+  request.content_type = "application/json";
+  auto response = link::Fetch(*tls, request);
+  if (!response.ok()) return {0, response.error().message};
+  return {response->status, response->body};
+}
+
+double HubProcess::Metric(const std::string& name, const std::string& label_filter) const {
+  auto answer = Api("GET", "/metrics");
+  if (answer.status != 200) return -1;
+  std::istringstream lines(answer.body);
+  std::string line;
+  double sum = 0;
+  bool found = false;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line.compare(0, name.size(), name) != 0) continue;
+    if (line.size() > name.size() && line[name.size()] != '{' && line[name.size()] != ' ') continue;
+    if (!label_filter.empty() && line.find(label_filter) == std::string::npos) continue;
+    auto space = line.rfind(' ');
+    sum += std::atof(line.c_str() + space + 1);
+    found = true;
+  }
+  return found ? sum : -1;
+}
+
+std::string HubProcess::ClusterState(const std::string& cluster) const {
+  auto out = Ctl({"cluster", "list", "-o", "json"});
+  if (out.exit_code != 0) return "";
+  boost::system::error_code ec;
+  auto v = boost::json::parse(out.output, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("items")) return "";
+  for (const auto& item : v.as_object().at("items").as_array()) {
+    const auto* name = item.as_object().at("metadata").as_object().if_contains("name");
+    if (!name || *name != cluster.c_str()) continue;
+    const auto* status = item.as_object().if_contains("status");
+    if (!status || !status->as_object().contains("state")) return "";
+    return std::string(status->as_object().at("state").as_string());
+  }
+  return "";
+}
+
+Result<std::string> HubProcess::Register(const std::string& cluster, const std::string& ttl) {
+  const std::string out = logs_.path() + "/" + cluster + ".bundle.yaml";
+  auto result = Ctl({"cluster", "register", cluster, "--ttl", ttl, "--out", out});
+  if (result.exit_code != 0) return MakeError("vmeshctl cluster register " + cluster + ": " + result.output);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+ClusterUnderTest::ClusterUnderTest(Binaries binaries, std::string name, int index)
+    : binaries_(std::move(binaries)), name_(std::move(name)), index_(index), logs_("vmesh-agent-" + name_) {}
+
+ClusterUnderTest::~ClusterUnderTest() { agent_.Stop(std::chrono::seconds(10)); }
+
+Status ClusterUnderTest::StartKubesim(const std::vector<std::string>& seeds, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--cluster-index", std::to_string(index_)};
+  for (const auto& seed : seeds) {
+    args.push_back("--seed");
+    args.push_back(testpaths::SourceDir() + "/e2e/kubesim/seeds/" + seed);
+  }
+  args.push_back("--crds");
+  args.push_back(testpaths::SharedDir() + "/istio-crds.yaml");
+  args.insert(args.end(), extra.begin(), extra.end());
+  return kubesim_.Start(binaries_.kubesim, name_, args);
+}
+
+Status ClusterUnderTest::StartAgent(const std::string& bundle_path, const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv = {binaries_.agent,       "--cluster",      name_,
+                                   "--bootstrap",         bundle_path,      "--kubeconfig",
+                                   kubesim_.kubeconfig(), "--admin-listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return agent_.Start(argv, logs_.path() + "/agent.log");
+}
+
+Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const std::string& hub_url) {
+  config::v1::BootstrapBundle bundle;
+  auto errors = api::DecodeInto(ReadFileOr(bundle_path), &bundle);
+  if (!errors.empty()) return MakeError("cannot read bundle " + bundle_path + ": " + errors.front().ToString());
+  bundle.set_hub_url(hub_url);
+  const std::string path = bundle_path + ".rewritten.yaml";
+  std::ofstream out(path, std::ios::trunc);
+  out << api::Encode(bundle, api::Format::kYaml);
+  if (!out.flush()) return MakeError("cannot write " + path);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  return path;
+}
+
+}  // namespace vmesh::e2e
