@@ -85,6 +85,7 @@ class HubProcess {
   int Stop() { return daemon_.Stop(); }
   void Kill9() { daemon_.Kill9(); }
   bool running() { return daemon_.running(); }
+  pid_t pid() const { return daemon_.pid(); }
 
   // Runs vmeshctl with VMESHCONFIG=<data dir>/admin.vmeshconfig.
   ProcessOutput Ctl(const std::vector<std::string>& args,
