@@ -1,14 +1,29 @@
-// Runs the real vmesh-hub binary: exit codes, one-line reasons, and what `init` leaves on disk.
+// Runs the real vmesh-hub binary: exit codes, one-line reasons, what `init` leaves on disk, and `serve` as a
+// separate process (ports, endpoints.json, the admin credential, TLS floor, the data-dir lock, SIGTERM).
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
+#include "common/api/manifest.h"
+#include "common/base/files.h"
 #include "common/base/test_paths.h"
+#include "common/link/client.h"
+#include "common/link/http.h"
+#include "common/pki/csr.h"
+#include "common/pki/key.h"
+#include "vmesh/config/v1/config.pb.h"
+#include "vmesh/link/v1/link.pb.h"
 
 namespace {
 
@@ -35,9 +50,65 @@ class HubCliTest : public ::testing::Test {
     char tmpl[] = "/tmp/vmesh-hubcli-XXXXXX";
     dir_ = mkdtemp(tmpl);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    for (pid_t pid : children_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Starts `vmesh-hub serve ARGS...` with stdout and stderr going to `log`.
+  pid_t StartServe(std::vector<std::string> args, const std::string& log) {
+    const std::string binary = vmesh::testpaths::BinaryDir() + "/hub/vmesh-hub";
+    args.insert(args.begin(), {binary, "serve"});
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+    children_.push_back(pid);
+    return pid;
+  }
+  // Exit code of a child (waits), -1 if it died of a signal.
+  int Wait(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // Waits (bounded) until `path` exists or the child exits; true when it exists.
+  bool WaitForFile(const std::string& path, pid_t pid) {
+    for (int i = 0; i < 1000; ++i) {
+      if (std::filesystem::exists(path)) return true;
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
+        return std::filesystem::exists(path);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
   std::string dir_;
+  std::vector<pid_t> children_;
 };
+
+ProcessResult Shell(const std::string& cmd) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 TEST_F(HubCliTest, InitCreatesThenKeeps) {
   ProcessResult first = Hub("init --data-dir " + dir_ + "/d --hub-name hub-x --advertise-host hub.example");
@@ -75,6 +146,129 @@ TEST_F(HubCliTest, BadInvocationsExitNonZeroWithOneLine) {
   ProcessResult help = Hub("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.output, HasSubstr("vmesh-hub init --data-dir DIR"));
+  EXPECT_THAT(help.output, HasSubstr("vmesh-hub serve --data-dir DIR"));
+  EXPECT_THAT(Hub("serve --help").output, HasSubstr("--api-listen"));
+}
+
+TEST_F(HubCliTest, ServeRefusesBadFlagsWithOneLine) {
+  ASSERT_EQ(Hub("init --data-dir " + dir_ + "/d").exit_code, 0);
+  const std::string d = " --data-dir " + dir_ + "/d";
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"serve" + d + " --bogus", "bogus"},
+           {"serve" + d + " --store kubernetes", "not supported in this build"},
+           {"serve" + d + " --store etcd", "--store"},
+           {"serve" + d + " --agent-listen nonsense", "--agent-listen"},
+           {"serve" + d + " --idle-timeout soon", "--idle-timeout"},
+           {"serve" + d + " --root-key-encryption-key-file " + dir_ + "/missing", "missing"},
+           {"serve --data-dir " + dir_ + "/empty", "vmesh-hub init"},
+           {"serve", "--data-dir"}}) {
+    ProcessResult r = Hub(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_THAT(r.output, ::testing::StartsWith("vmesh-hub: ")) << args;
+    EXPECT_THAT(r.output, HasSubstr(says)) << args;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": " << r.output;
+  }
+}
+
+TEST_F(HubCliTest, ServeOnPortZeroPublishesItsEndpointsAndStopsOnSigterm) {
+  const std::string data = dir_ + "/d";
+  ASSERT_EQ(Hub("init --data-dir " + data + " --hub-name hub-s").exit_code, 0);
+  pid_t hub = StartServe({"--data-dir", data, "--agent-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"},
+                         dir_ + "/serve.log");
+  ASSERT_TRUE(WaitForFile(data + "/endpoints.json", hub)) << *vmesh::ReadFile(dir_ + "/serve.log");
+
+  boost::json::value endpoints = boost::json::parse(*vmesh::ReadFile(data + "/endpoints.json"));
+  const std::string api_url(endpoints.at("apiUrl").as_string());
+  const std::string agent_url(endpoints.at("agentUrl").as_string());
+  ASSERT_THAT(api_url, ::testing::StartsWith("https://127.0.0.1:"));
+  ASSERT_THAT(agent_url, ::testing::StartsWith("wss://127.0.0.1:"));
+  EXPECT_NE(api_url, "https://127.0.0.1:0");
+
+  // admin.vmeshconfig now names the bound API port, and its credential works there.
+  vmesh::config::v1::AdminConfig admin;
+  ASSERT_TRUE(vmesh::api::DecodeInto(*vmesh::ReadFile(data + "/admin.vmeshconfig"), &admin).empty());
+  EXPECT_EQ(admin.hub_url(), api_url);
+  struct stat st {};
+  ASSERT_EQ(::stat((data + "/admin.vmeshconfig").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto tls = vmesh::link::TlsContext::Client({admin.hub_ca(), admin.client_certificate(), admin.client_key()});
+  ASSERT_TRUE(tls.ok()) << tls.error().message;
+  auto health = vmesh::link::Fetch(*tls, {"GET", admin.hub_url() + "/healthz", "", "text/plain"});
+  ASSERT_TRUE(health.ok()) << health.error().message;
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "ok\n");
+  auto clusters = vmesh::link::Fetch(*tls, {"GET", admin.hub_url() + "/v1/clusters", "", "application/json"});
+  ASSERT_TRUE(clusters.ok()) << clusters.error().message;
+  EXPECT_EQ(clusters->status, 200) << clusters->body;
+
+  // The real core behind the API: ready after its first reconcile, applies, lists, and exports metrics.
+  auto fetch = [&](std::string method, std::string path, std::string body = "") {
+    auto r = vmesh::link::Fetch(*tls, {std::move(method), api_url + path, std::move(body), "application/yaml"});
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : vmesh::link::HttpResponse{};
+  };
+  int ready = 0;
+  for (int i = 0; i < 500 && (ready = fetch("GET", "/readyz").status) != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ready, 200);
+  const std::string vm =
+      "apiVersion: networking.vmesh.dev/v1\nkind: VirtualMesh\nmetadata: {name: vm1}\nspec:\n"
+      "  meshes: [{name: istiod-istio-system-c1}]\n  mtlsConfig: {shared: {}}\n";
+  auto applied = fetch("POST", "/v1/apply", vm);
+  EXPECT_EQ(applied.status, 200) << applied.body;
+  EXPECT_THAT(applied.body, HasSubstr("virtualmesh vmesh/vm1 created"));
+  auto listed = fetch("GET", "/v1/objects/virtualmeshes");
+  EXPECT_EQ(listed.status, 200);
+  EXPECT_THAT(listed.body, HasSubstr("\"vm1\""));
+  EXPECT_THAT(fetch("GET", "/metrics").body, HasSubstr("vmesh_hub_connected_agents"));
+
+  // Registration hands out the bound agent endpoint, and bootstrap works there.
+  auto registered = fetch("POST", "/v1/clusters", R"({"name":"c1"})");
+  ASSERT_EQ(registered.status, 201) << registered.body;
+  vmesh::config::v1::BootstrapBundle bundle;
+  ASSERT_TRUE(vmesh::api::DecodeInto(registered.body, &bundle).empty()) << registered.body;
+  EXPECT_EQ(bundle.hub_url(), agent_url);
+  auto agent_key = *vmesh::pki::PrivateKey::Generate(vmesh::pki::KeySpec::EcdsaP256());
+  vmesh::link::v1::BootstrapRequest boot;
+  boot.set_cluster_name("c1");
+  boot.set_token(bundle.token());
+  boot.set_csr_pem(vmesh::pki::Csr::Create(agent_key, {})->ToPem());
+  auto anonymous = *vmesh::link::TlsContext::Client({bundle.hub_ca(), "", ""});
+  const std::string bootstrap_url = "https" + agent_url.substr(3) + "/v1/bootstrap";
+  auto booted =
+      vmesh::link::Fetch(anonymous, {"POST", bootstrap_url, boot.SerializeAsString(), "application/x-protobuf"});
+  ASSERT_TRUE(booted.ok()) << booted.error().message;
+  EXPECT_EQ(booted->status, 200) << booted->body;
+
+  // TLS below 1.2 is refused on the agent endpoint (the client is allowed to offer 1.1; the server says no),
+  // while 1.2 completes.
+  const std::string agent_port = agent_url.substr(agent_url.rfind(':') + 1);
+  ProcessResult tls11 =
+      Shell("openssl s_client -tls1_1 -cipher DEFAULT@SECLEVEL=0 -connect 127.0.0.1:" + agent_port + " </dev/null");
+  EXPECT_NE(tls11.exit_code, 0) << tls11.output;
+  EXPECT_THAT(tls11.output, HasSubstr("protocol version"));
+  ProcessResult tls12 = Shell("openssl s_client -tls1_2 -connect 127.0.0.1:" + agent_port + " </dev/null");
+  EXPECT_EQ(tls12.exit_code, 0) << tls12.output;
+  EXPECT_THAT(tls12.output, HasSubstr("TLSv1.2"));
+
+  // One server per data directory.
+  ProcessResult second = Hub("serve --data-dir " + data + " --agent-listen 127.0.0.1:0 --api-listen 127.0.0.1:0");
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_THAT(second.output, HasSubstr("serve.lock"));
+  EXPECT_EQ(std::count(second.output.begin(), second.output.end(), '\n'), 1) << second.output;
+
+  ASSERT_EQ(::kill(hub, SIGTERM), 0);
+  EXPECT_EQ(Wait(hub), 0) << *vmesh::ReadFile(dir_ + "/serve.log");
+  EXPECT_THAT(*vmesh::ReadFile(dir_ + "/serve.log"), HasSubstr("serving agents on " + agent_url));
+
+  // The lock went with the process: serve starts again on the same directory.
+  std::filesystem::remove(data + "/endpoints.json");
+  pid_t again = StartServe({"--data-dir", data, "--agent-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"},
+                           dir_ + "/serve2.log");
+  ASSERT_TRUE(WaitForFile(data + "/endpoints.json", again)) << *vmesh::ReadFile(dir_ + "/serve2.log");
+  ASSERT_EQ(::kill(again, SIGINT), 0);
+  EXPECT_EQ(Wait(again), 0);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "agent/apply/applier.h"
+
 namespace vmesh::agent {
 namespace {
 
@@ -41,6 +43,38 @@ TEST(ApplyPlan, NeverTakesOverSomeoneElsesObject) {
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.error().message, HasSubstr("ServiceEntry istio-system/a exists and was not created by vmesh"));
   EXPECT_THAT(s.error().message, HasSubstr("app.kubernetes.io/managed-by=vmesh"));
+}
+
+// The hub's resource names (hub/controller/desired_state.h KubeResourceName) back to objects.
+TEST(ApplyPlan, ParsesKubeResourceNames) {
+  auto r = ParseKubeResourceName("kube/networking.istio.io/v1beta1/ServiceEntry/istio-system/a.b.svc.c.global");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->api_version, "networking.istio.io/v1beta1");
+  EXPECT_EQ(r->kind, "ServiceEntry");
+  EXPECT_EQ(r->ns, "istio-system");
+  EXPECT_EQ(r->name, "a.b.svc.c.global");
+  r = ParseKubeResourceName("kube/v1/Secret/istio-system/cacerts");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->api_version, "v1");
+  EXPECT_EQ(r->kind, "Secret");
+  r = ParseKubeResourceName("kube/v1/Namespace//bookinfo");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->ns, "");
+  EXPECT_EQ(r->name, "bookinfo");
+  for (const char* bad :
+       {"cert/istiod-istio-system-c1", "kube/ServiceEntry/ns/x", "kube//Kind/ns/x", "kube/v1/Kind/ns/"}) {
+    EXPECT_FALSE(ParseKubeResourceName(bad).ok()) << bad;
+  }
+}
+
+TEST(ApplyPlan, ResourcesOfKinds) {
+  EXPECT_EQ(ResourceOfKind("ServiceEntry"), "serviceentries");
+  EXPECT_EQ(ResourceOfKind("DestinationRule"), "destinationrules");
+  EXPECT_EQ(ResourceOfKind("Gateway"), "gateways");
+  EXPECT_EQ(ResourceOfKind("AuthorizationPolicy"), "authorizationpolicies");
+  EXPECT_EQ(ResourceOfKind("Secret"), "secrets");
+  EXPECT_EQ(ResourceOfKind("ConfigMap"), "configmaps");
+  EXPECT_EQ(ResourceOfKind("Ingress"), "ingresses");
 }
 
 }  // namespace

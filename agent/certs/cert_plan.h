@@ -23,6 +23,13 @@ struct MeshCertState {
   std::string installed_generation;
   std::string installed_serial;
   std::chrono::system_clock::time_point renew_at{};  // RenewalTime() of the installed certificate
+  std::chrono::system_clock::time_point installed_not_after{};
+  // A restart of the mesh's workloads is owed for this certificate serial ("" when none): the trust root the
+  // workloads hold changed (or istiod < 1.19 must load a new intermediate, restart_istiod_only).
+  std::string restart_serial;
+  bool restart_istiod_only = false;
+  // `vmeshctl mesh restart` asked for it (without autoRestartPods the restart waits for that).
+  bool restart_requested = false;
 };
 
 enum class CertAction {

@@ -6,48 +6,13 @@
 #include <boost/json.hpp>
 #include <map>
 
+#include "agent/discovery/json_fields.h"
+
 namespace vmesh::agent {
+
+using namespace jsonf;  // NOLINT(build/namespaces): the accessors are this file's vocabulary
+
 namespace {
-
-namespace json = boost::json;
-
-// Safe accessors: a missing or mistyped field yields an empty value instead of throwing.
-const json::object* Obj(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_object() ? &it->value().get_object() : nullptr;
-}
-const json::array* Arr(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_array() ? &it->value().get_array() : nullptr;
-}
-std::string Str(const json::object* o, std::string_view key) {
-  if (o == nullptr) return "";
-  auto it = o->find(key);
-  return it != o->end() && it->value().is_string() ? std::string(it->value().get_string()) : "";
-}
-std::int64_t Int(const json::object* o, std::string_view key) {
-  if (o == nullptr) return 0;
-  auto it = o->find(key);
-  if (it == o->end()) return 0;
-  if (it->value().is_int64()) return it->value().get_int64();
-  if (it->value().is_uint64()) return static_cast<std::int64_t>(it->value().get_uint64());
-  return 0;
-}
-std::map<std::string, std::string> StrMap(const json::object* o) {
-  std::map<std::string, std::string> out;
-  if (o == nullptr) return out;
-  for (const auto& [k, v] : *o) {
-    if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
-  }
-  return out;
-}
-const json::object* Meta(const json::object& o) { return Obj(o, "metadata"); }
-std::string Name(const json::object& o) { return Str(Meta(o), "name"); }
-std::string Namespace(const json::object& o) { return Str(Meta(o), "namespace"); }
-std::map<std::string, std::string> Labels(const json::object& o) {
-  const json::object* m = Meta(o);
-  return StrMap(m ? Obj(*m, "labels") : nullptr);
-}
 
 struct MeshConfig {
   std::string trust_domain = "cluster.local";
@@ -68,23 +33,6 @@ MeshConfig ParseMeshConfig(const std::string& yaml) {
     // A mesh config we cannot read leaves the defaults (what istiod itself would use for missing fields).
   }
   return mc;
-}
-
-std::vector<std::string> NodeAddresses(const std::vector<json::object>& nodes) {
-  std::vector<std::string> external, internal;
-  for (const auto& n : nodes) {
-    const json::object* status = Obj(n, "status");
-    const json::array* addrs = status ? Arr(*status, "addresses") : nullptr;
-    if (addrs == nullptr) continue;
-    for (const auto& a : *addrs) {
-      if (!a.is_object()) continue;
-      std::string type = Str(&a.get_object(), "type");
-      std::string addr = Str(&a.get_object(), "address");
-      if (type == "ExternalIP") external.push_back(addr);
-      if (type == "InternalIP") internal.push_back(addr);
-    }
-  }
-  return external.empty() ? internal : external;
 }
 
 // The gateway of `svc` if it is one of `istio_label`'s gateways.
@@ -139,6 +87,23 @@ std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::
 }
 
 }  // namespace
+
+std::vector<std::string> NodeAddresses(const std::vector<json::object>& nodes) {
+  std::vector<std::string> external, internal;
+  for (const auto& n : nodes) {
+    const json::object* status = Obj(n, "status");
+    const json::array* addrs = status ? Arr(*status, "addresses") : nullptr;
+    if (addrs == nullptr) continue;
+    for (const auto& a : *addrs) {
+      if (!a.is_object()) continue;
+      std::string type = Str(&a.get_object(), "type");
+      std::string addr = Str(&a.get_object(), "address");
+      if (type == "ExternalIP") external.push_back(addr);
+      if (type == "InternalIP") internal.push_back(addr);
+    }
+  }
+  return external.empty() ? internal : external;
+}
 
 std::string IstioVersionFromImage(const std::string& image) {
   size_t slash = image.find_last_of('/');

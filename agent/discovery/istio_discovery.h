@@ -32,10 +32,16 @@ struct ClusterSnapshot {
   std::vector<boost::json::object> services;
   std::vector<boost::json::object> namespaces;
   std::vector<boost::json::object> nodes;
+  // For destinations and workloads (agent/discovery/service_discovery.h); DiscoverMeshes ignores them.
+  std::vector<boost::json::object> pods;
+  std::vector<boost::json::object> endpoints;
 };
 
 // Meshes ordered by name. Objects that do not look like Istio are ignored; malformed ones never throw.
 std::vector<api::v1::Mesh> DiscoverMeshes(const ClusterSnapshot& snapshot);
+
+// The addresses remote clusters reach NodePorts on: the nodes' ExternalIPs, else their InternalIPs.
+std::vector<std::string> NodeAddresses(const std::vector<boost::json::object>& nodes);
 
 // "1.20.3" from an image reference; empty when the tag is not a version.
 std::string IstioVersionFromImage(const std::string& image);

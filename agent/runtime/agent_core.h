@@ -10,6 +10,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +28,10 @@ class AgentCore {
  public:
   virtual ~AgentCore() = default;
 
+  // Begins watching the cluster and the periodic work; Stop() cancels them. On the io thread.
+  virtual void Start() {}
+  virtual void Stop() {}
+
   // One resource of a ResourceUpdate: an error rejects it (NACK with the message) and the others proceed.
   virtual boost::asio::awaitable<Status> ApplyResource(const link::v1::Resource& resource) = 0;
   // A resource the hub no longer wants the agent to hold (by resource name: "kube/...", "cert/<mesh>", ...).
@@ -38,6 +43,8 @@ class AgentCore {
   virtual void OnSessionEnded() = 0;
   // True once the first discovery of the cluster completed (for /readyz with the first sync).
   virtual bool ClusterSynced() const = 0;
+  // The per-mesh status the link sends every status interval (and right after the Welcome).
+  virtual link::v1::StatusReport MakeStatusReport() { return {}; }
 };
 
 using AgentCorePtr = std::unique_ptr<AgentCore>;

@@ -311,6 +311,26 @@ TEST_F(LinkTest, BootstrapHttpsRouteServesAnonymousAndAuthenticatedClients) {
   EXPECT_EQ(plain->status, 426);
 }
 
+TEST_F(LinkTest, RoutesEndingInSlashServeThePathsUnderThem) {
+  StartServer();
+  auto echo_path = [](std::string tag) {
+    return HttpRoute{ClientCertPolicy::kOptional,
+                     [tag](const HttpRequest& request) { return HttpResponse::Text(200, tag + " " + request.path); }};
+  };
+  server_->Handle("/v1/objects/", echo_path("objects"));
+  server_->Handle("/v1/objects/meshes/", echo_path("meshes"));
+  server_->Handle("/v1/objects/exact", echo_path("exact"));
+  const std::string base = "https://127.0.0.1:" + std::to_string(server_->port());
+  auto get = [&](const std::string& path) {
+    auto r = Fetch(ClientTls(nullptr), FetchRequest{"GET", base + path});
+    return r.ok() ? std::to_string(r->status) + " " + r->body : r.error().message;
+  };
+  EXPECT_EQ(get("/v1/objects/virtualmeshes/vm1?x=1"), "200 objects /v1/objects/virtualmeshes/vm1");
+  EXPECT_EQ(get("/v1/objects/meshes/m1"), "200 meshes /v1/objects/meshes/m1") << "the longest prefix wins";
+  EXPECT_EQ(get("/v1/objects/exact"), "200 exact /v1/objects/exact") << "an exact route wins";
+  EXPECT_EQ(get("/v1/objectsx").substr(0, 3), "404") << "a prefix is a whole path segment";
+}
+
 TEST_F(LinkTest, UpgradeWithoutSubprotocolIsRefused) {
   StartServer();
   test::Identity client = LinkCa().IssueClient("cluster-1");

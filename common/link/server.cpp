@@ -93,8 +93,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::optional<Route> FindRoute(const std::map<std::string, Route>& routes, const std::string& path) const {
     std::lock_guard lock(mu);
     auto it = routes.find(path);
-    if (it == routes.end()) return std::nullopt;
-    return it->second;
+    if (it != routes.end()) return it->second;
+    // A route registered with a trailing "/" also serves every path under it; the longest such prefix wins.
+    const Route* best = nullptr;
+    size_t best_length = 0;
+    for (const auto& [prefix, route] : routes) {
+      if (prefix.size() > best_length && prefix.back() == '/' && path.starts_with(prefix)) {
+        best = &route;
+        best_length = prefix.size();
+      }
+    }
+    if (!best) return std::nullopt;
+    return *best;
   }
 
   asio::io_context& io;

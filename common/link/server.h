@@ -74,7 +74,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Registers a route for an exact path (no query). A later registration for the same path replaces it.
+  // Registers a route for an exact path (no query). A path ending in "/" (e.g. "/v1/objects/") also serves every
+  // path under it that has no exact route; the longest such prefix wins. A later registration for the same path
+  // replaces it.
   void Handle(const std::string& path, WebSocketRoute route);
   void Handle(const std::string& path, HttpRoute route);
 

@@ -135,36 +135,62 @@ Hello ResourceReceiver::MakeHello(const std::string& cluster, const std::string&
 }
 
 Ack ResourceReceiver::Apply(const ResourceUpdate& update, const Applier& apply, const Remover& remove) {
+  Ack ack = StartAck(update);
+  for (const Resource* r : UpsertsToApply(update)) RecordUpsert(*r, apply(*r), ack);
+  for (const auto& name : RemovalsToApply(update)) RecordRemoval(name, remove(name), ack);
+  FinishAck(update, ack);
+  return ack;
+}
+
+Ack ResourceReceiver::StartAck(const ResourceUpdate& update) const {
   Ack ack;
   ack.set_nonce(update.nonce());
   ack.set_system_version(update.system_version());
+  return ack;
+}
+
+std::vector<const Resource*> ResourceReceiver::UpsertsToApply(const ResourceUpdate& update) const {
+  std::vector<const Resource*> out;
   for (const auto& r : update.upserts()) {
     auto held = held_.find(r.name());
     if (held != held_.end() && held->second == r.version()) continue;
-    Status s = apply(r);
-    if (s.ok()) {
-      held_[r.name()] = r.version();
-      ++applied_;
-    } else {
-      auto* e = ack.add_errors();
-      e->set_name(r.name());
-      e->set_message(s.error().message);
-    }
+    out.push_back(&r);
   }
+  return out;
+}
+
+std::vector<std::string> ResourceReceiver::RemovalsToApply(const ResourceUpdate& update) const {
+  std::vector<std::string> out;
   for (const auto& name : update.removals()) {
-    if (!held_.count(name)) continue;
-    Status s = remove(name);
-    if (s.ok()) {
-      held_.erase(name);
-    } else {
-      auto* e = ack.add_errors();
-      e->set_name(name);
-      e->set_message(s.error().message);
-    }
+    if (held_.count(name)) out.push_back(name);
   }
+  return out;
+}
+
+void ResourceReceiver::RecordUpsert(const Resource& resource, const Status& outcome, Ack& ack) {
+  if (outcome.ok()) {
+    held_[resource.name()] = resource.version();
+    ++applied_;
+    return;
+  }
+  auto* e = ack.add_errors();
+  e->set_name(resource.name());
+  e->set_message(outcome.error().message);
+}
+
+void ResourceReceiver::RecordRemoval(const std::string& name, const Status& outcome, Ack& ack) {
+  if (outcome.ok()) {
+    held_.erase(name);
+    return;
+  }
+  auto* e = ack.add_errors();
+  e->set_name(name);
+  e->set_message(outcome.error().message);
+}
+
+void ResourceReceiver::FinishAck(const ResourceUpdate& update, Ack& ack) {
   ack.set_accepted(ack.errors_size() == 0);
   system_version_ = update.system_version();
-  return ack;
 }
 
 }  // namespace vmesh::sync

@@ -101,6 +101,19 @@ class ResourceReceiver {
   // re-applied. After it returns, held() is what to persist.
   Ack Apply(const ResourceUpdate& update, const Applier& apply, const Remover& remove);
 
+  // The same in steps, for appliers that are coroutines (the agent applies through the Kubernetes API):
+  //   Ack ack = receiver.StartAck(update);
+  //   for (const Resource* r : receiver.UpsertsToApply(update)) receiver.RecordUpsert(*r, co_await apply(*r), ack);
+  //   for (const auto& name : receiver.RemovalsToApply(update)) receiver.RecordRemoval(name, co_await ..., ack);
+  //   receiver.FinishAck(update, ack);
+  // The pointers returned point into `update`.
+  Ack StartAck(const ResourceUpdate& update) const;
+  std::vector<const Resource*> UpsertsToApply(const ResourceUpdate& update) const;
+  std::vector<std::string> RemovalsToApply(const ResourceUpdate& update) const;
+  void RecordUpsert(const Resource& resource, const Status& outcome, Ack& ack);
+  void RecordRemoval(const std::string& name, const Status& outcome, Ack& ack);
+  void FinishAck(const ResourceUpdate& update, Ack& ack);
+
   const std::map<std::string, std::string>& held() const { return held_; }
   const std::string& system_version() const { return system_version_; }
   std::uint64_t applied() const { return applied_; }

@@ -87,6 +87,14 @@ std::vector<api::v1::Destination> DiscoveryState::Destinations(const std::string
   return out;
 }
 
+std::vector<api::v1::Workload> DiscoveryState::Workloads(const std::string& cluster) const {
+  std::vector<api::v1::Workload> out;
+  auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return out;
+  for (const auto& [k, w] : it->second.workloads) out.push_back(w);
+  return out;
+}
+
 std::vector<std::string> DiscoveryState::Clusters() const {
   std::vector<std::string> out;
   for (const auto& [c, v] : clusters_) out.push_back(c);

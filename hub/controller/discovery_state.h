@@ -28,6 +28,9 @@ class DiscoveryState {
 
   std::vector<api::v1::Mesh> Meshes(const std::string& cluster) const;
   std::vector<api::v1::Destination> Destinations(const std::string& cluster) const;
+  std::vector<api::v1::Workload> Workloads(const std::string& cluster) const;
+  // True once the cluster reported (even nothing) and until it is forgotten.
+  bool Knows(const std::string& cluster) const { return clusters_.count(cluster) > 0; }
   std::vector<std::string> Clusters() const;
   // Mesh name -> cluster, for message authorization.
   std::map<std::string, std::string> MeshOwners() const;

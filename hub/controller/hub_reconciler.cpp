@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
+
 namespace vmesh::hub {
 
 HubReconciler::HubReconciler(Store& store, ObjectService& objects, CaService& ca)
@@ -21,7 +23,11 @@ void HubReconciler::SetConnected(const std::string& cluster, bool connected) {
   }
 }
 
-void HubReconciler::SetDeregistered(const std::string& cluster) {
+void HubReconciler::SetDeregistered(const std::string& cluster, bool deregistered) {
+  if (!deregistered) {
+    deregistered_.erase(cluster);
+    return;
+  }
   deregistered_.insert(cluster);
   connected_.erase(cluster);
 }
@@ -30,7 +36,7 @@ void HubReconciler::SetReport(const std::string& mesh_key, MeshReport report) {
   reports_[mesh_key] = std::move(report);
 }
 
-Result<HubState> HubReconciler::Gather() {
+Result<HubState> HubReconciler::Gather() const {
   HubState state;
   auto rows = store_.ListObjects("VirtualMesh");
   if (!rows.ok()) return rows.error();
@@ -123,6 +129,33 @@ Result<DesiredState> HubReconciler::Reconcile() {
     }
   }
   return desired;
+}
+
+Result<DesiredState> HubReconciler::Preview(api::v1::VirtualMesh vm, const std::string& default_namespace,
+                                            const std::string& now_rfc3339) const {
+  auto state = Gather();
+  if (!state.ok()) return state.error();
+  auto* meta = vm.mutable_metadata();
+  if (meta->namespace_().empty()) meta->set_namespace_(default_namespace);
+  vm.clear_status();
+  auto& vms = state->status.virtual_meshes;
+  auto same = std::find_if(vms.begin(), vms.end(), [&](const VirtualMeshInput& in) {
+    return in.current.metadata().namespace_() == meta->namespace_() && in.current.metadata().name() == meta->name();
+  });
+  if (same != vms.end()) {
+    const auto& stored = same->current.metadata();
+    meta->set_creation_timestamp(stored.creation_timestamp());
+    const bool spec_changed = !google::protobuf::util::MessageDifferencer::Equals(vm.spec(), same->current.spec());
+    meta->set_generation(stored.generation() + (spec_changed ? 1 : 0));
+    same->current = std::move(vm);
+  } else {
+    meta->set_creation_timestamp(now_rfc3339);
+    meta->set_generation(1);
+    VirtualMeshInput in;
+    in.current = std::move(vm);
+    vms.push_back(std::move(in));
+  }
+  return ComputeDesiredState(*state);
 }
 
 }  // namespace vmesh::hub

@@ -26,16 +26,24 @@ class HubReconciler {
   void SetDiscovery(const std::string& cluster, std::vector<api::v1::Mesh> meshes,
                     std::vector<api::v1::Destination> destinations);
   void SetConnected(const std::string& cluster, bool connected);
-  void SetDeregistered(const std::string& cluster);
+  // `deregistered` false: the cluster was registered again (its agent is welcome back).
+  void SetDeregistered(const std::string& cluster, bool deregistered = true);
   void SetReport(const std::string& mesh_key, MeshReport report);
 
   Result<DesiredState> Reconcile();
+
+  // `vmeshctl preview`: what every cluster would hold with `vm` added (or replacing the stored object of the same
+  // namespace/name), from the current facts. Writes nothing and creates no root: a VirtualMesh whose root does
+  // not exist yet gets no certificate directives. `vm`'s empty namespace stands for `default_namespace`; a new
+  // object is treated as created at `now_rfc3339` (after every stored one).
+  Result<DesiredState> Preview(api::v1::VirtualMesh vm, const std::string& default_namespace,
+                               const std::string& now_rfc3339) const;
 
   // Status writes so far (for tests and metrics).
   int status_writes() const { return status_writes_; }
 
  private:
-  Result<HubState> Gather();
+  Result<HubState> Gather() const;
 
   Store& store_;
   ObjectService& objects_;

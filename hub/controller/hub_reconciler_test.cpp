@@ -128,5 +128,30 @@ TEST_F(HubReconcilerTest, DisconnectedAgentMakesItsMeshPending) {
   EXPECT_THAT(vm.status().meshes().at("istiod-istio-system-c2.vmesh").errors(0), HasSubstr("disconnected"));
 }
 
+TEST_F(HubReconcilerTest, PreviewComputesWithTheGivenObjectAndStoresNothing) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  const std::int64_t rv = (*store_->GetObject("VirtualMesh", "vmesh", "vm1"))->resource_version;
+  // The same object without c2: c2 would hold nothing of vm1 any more.
+  api::v1::VirtualMesh vm = Vm();
+  vm.mutable_spec()->mutable_meshes()->RemoveLast();
+  auto preview = reconciler_->Preview(vm, "vmesh", "2030-01-01T00:00:00Z");
+  ASSERT_TRUE(preview.ok()) << preview.error().message;
+  ASSERT_EQ(preview->statuses.size(), 1u);
+  EXPECT_EQ(preview->statuses[0].status.observed_generation(), 2) << "a changed spec is the next generation";
+  EXPECT_TRUE(preview->resources.count("c1"));
+  EXPECT_FALSE(preview->resources.count("c2"));
+  EXPECT_EQ((*store_->GetObject("VirtualMesh", "vmesh", "vm1"))->resource_version, rv) << "nothing written";
+
+  // A new object comes after the stored ones: it cannot take their meshes.
+  vm.mutable_metadata()->set_name("vm0");
+  vm.mutable_metadata()->clear_namespace_();
+  preview = reconciler_->Preview(vm, "vmesh", "2030-01-01T00:00:00Z");
+  ASSERT_TRUE(preview.ok());
+  ASSERT_EQ(preview->statuses.size(), 2u);
+  EXPECT_EQ(preview->statuses[1].key, "vmesh/vm0");
+  EXPECT_EQ(preview->statuses[1].status.meshes().at("istiod-istio-system-c1.vmesh").state(), api::v1::INVALID);
+}
+
 }  // namespace
 }  // namespace vmesh::hub

@@ -1,21 +1,39 @@
-// HTTP routes of vmesh-hub (SPEC §2, §9): the agent endpoint's bootstrap exchange and the API endpoint's
-// cluster registry, as handlers over the hub's services. The transport (common/link::Server) enforces TLS and
-// client certificates; these handlers decide what the request may do and answer with precise errors.
+// HTTP routes of vmesh-hub (SPEC §2, §9, §14): the agent endpoint's bootstrap exchange and the API endpoint, as
+// handlers over the hub's services. The transport (common/link::Server) enforces TLS and client certificates;
+// these handlers decide what the request may do and answer with precise errors.
 //
-// Bootstrap: POST /v1/bootstrap, body a serialized link.v1.BootstrapRequest (application/x-protobuf); 200 with
-// a BootstrapResponse, 403 for a bad/expired/used token, 400 for a malformed request or CSR.
-// API (admin client certificate, SAN spiffe://<hub-name>/admin):
+// Agent endpoint:
+//   POST /v1/bootstrap  body a serialized link.v1.BootstrapRequest (application/x-protobuf); 200 with a
+//                       BootstrapResponse, 403 for a bad/expired/used token, 400 for a malformed request or CSR.
+//   /v1/connect         the core's WebSocket route (client certificate required).
+// API endpoint (admin client certificate, SAN spiffe://<hub-name>/admin, except health and metrics):
+//   GET  /healthz, /readyz (503 with the reason until the core is ready), /metrics (Prometheus text)
 //   POST /v1/clusters            {"name": "c1", "ttl": "1h"}  -> 201, the bootstrap bundle as YAML
 //   GET  /v1/clusters                                        -> 200, a JSON List of Cluster objects
 //   POST /v1/clusters/deregister {"name": "c1"}              -> 200
-//   GET  /healthz, /readyz (no client certificate needed)
+//   POST /v1/apply               manifest -> {"results": [...], "messages": [...]}; 400 codec errors; 409 conflict
+//   POST /v1/delete              manifest -> {"messages": [...]}; 404 when something named is absent
+//   GET  /v1/objects/<kind>[/<name>], DELETE /v1/objects/<kind>/[<namespace>/]<name>
+//        (also /v1/objects/<kind>?name=N&namespace=NS, which needs no prefix routing in the transport)
+//   POST /v1/preview             manifest with one VirtualMesh -> {"status": {...}, "clusters": {...}}
+//   POST /v1/meshes/restart      {"mesh": "..."} -> {"requestId": "..."}; 404 for an unknown mesh
+//   GET  /v1/sessions            -> {"items": [...]}
+// Errors are text/plain, one line per problem: 400 bad input, 403 not admin, 404 not found, 405 wrong method,
+// 409 conflict, 500 internal, 503 not ready.
+//
+// Thread safety: handlers may run concurrently on any io thread; the services they call are thread-safe.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/link/http.h"
+#include "common/link/server.h"
+#include "common/metrics/metrics.h"
+#include "hub/api/object_service.h"
 #include "hub/registration/registration.h"
+#include "hub/session/hub_core.h"
 
 namespace vmesh::hub {
 
@@ -26,14 +44,46 @@ struct HubRoutes {
   std::string hub_namespace = "vmesh";
   // Called after a cluster was deregistered (the server closes its live session).
   std::function<void(const std::string& cluster)> on_deregistered;
+  // The API objects, the hub's live core and the metrics registry. The routes that need one answer 503 while it
+  // is absent (the bootstrap and cluster-registry routes need none of them).
+  ObjectService* objects = nullptr;
+  HubCore* core = nullptr;
+  const metrics::Registry* metrics = nullptr;
 
   link::HttpResponse Bootstrap(const link::HttpRequest& request) const;
   link::HttpResponse RegisterCluster(const link::HttpRequest& request) const;
   link::HttpResponse ListClusters(const link::HttpRequest& request) const;
   link::HttpResponse DeregisterCluster(const link::HttpRequest& request) const;
 
+  link::HttpResponse Healthz(const link::HttpRequest& request) const;
+  link::HttpResponse Readyz(const link::HttpRequest& request) const;
+  link::HttpResponse Metrics(const link::HttpRequest& request) const;
+  link::HttpResponse Apply(const link::HttpRequest& request) const;
+  link::HttpResponse DeleteManifest(const link::HttpRequest& request) const;
+  // GET (list or one) and DELETE under /v1/objects/.
+  link::HttpResponse Objects(const link::HttpRequest& request) const;
+  link::HttpResponse Preview(const link::HttpRequest& request) const;
+  link::HttpResponse RestartMesh(const link::HttpRequest& request) const;
+  link::HttpResponse Sessions(const link::HttpRequest& request) const;
+
+  // Any API-endpoint request, routed by path and method (admin checks included).
+  link::HttpResponse Api(const link::HttpRequest& request) const;
+
   // 403 unless the peer is this hub's admin.
   std::optional<link::HttpResponse> RequireAdmin(const link::HttpRequest& request) const;
 };
+
+// Registers every API route on `server` (handlers call `routes`, which must outlive the server's use of them).
+// /v1/objects/<kind> is registered for every accepted spelling of every kind, and "/v1/objects/" for a transport
+// that routes by prefix.
+void InstallApiRoutes(link::Server& server, const HubRoutes& routes);
+
+// Registers /v1/bootstrap and, when routes.core is set, the core's /v1/connect on the agent endpoint.
+void InstallAgentRoutes(link::Server& server, const HubRoutes& routes);
+
+// The kinds /v1/objects serves, by any accepted spelling (case-insensitive, singular or plural, short names):
+// "VirtualMesh", "AccessPolicy", "Mesh", "Destination", "Workload", "Cluster", "Certificate"; or an error
+// listing the kinds.
+Result<std::string> ApiKind(const std::string& spelling);
 
 }  // namespace vmesh::hub

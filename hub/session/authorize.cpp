@@ -38,6 +38,13 @@ Authorization AuthorizeEnvelope(const std::string& cluster, const link::v1::Enve
       if (auto a = CheckClusterOfEach(cluster, r.destinations(), "Destination"); a.verdict != Verdict::kAccept)
         return a;
       if (auto a = CheckClusterOfEach(cluster, r.workloads(), "Workload"); a.verdict != Verdict::kAccept) return a;
+      for (const auto& m : r.meshes()) {
+        auto it = mesh_owner.find(m.metadata().name());
+        if (it != mesh_owner.end() && it->second != cluster) {
+          return Nack("Mesh " + m.metadata().name() + " is already reported by cluster \"" + it->second +
+                      "\"; this connection is cluster \"" + cluster + "\"");
+        }
+      }
       for (const auto& name : r.removed_meshes()) {
         auto it = mesh_owner.find(name);
         if (it != mesh_owner.end() && it->second != cluster) {

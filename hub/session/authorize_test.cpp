@@ -33,6 +33,16 @@ TEST(Authorize, DiscoveryForAnotherClusterIsRefused) {
   EXPECT_EQ(AuthorizeEnvelope("c1", removal, kOwners).verdict, Verdict::kNack);
 }
 
+TEST(Authorize, AMeshNameOwnedByAnotherClusterCannotBeTakenOver) {
+  link::v1::Envelope e;
+  auto* m = e.mutable_discovery_report()->add_meshes();
+  m->mutable_metadata()->set_name("istiod-istio-system-c2");
+  m->mutable_spec()->set_cluster("c1");  // claims its own cluster, but the name is c2's
+  auto a = AuthorizeEnvelope("c1", e, kOwners);
+  EXPECT_EQ(a.verdict, Verdict::kNack);
+  EXPECT_THAT(a.reason, HasSubstr("already reported by cluster \"c2\""));
+}
+
 TEST(Authorize, CsrOnlyForMeshesOfTheOwnCluster) {
   link::v1::Envelope e;
   e.mutable_certificate_signing_request()->set_mesh("istiod-istio-system-c2");

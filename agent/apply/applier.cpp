@@ -1,0 +1,209 @@
+#include "agent/apply/applier.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+namespace vmesh::agent {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+constexpr char kManagedBySelector[] = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dvmesh";
+
+// The kinds vmesh writes as outputs, in the versions every supported Istio serves.
+struct OutputKind {
+  const char* api_version;
+  const char* kind;
+};
+constexpr OutputKind kOutputKinds[] = {{"networking.istio.io/v1beta1", "ServiceEntry"},
+                                       {"networking.istio.io/v1beta1", "DestinationRule"},
+                                       {"networking.istio.io/v1beta1", "Gateway"},
+                                       {"security.istio.io/v1beta1", "AuthorizationPolicy"}};
+
+bool Transient(const Result<kube::ApiResponse>& r) { return !r.ok() || r->status == 429 || r->status >= 500; }
+
+std::string Describe(const Result<kube::ApiResponse>& r) { return r.ok() ? r->Describe() : r.error().message; }
+
+std::string What(const std::string& kind, const std::string& ns, const std::string& name) {
+  return kind + " " + (ns.empty() ? name : ns + "/" + name);
+}
+
+std::string Str(const json::object* o, std::string_view key) {
+  if (o == nullptr) return "";
+  const json::value* v = o->if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : "";
+}
+
+LiveObject ToLive(const json::object& o, const std::string& default_api_version, const std::string& default_kind) {
+  LiveObject live;
+  live.api_version = Str(&o, "apiVersion");
+  if (live.api_version.empty()) live.api_version = default_api_version;
+  live.kind = Str(&o, "kind");
+  if (live.kind.empty()) live.kind = default_kind;
+  const json::value* meta = o.if_contains("metadata");
+  const json::object* m = meta && meta->is_object() ? &meta->get_object() : nullptr;
+  live.ns = Str(m, "namespace");
+  live.name = Str(m, "name");
+  const json::value* labels = m ? m->if_contains("labels") : nullptr;
+  if (labels && labels->is_object()) {
+    for (const auto& [k, v] : labels->get_object()) {
+      if (v.is_string()) live.labels[std::string(k)] = std::string(v.get_string());
+    }
+  }
+  return live;
+}
+
+std::string Path(const KubeRef& ref) {
+  return kube::ResourcePath(ref.api_version, ResourceOfKind(ref.kind), ref.ns, ref.name);
+}
+
+}  // namespace
+
+Result<KubeRef> ParseKubeResourceName(const std::string& resource_name) {
+  constexpr std::string_view kPrefix = "kube/";
+  if (resource_name.rfind(kPrefix, 0) != 0) {
+    return MakeError("resource \"" + resource_name + "\" is not a Kubernetes object (kube/...)");
+  }
+  // The API version may contain a slash (group/version); kind, namespace and name never do.
+  std::string rest = resource_name.substr(kPrefix.size());
+  std::string parts[3];
+  for (int i = 2; i >= 0; --i) {
+    const size_t slash = rest.rfind('/');
+    if (slash == std::string::npos) {
+      return MakeError("resource \"" + resource_name + "\" is not kube/<apiVersion>/<kind>/<namespace>/<name>");
+    }
+    parts[i] = rest.substr(slash + 1);
+    rest.resize(slash);
+  }
+  KubeRef ref{rest, parts[0], parts[1], parts[2]};
+  if (ref.api_version.empty() || ref.kind.empty() || ref.name.empty()) {
+    return MakeError("resource \"" + resource_name + "\" is not kube/<apiVersion>/<kind>/<namespace>/<name>");
+  }
+  return ref;
+}
+
+std::string ResourceOfKind(const std::string& kind) {
+  std::string r;
+  for (char c : kind) r += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (r.empty()) return r;
+  if (r.back() == 'y' && r.size() > 1 && std::string("aeiou").find(r[r.size() - 2]) == std::string::npos) {
+    r.back() = 'i';
+    return r + "es";
+  }
+  if (r.back() == 's' || r.back() == 'x') return r + "es";
+  return r + "s";
+}
+
+std::string ObjectKeyOf(const link::v1::KubeObject& object) {
+  return ObjectKey(object.api_version(), object.kind(), object.namespace_(), object.name());
+}
+
+KubeApplier::KubeApplier(kube::Client& client, std::string field_manager, ApplierRetry retry)
+    : client_(client), field_manager_(std::move(field_manager)), retry_(retry) {}
+
+asio::awaitable<Result<kube::ApiResponse>> KubeApplier::WithRetries(
+    std::function<asio::awaitable<Result<kube::ApiResponse>>()> request) {
+  auto backoff = retry_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    Result<kube::ApiResponse> r = co_await request();
+    if (!Transient(r) || attempt >= retry_.attempts) co_return r;
+    spdlog::debug("kubernetes request failed ({}), retrying in {} ms", Describe(r), backoff.count());
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(backoff);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    backoff = std::min(backoff * 2, retry_.max_backoff);
+  }
+}
+
+asio::awaitable<Result<std::optional<LiveObject>>> KubeApplier::GetLive(const KubeRef& ref) {
+  const std::string path = Path(ref);
+  auto got = co_await WithRetries([&]() { return client_.Get(path); });
+  if (got.ok() && got->status == 404) co_return std::optional<LiveObject>();
+  if (!got.ok() || !got->ok() || !got->body.is_object()) {
+    co_return MakeError("read " + What(ref.kind, ref.ns, ref.name) + ": " + Describe(got));
+  }
+  co_return std::optional<LiveObject>(ToLive(got->body.get_object(), ref.api_version, ref.kind));
+}
+
+asio::awaitable<Status> KubeApplier::Apply(const link::v1::KubeObject& object) {
+  const std::string what = What(object.kind(), object.namespace_(), object.name());
+  boost::system::error_code ec;
+  json::value body = json::parse(object.json(), ec);
+  if (ec || !body.is_object()) co_return MakeError("apply " + what + ": the object is not a JSON object");
+  // The object must be the one the resource names: the hub's checks are by name.
+  LiveObject inner = ToLive(body.get_object(), "", "");
+  if (inner.api_version != object.api_version() || inner.kind != object.kind() || inner.ns != object.namespace_() ||
+      inner.name != object.name()) {
+    co_return MakeError("apply " + what + ": the object's apiVersion/kind/metadata (" + inner.api_version + " " +
+                        What(inner.kind, inner.ns, inner.name) + ") do not match the resource");
+  }
+  const KubeRef ref{object.api_version(), object.kind(), object.namespace_(), object.name()};
+  auto existing = co_await GetLive(ref);
+  if (!existing.ok()) co_return existing.error();
+  const LiveObject* live = existing->has_value() ? &**existing : nullptr;
+  if (Status s = CheckTakeover(live); !s.ok()) co_return s;
+
+  const std::string path = Path(ref);
+  auto applied = co_await WithRetries([&]() { return client_.Apply(path, body, field_manager_, true); });
+  if (!applied.ok() || !applied->ok()) co_return MakeError("apply " + what + ": " + Describe(applied));
+  co_return OkStatus();
+}
+
+asio::awaitable<Status> KubeApplier::Delete(const KubeRef& ref) {
+  const std::string path = Path(ref);
+  auto deleted = co_await WithRetries([&]() { return client_.Delete(path); });
+  if (deleted.ok() && (deleted->ok() || deleted->status == 404)) co_return OkStatus();
+  co_return MakeError("delete " + What(ref.kind, ref.ns, ref.name) + ": " + Describe(deleted));
+}
+
+asio::awaitable<Status> KubeApplier::Remove(const KubeRef& ref) {
+  auto existing = co_await GetLive(ref);
+  if (!existing.ok()) co_return existing.error();
+  if (!existing->has_value()) co_return OkStatus();
+  if (!IsManagedByVmesh(**existing)) {
+    spdlog::warn("{} is no longer wanted but was not created by vmesh: left untouched",
+                 What(ref.kind, ref.ns, ref.name));
+    co_return OkStatus();
+  }
+  co_return co_await Delete(ref);
+}
+
+asio::awaitable<Result<int>> KubeApplier::Prune(std::set<std::string> desired_keys) {
+  std::vector<LiveObject> live;
+  for (const auto& k : kOutputKinds) {
+    const std::string collection = kube::ResourcePath(k.api_version, ResourceOfKind(k.kind));
+    auto listed = co_await WithRetries([&]() { return client_.List(collection, kManagedBySelector); });
+    if (listed.ok() && listed->status == 404) continue;  // the cluster does not serve this kind
+    if (!listed.ok() || !listed->ok() || !listed->body.is_object()) {
+      co_return MakeError("list " + std::string(k.kind) + "s: " + Describe(listed));
+    }
+    const json::value* items = listed->body.get_object().if_contains("items");
+    if (items == nullptr || !items->is_array()) continue;
+    for (const auto& item : items->get_array()) {
+      if (item.is_object()) live.push_back(ToLive(item.get_object(), k.api_version, k.kind));
+    }
+  }
+  int deleted = 0;
+  std::string errors;
+  for (const LiveObject& o : PruneCandidates(desired_keys, live)) {
+    const KubeRef ref{o.api_version, o.kind, o.ns, o.name};
+    Status s = co_await Delete(ref);
+    if (s.ok()) {
+      ++deleted;
+      spdlog::info("pruned {} (no longer desired)", What(o.kind, o.ns, o.name));
+    } else {
+      errors += (errors.empty() ? "" : "; ") + s.error().message;
+    }
+  }
+  if (!errors.empty()) co_return MakeError("prune: " + errors);
+  co_return deleted;
+}
+
+}  // namespace vmesh::agent
