@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <set>
+
 #include "agent/apply/applier.h"
 #include "agent/certs/certificate_manager.h"
 #include "agent/discovery/discovery_watcher.h"
@@ -106,7 +108,15 @@ class AgentCoreImpl final : public AgentCore {
 
   link::v1::StatusReport MakeStatusReport() override {
     link::v1::StatusReport report;
-    for (auto& status : certs_.Statuses()) *report.add_meshes() = std::move(status);
+    std::set<std::string> reported;
+    for (auto& status : certs_.Statuses()) {
+      reported.insert(status.mesh());
+      *report.add_meshes() = std::move(status);
+    }
+    // Meshes without a certificate directive (no shared trust) are reported too, for their outputs.
+    for (const auto& mesh : watcher_.Meshes()) {
+      if (!reported.count(mesh.metadata().name())) report.add_meshes()->set_mesh(mesh.metadata().name());
+    }
     return report;
   }
 

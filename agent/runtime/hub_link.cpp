@@ -318,6 +318,14 @@ struct HubLink::Impl : std::enable_shared_from_this<Impl> {
     if (!core) return;
     Envelope envelope;
     *envelope.mutable_status_report() = core->MakeStatusReport();
+    // Outputs this agent holds (applied and ACKed) in its cluster, for every mesh of the cluster.
+    std::uint32_t outputs = 0;
+    if (receiver) {
+      for (const auto& [name, version] : receiver->held()) outputs += name.rfind("kube/", 0) == 0 ? 1 : 0;
+    }
+    for (auto& mesh : *envelope.mutable_status_report()->mutable_meshes()) {
+      if (mesh.applied_outputs() == 0) mesh.set_applied_outputs(outputs);
+    }
     auto* time = envelope.mutable_status_report()->mutable_time();
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     time->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(now).count());

@@ -154,7 +154,11 @@ std::string DescribeVirtualMesh(const api::v1::VirtualMesh& vm, TimePoint now) {
   for (const auto& key : keys) {
     const auto& s = vm.status().meshes().at(key);
     for (const auto& e : s.errors()) out += "  " + key + ": " + e + "\n";
-    if (s.pending_restarts_size() > 0) {
+    if (s.pending_restarts_size() > 0 && vm.spec().mtls_config().auto_restart_pods()) {
+      out += "  " + key + ": restarting onto the new root (istiod, then gateways, then workloads); still to restart:";
+      for (const auto& w : s.pending_restarts()) out += " " + w;
+      out += "\n";
+    } else if (s.pending_restarts_size() > 0) {
       out += "  " + key + ": needs a restart to trust the new root (vmeshctl mesh restart " +
              key.substr(0, key.find('.')) + "):";
       for (const auto& w : s.pending_restarts()) out += " " + w;
