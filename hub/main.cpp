@@ -181,6 +181,11 @@ int RunServe(const std::vector<std::string>& args) {
       ("status-interval", po::value<std::string>()->default_value("10s"), "how often agents send status reports")  //
       ("ping-interval", po::value<std::string>()->default_value("10s"), "WebSocket ping interval")                 //
       ("idle-timeout", po::value<std::string>()->default_value("30s"), "a silent agent is dead after this long")   //
+      ("retry-rejected-after", po::value<std::string>()->default_value("30s"),
+       "offer a resource an agent rejected (NACK) again after this long")  //
+      ("intermediate-ttl", po::value<std::string>(),
+       "lifetime of every mesh intermediate CA, overriding intermediateCertOptions.ttlDays (e.g. 10m to watch "
+       "rotation at 2/3 of it; never beyond the root)")  //
       ("max-frame-bytes", po::value<std::size_t>()->default_value(16u << 20), "largest WebSocket message accepted");
   vmesh::cli::AddCommonOptions(options);
   auto vm = vmesh::cli::Parse(args, options);
@@ -209,7 +214,15 @@ int RunServe(const std::vector<std::string>& args) {
   vmesh::Result<std::chrono::seconds> status_interval = ParseSeconds(*vm, "status-interval");
   vmesh::Result<std::chrono::seconds> ping_interval = ParseSeconds(*vm, "ping-interval");
   vmesh::Result<std::chrono::seconds> idle_timeout = ParseSeconds(*vm, "idle-timeout");
-  for (const auto* d : {&identity_ttl, &status_interval, &ping_interval, &idle_timeout}) {
+  vmesh::Result<std::chrono::seconds> retry_rejected = ParseSeconds(*vm, "retry-rejected-after");
+  std::optional<std::chrono::seconds> intermediate_ttl;
+  if (vm->count("intermediate-ttl")) {
+    auto ttl = ParseSeconds(*vm, "intermediate-ttl");
+    if (!ttl.ok()) return Fail("serve: " + ttl.error().message);
+    if (*ttl < std::chrono::minutes(1)) return Fail("serve: --intermediate-ttl must be at least 1m");
+    intermediate_ttl = *ttl;
+  }
+  for (const auto* d : {&identity_ttl, &status_interval, &ping_interval, &idle_timeout, &retry_rejected}) {
     if (!d->ok()) return Fail("serve: " + d->error().message);
   }
   const std::size_t max_frame = (*vm)["max-frame-bytes"].as<std::size_t>();
@@ -304,10 +317,14 @@ int RunServe(const std::vector<std::string>& args) {
       clock);
   objects = std::make_unique<vmesh::hub::ObjectService>(**store, hub_namespace, clock);
   ca = std::make_unique<vmesh::hub::CaService>(**store, kek, clock);
+  if (intermediate_ttl) ca->set_intermediate_ttl(*intermediate_ttl);
   core = vmesh::hub::MakeHubCore(
       vmesh::hub::HubCoreDeps{loop.context(), **store, *registration, *objects, *ca, metrics, clock},
       vmesh::hub::HubCoreOptions{
-          .hub_name = **hub_name, .hub_namespace = hub_namespace, .status_interval = *status_interval});
+          .hub_name = **hub_name,
+          .hub_namespace = hub_namespace,
+          .status_interval = *status_interval,
+          .retry_rejected_after = std::chrono::duration_cast<std::chrono::milliseconds>(*retry_rejected)});
   {
     std::lock_guard lock(identity->mu);
     identity->check = core->IdentityCheck();

@@ -157,7 +157,7 @@ Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, cons
                                                                : request.options.org_name()),
       .common_name = "vmesh intermediate " + mesh.cluster() + "/" + mesh_name,
       .spiffe_uri = "spiffe://" + trust_domain + "/ns/" + ns + "/sa/" + sa,
-      .ttl = std::chrono::hours(24) * days,
+      .ttl = intermediate_ttl_ ? *intermediate_ttl_ : std::chrono::seconds(std::chrono::hours(24) * days),
       .required_key = SpecFor(request.options)};
   const TimePoint now = clock_();
   auto cert = pki::IssueIntermediate(root.signer, *csr, profile, now);

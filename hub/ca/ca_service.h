@@ -74,12 +74,17 @@ class CaService {
 
   Result<IssuedIntermediate> IssueIntermediate(const RootCa& root, const IntermediateRequest& request);
 
+  // Overrides the intermediates' lifetime (intermediateCertOptions.ttlDays) for every VirtualMesh: short-lived
+  // set-ups and tests that watch rotation. Call before issuing (not synchronized).
+  void set_intermediate_ttl(std::chrono::seconds ttl) { intermediate_ttl_ = ttl; }
+
  private:
   Result<RootCa> Build(const RootCaRecord& record);
 
   Store& store_;
   std::optional<std::string> kek_;
   std::function<TimePoint()> clock_;
+  std::optional<std::chrono::seconds> intermediate_ttl_;
 };
 
 }  // namespace vmesh::hub
