@@ -278,6 +278,9 @@ struct HubLink::Impl : std::enable_shared_from_this<Impl> {
               io,
               [self = shared_from_this(), issued = envelope.issued_certificate()]() -> asio::awaitable<void> {
                 co_await self->core->OnIssuedCertificate(issued);
+                // The certificate phase just changed (INSTALLED or FAILED): tell the hub now rather than at the
+                // next status tick, so that status follows the cluster closely.
+                if (!self->stopped) self->SendStatus();
               },
               asio::detached);
         }
@@ -381,6 +384,7 @@ struct HubLink::Impl : std::enable_shared_from_this<Impl> {
       if (Status s = self->SendOn(self->conn, std::move(envelope)); !s.ok()) {
         spdlog::warn("sending the ack failed: {}", s.error().message);
       }
+      self->SendStatus();  // applied outputs and certificate phases changed with the update
     }
     self->draining = false;
   }

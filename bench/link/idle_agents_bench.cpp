@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   loop.Stop();
+  fleet.clear();  // the connections go before the event loop they belong to
   hub.Stop();
   return 0;
 }

@@ -12,10 +12,47 @@ std::string KubeResourceName(const std::string& api_version, const std::string& 
   return "kube/" + api_version + "/" + kind + "/" + ns + "/" + name;
 }
 
+namespace {
+
+// A mesh's trust is in place only when its agent installed an intermediate for the generation directed now (the
+// current root and intermediate options): a report about an earlier certificate — from before the VirtualMesh
+// was re-created, or before its options changed — must not make the mesh ACCEPTED.
+void RequireCurrentCertificates(const std::map<std::string, std::map<std::string, std::string>>& directed,
+                                const std::map<std::string, MeshReport>& reports,
+                                std::vector<VirtualMeshResult>& statuses) {
+  for (auto& result : statuses) {
+    auto vm = directed.find(result.key);
+    if (vm == directed.end() || result.whole_invalid) continue;
+    bool changed = false;
+    for (auto& [key, mesh_status] : *result.status.mutable_meshes()) {
+      if (mesh_status.state() != api::v1::ACCEPTED) continue;
+      auto wanted = vm->second.find(key);
+      if (wanted == vm->second.end()) continue;
+      auto report = reports.find(key);
+      const std::string installed = report == reports.end() ? "" : report->second.installed_generation;
+      if (!wanted->second.empty() && installed == wanted->second) continue;
+      mesh_status.set_state(api::v1::PENDING);
+      mesh_status.add_errors(wanted->second.empty()
+                                 ? "waiting for the root CA of " + result.key + " to be created"
+                                 : "waiting for mesh " + key + " to install an intermediate CA of the current root (" +
+                                       (installed.empty() ? "none installed yet"
+                                                          : "it holds one of an earlier root or "
+                                                            "options") +
+                                       ")");
+      changed = true;
+    }
+    if (changed) result.status.set_state(OverallState(result.status));
+  }
+}
+
+}  // namespace
+
 DesiredState ComputeDesiredState(const HubState& state) {
   DesiredState out;
   out.statuses = ComputeStatuses(state.status);
   std::map<std::string, std::map<std::string, link::v1::Resource>> by_cluster;
+  // VirtualMesh key -> mesh key -> the certificate generation directed now ("" while the root does not exist).
+  std::map<std::string, std::map<std::string, std::string>> directed;
 
   for (size_t i = 0; i < out.statuses.size(); ++i) {
     const VirtualMeshResult& result = out.statuses[i];
@@ -33,6 +70,7 @@ DesiredState ComputeDesiredState(const HubState& state) {
       auto root = state.roots.find(result.key);
       if (root == state.roots.end()) {
         out.roots_needed.insert(result.key);
+        for (const auto& [key, mesh] : active) directed[result.key][key] = "";
       } else {
         const auto& options = spec.mtls_config().shared().intermediate_cert_options();
         for (const auto& [key, mesh] : active) {
@@ -49,6 +87,7 @@ DesiredState ComputeDesiredState(const HubState& state) {
                             "-" + std::to_string(d->rsa_key_size_bits()) + "-" + std::to_string(options.ttl_days()));
           d->set_trust_bundle_pem(root->second.trust_bundle_pem);
           d->set_auto_restart_pods(spec.mtls_config().auto_restart_pods());
+          directed[result.key][key] = d->generation();
           by_cluster[mesh.spec().cluster()][r.name()] = r;
         }
       }
@@ -86,6 +125,7 @@ DesiredState ComputeDesiredState(const HubState& state) {
     auto& list = out.resources[cluster];
     for (auto& [name, r] : resources) list.push_back(std::move(r));
   }
+  RequireCurrentCertificates(directed, state.status.reports, out.statuses);
   return out;
 }
 

@@ -75,6 +75,35 @@ TEST(DesiredState, EveryActiveMeshGetsACertificateDirectiveThatFollowsTheRoot) {
   }
 }
 
+TEST(DesiredState, AMeshIsAcceptedOnlyWithAnIntermediateOfTheCurrentGeneration) {
+  HubState s = Load();
+  // Every agent reports an INSTALLED certificate, but of an earlier root (e.g. a deleted and re-created
+  // VirtualMesh): not ACCEPTED.
+  for (auto& [key, report] : s.status.reports) report.installed_generation = "an-earlier-root";
+  DesiredState before_root = ComputeDesiredState(s);
+  ASSERT_EQ(before_root.statuses.size(), 1u);
+  const auto& waiting = before_root.statuses[0].status;
+  EXPECT_EQ(waiting.state(), api::v1::PENDING);
+  EXPECT_THAT(waiting.meshes().at("istiod-istio-system-cluster-1.vmesh").errors(),
+              Contains(::testing::HasSubstr("root CA of vmesh/vm1 to be created")));
+
+  s.roots["vmesh/vm1"] = {"ROOT PEM", "aaaaaaaaaaaaaaaaaaaa"};
+  DesiredState stale = ComputeDesiredState(s);
+  EXPECT_EQ(stale.statuses[0].status.state(), api::v1::PENDING);
+  EXPECT_THAT(stale.statuses[0].status.meshes().at("istiod-istio-system-cluster-2.vmesh").errors(),
+              Contains(::testing::HasSubstr("earlier root or options")));
+
+  // The agents install the directed generation: ACCEPTED.
+  for (const auto& [cluster, resources] : stale.resources) {
+    for (const auto& r : resources) {
+      if (r.has_certificate())
+        s.status.reports[r.certificate().mesh() + ".vmesh"].installed_generation = r.certificate().generation();
+    }
+  }
+  DesiredState current = ComputeDesiredState(s);
+  EXPECT_EQ(current.statuses[0].status.state(), api::v1::ACCEPTED);
+}
+
 TEST(DesiredState, InvalidUpdateKeepsTheLastGoodOutputs) {
   HubState s = Load();
   DesiredState before = ComputeDesiredState(s);

@@ -116,7 +116,9 @@ ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, s
   return status;
 }
 
-ApprovalState Overall(const api::v1::VirtualMeshStatus& status) {
+}  // namespace
+
+ApprovalState OverallState(const api::v1::VirtualMeshStatus& status) {
   bool all_accepted = true, any_failed = false, any_invalid = false;
   for (const auto& [key, s] : status.meshes()) {
     all_accepted &= s.state() == api::v1::ACCEPTED;
@@ -128,8 +130,6 @@ ApprovalState Overall(const api::v1::VirtualMeshStatus& status) {
   if (any_invalid) return api::v1::INVALID;
   return api::v1::PENDING;
 }
-
-}  // namespace
 
 std::string MeshKey(const api::v1::ObjectRef& ref, const std::string& default_namespace) {
   return ref.name() + "." + (ref.namespace_().empty() ? default_namespace : ref.namespace_());
@@ -211,7 +211,7 @@ std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input) {
       s = MeshStatus(key, in.current.spec(), listed.size(), input, &active);
       if (active) out.active_meshes.push_back(key);
     }
-    out.status.set_state(Overall(out.status));
+    out.status.set_state(OverallState(out.status));
   }
   return results;
 }

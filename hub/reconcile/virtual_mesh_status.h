@@ -42,6 +42,8 @@ struct MeshReport {
   std::uint32_t federated_destinations = 0;
   std::uint32_t applied_outputs = 0;
   std::vector<std::string> pending_restarts;
+  // The certificate directive generation the installed intermediate answers ("" when none).
+  std::string installed_generation;
   std::optional<google::protobuf::Timestamp> last_report_time;
 };
 
@@ -83,5 +85,8 @@ std::string MeshKey(const api::v1::ObjectRef& ref, const std::string& default_na
 
 // One result per input VirtualMesh, in input order.
 std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input);
+
+// ACCEPTED when every mesh is, else FAILED if any is, else INVALID if any is, else PENDING.
+api::v1::ApprovalState OverallState(const api::v1::VirtualMeshStatus& status);
 
 }  // namespace vmesh::hub
