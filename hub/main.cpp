@@ -315,7 +315,7 @@ int RunServe(const std::vector<std::string>& args) {
       **store, *link_ca,
       vmesh::hub::RegistrationOptions{.hub_name = **hub_name, .agent_url = agent_url, .identity_ttl = *identity_ttl},
       clock);
-  objects = std::make_unique<vmesh::hub::ObjectService>(**store, hub_namespace, clock);
+  objects = std::make_unique<vmesh::hub::ObjectService>(**store, hub_namespace, clock, kek);
   ca = std::make_unique<vmesh::hub::CaService>(**store, kek, clock);
   if (intermediate_ttl) ca->set_intermediate_ttl(*intermediate_ttl);
   core = vmesh::hub::MakeHubCore(

@@ -1,5 +1,7 @@
 #include "agent/certs/cacerts.h"
 
+#include <algorithm>
+
 #include "common/pki/key.h"
 #include "common/pki/verify.h"
 
@@ -56,8 +58,12 @@ Status CheckCacertsOwnership(const std::map<std::string, std::string>& labels, c
 }
 
 pki::TimePoint RenewalTime(const pki::Certificate& intermediate) {
-  const auto lifetime = intermediate.not_after() - intermediate.not_before();
-  return intermediate.not_before() + lifetime * 2 / 3;
+  return RenewalTime(intermediate, intermediate.not_before());
+}
+
+pki::TimePoint RenewalTime(const pki::Certificate& intermediate, pki::TimePoint received) {
+  const pki::TimePoint start = std::clamp(received, intermediate.not_before(), intermediate.not_after());
+  return start + (intermediate.not_after() - start) * 2 / 3;
 }
 
 }  // namespace vmesh::agent

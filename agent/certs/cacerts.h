@@ -42,5 +42,10 @@ Status CheckCacertsOwnership(const std::map<std::string, std::string>& labels, c
 
 // When to request the next intermediate: at 2/3 of the certificate's lifetime (SPEC §5.4).
 pki::TimePoint RenewalTime(const pki::Certificate& intermediate);
+// The same, for a certificate the agent received at `received`: its lifetime counts from then when that is
+// later than notBefore. Issuers backdate notBefore for clock skew (pki::kClockSkewAllowance, a minute); counted
+// from there, a 1-minute intermediate would be renewed 20 s after it was issued instead of 40 s. `received`
+// is clamped to [notBefore, notAfter], so an agent clock running behind changes nothing.
+pki::TimePoint RenewalTime(const pki::Certificate& intermediate, pki::TimePoint received);
 
 }  // namespace vmesh::agent

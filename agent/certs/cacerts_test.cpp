@@ -94,5 +94,20 @@ TEST(Cacerts, RenewalAtTwoThirdsOfTheLifetime) {
   EXPECT_LT(RenewalTime(inter), p.now + 21h);
 }
 
+// notBefore is backdated by a minute for clock skew; for a short-lived intermediate the lifetime that counts
+// starts when the agent received it (moments after it was issued).
+TEST(Cacerts, RenewalOfShortLivedCertificatesCountsFromReceipt) {
+  Pki p;
+  auto inter = p.Intermediate(p.key, 60s);
+  ASSERT_EQ(inter.not_before(), std::chrono::floor<std::chrono::seconds>(p.now) - pki::kClockSkewAllowance);
+  const pki::TimePoint received = std::chrono::floor<std::chrono::seconds>(p.now);
+  EXPECT_EQ(RenewalTime(inter, received), received + 40s);
+  // Counted from notBefore it would be 20 s after issue.
+  EXPECT_EQ(RenewalTime(inter), received + 20s);
+  // A receipt time outside the validity is clamped: an agent clock behind the hub's changes nothing.
+  EXPECT_EQ(RenewalTime(inter, inter.not_before() - 1h), RenewalTime(inter));
+  EXPECT_EQ(RenewalTime(inter, inter.not_after() + 1h), inter.not_after());
+}
+
 }  // namespace
 }  // namespace vmesh::agent

@@ -448,7 +448,7 @@ asio::awaitable<Status> CertificateManager::Install(MeshEntry& e, const link::v1
   next.installed_generation = e.state.pending_generation;
   next.installed_serial = intermediate->serial_hex();
   next.installed_not_after = intermediate->not_after();
-  next.renew_at = RenewalTime(*intermediate);
+  next.renew_at = RenewalTime(*intermediate, input.now);
   next.pending_key_pem.clear();
   next.pending_generation.clear();
   next.pending_request_id.clear();
@@ -646,6 +646,8 @@ std::vector<link::v1::MeshStatus> CertificateManager::Statuses() const {
           std::chrono::duration_cast<std::chrono::seconds>(e->state.installed_not_after.time_since_epoch()).count());
     }
     cert->set_phase(e->phase);
+    ms.set_installed_generation(e->state.installed_generation);
+    ms.set_installed_generation(e->state.installed_generation);
     if (e->restart) {
       ms.set_restarts_done(static_cast<uint32_t>(e->restart->done));
       ms.set_restarts_total(static_cast<uint32_t>(e->restart->total));

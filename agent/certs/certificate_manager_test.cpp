@@ -265,6 +265,7 @@ TEST_F(CertificateManagerTest, PersistsTheKeyBeforeTheCsrAndInstallsAVerifiedCac
   auto status = Status1(*manager);
   EXPECT_EQ(status.certificate().phase(), api::v1::INSTALLED);
   EXPECT_EQ(status.certificate().serial(), intermediate->serial_hex());
+  EXPECT_EQ(status.installed_generation(), "g1");
   EXPECT_THAT(status.errors(), IsEmpty());
 
   // The first switch away from Istio's self-signed root: without autoRestartPods the status lists what needs a
@@ -373,11 +374,15 @@ TEST_F(CertificateManagerTest, ARestartedManagerResendsTheCsrForThePersistedKey)
 TEST_F(CertificateManagerTest, RenewsAtTwoThirdsOfTheLifetimeAndRetriesAfterAHubError) {
   Start({"istio.yaml"});
   auto manager = NewManager();
+  const auto installing = std::chrono::system_clock::now();
   const pki::Certificate first = InstallOnce(*manager, Directive("g1"));
+  const auto installed = std::chrono::system_clock::now();
   RunVoid(manager->Tick());
   EXPECT_EQ(csrs_.size(), 1u);
+  // 2/3 of the lifetime, counted from when the agent received the certificate (notBefore is backdated).
   const auto renew_at = CertStateFromSecret(Get(kState))->renew_at;
-  EXPECT_EQ(renew_at, std::chrono::time_point_cast<std::chrono::seconds>(RenewalTime(first)));
+  EXPECT_GE(renew_at, std::chrono::floor<std::chrono::seconds>(RenewalTime(first, installing)));
+  EXPECT_LE(renew_at, RenewalTime(first, installed));
 
   // At 2/3 of the lifetime: a new key and its CSR, for the same directive generation.
   clock_offset_ = renew_at - std::chrono::system_clock::now() + std::chrono::seconds(1);

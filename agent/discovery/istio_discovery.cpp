@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
+#include <set>
 
 #include "agent/discovery/json_fields.h"
 
@@ -35,9 +36,28 @@ MeshConfig ParseMeshConfig(const std::string& yaml) {
   return mc;
 }
 
+// The host IPs of the scheduled pods a Service selects, sorted and unique: the nodes a NodePort certainly
+// reaches the gateway on when the Node objects themselves cannot be read.
+std::vector<std::string> HostAddresses(const json::object& svc, const std::vector<json::object>& pods) {
+  const json::object* spec = Obj(svc, "spec");
+  const auto selector = StrMap(spec ? Obj(*spec, "selector") : nullptr);
+  std::set<std::string> out;
+  if (selector.empty()) return {};
+  for (const auto& pod : pods) {
+    if (Namespace(pod) != Namespace(svc)) continue;
+    auto labels = Labels(pod);
+    bool selected = true;
+    for (const auto& [k, v] : selector) selected = selected && labels.count(k) && labels[k] == v;
+    const std::string host_ip = Str(Obj(pod, "status"), "hostIP");
+    if (selected && !host_ip.empty()) out.insert(host_ip);
+  }
+  return {out.begin(), out.end()};
+}
+
 // The gateway of `svc` if it is one of `istio_label`'s gateways.
 std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::string& cluster,
-                                            const std::vector<std::string>& node_addresses) {
+                                            const std::vector<std::string>& node_addresses,
+                                            const std::vector<json::object>& pods) {
   const json::object* spec = Obj(svc, "spec");
   if (spec == nullptr) return std::nullopt;
   api::v1::GatewayInfo gw;
@@ -47,6 +67,7 @@ std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::
   for (const auto& [k, v] : StrMap(Obj(*spec, "selector"))) (*gw.mutable_workload_labels())[k] = v;
   std::string type = Str(spec, "type");
   gw.set_service_type(type.empty() ? "ClusterIP" : type);
+  std::uint32_t service_tls_port = 0;
   if (const json::array* ports = Arr(*spec, "ports")) {
     for (const auto& p : *ports) {
       if (!p.is_object()) continue;
@@ -55,12 +76,19 @@ std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::
       gw.set_tls_port_name(Str(&port, "name"));
       std::int64_t target = Int(&port, "targetPort");
       gw.set_tls_container_port(static_cast<std::uint32_t>(target != 0 ? target : Int(&port, "port")));
+      service_tls_port = static_cast<std::uint32_t>(Int(&port, "port"));
       gw.set_external_tls_port(
-          static_cast<std::uint32_t>(type == "NodePort" ? Int(&port, "nodePort") : Int(&port, "port")));
+          static_cast<std::uint32_t>(type == "NodePort" ? Int(&port, "nodePort") : service_tls_port));
       break;
     }
   }
   if (gw.external_tls_port() == 0) return std::nullopt;
+  std::vector<std::string> external_ips;
+  if (const json::array* ips = Arr(*spec, "externalIPs")) {
+    for (const auto& ip : *ips) {
+      if (ip.is_string()) external_ips.emplace_back(ip.get_string());
+    }
+  }
   if (type == "LoadBalancer") {
     const json::object* status = Obj(svc, "status");
     const json::object* lb = status ? Obj(*status, "loadBalancer") : nullptr;
@@ -76,13 +104,15 @@ std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::
       }
     }
   } else if (type == "NodePort") {
-    for (const auto& a : node_addresses) gw.add_external_addresses(a);
-  }
-  if (const json::array* ips = Arr(*spec, "externalIPs")) {
-    for (const auto& ip : *ips) {
-      if (ip.is_string()) gw.add_external_addresses(std::string(ip.get_string()));
+    const std::vector<std::string> addresses = node_addresses.empty() ? HostAddresses(svc, pods) : node_addresses;
+    if (!addresses.empty() || external_ips.empty()) {
+      // One port for every address: the node port on the nodes (external IPs answer on the Service port).
+      for (const auto& a : addresses) gw.add_external_addresses(a);
+      return gw;
     }
+    gw.set_external_tls_port(service_tls_port);
   }
+  for (const auto& ip : external_ips) gw.add_external_addresses(ip);
   return gw;
 }
 
@@ -184,7 +214,7 @@ std::vector<api::v1::Mesh> DiscoverMeshes(const ClusterSnapshot& s) {
       const json::object* sspec = Obj(svc, "spec");
       std::string role = Str(sspec ? Obj(*sspec, "selector") : nullptr, "istio");
       if (role != "eastwestgateway" && role != "ingressgateway") continue;
-      auto gw = Gateway(svc, s.cluster, node_addresses);
+      auto gw = Gateway(svc, s.cluster, node_addresses, s.pods);
       if (!gw) continue;
       *(role == "eastwestgateway" ? spec->add_east_west_gateways() : spec->add_ingress_gateways()) = *gw;
     }

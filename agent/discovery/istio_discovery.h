@@ -11,7 +11,9 @@
 //  - network from the namespace label topology.istio.io/network;
 //  - gateways: Services selecting istio=eastwestgateway (east-west) or istio=ingressgateway (ingress), of
 //    the mesh's revision (their istio.io/rev label, none = default); the TLS port is the one named "tls" or
-//    numbered 15443; remote clusters dial its LoadBalancer port, or its NodePort on the nodes' addresses.
+//    numbered 15443; remote clusters dial its LoadBalancer port, or its NodePort on the nodes' addresses
+//    (when no Node can be read — RBAC may forbid it — on the host IPs of the gateway's pods; with neither, on
+//    its spec.externalIPs and Service port, which is also what other Service types offer on externalIPs).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -32,7 +34,8 @@ struct ClusterSnapshot {
   std::vector<boost::json::object> services;
   std::vector<boost::json::object> namespaces;
   std::vector<boost::json::object> nodes;
-  // For destinations and workloads (agent/discovery/service_discovery.h); DiscoverMeshes ignores them.
+  // For destinations and workloads (agent/discovery/service_discovery.h); DiscoverMeshes uses the pods only
+  // for the host IPs of NodePort gateways when there are no nodes.
   std::vector<boost::json::object> pods;
   std::vector<boost::json::object> endpoints;
 };

@@ -64,6 +64,53 @@ TEST(IstioDiscovery, FindsTheMeshWithEveryField) {
   EXPECT_THAT(m.spec().ingress_gateways(0).external_addresses(), ElementsAre("10.1.0.5"));
 }
 
+TEST(IstioDiscovery, NodePortWithoutNodesUsesTheGatewayPodsHostIps) {
+  auto s = Cluster1(true);
+  s.nodes.clear();
+  for (const char* pod : {
+           R"({"metadata":{"name":"ig-1","namespace":"istio-system","labels":{"istio":"ingressgateway"}},
+               "status":{"hostIP":"192.168.0.9"}})",
+           R"({"metadata":{"name":"ig-2","namespace":"istio-system","labels":{"istio":"ingressgateway"}},
+               "status":{"hostIP":"192.168.0.7"}})",
+           R"({"metadata":{"name":"ig-3","namespace":"istio-system","labels":{"istio":"ingressgateway"}},
+               "status":{"hostIP":"192.168.0.9"}})",
+           R"({"metadata":{"name":"pending","namespace":"istio-system","labels":{"istio":"ingressgateway"}}})",
+           R"({"metadata":{"name":"other","namespace":"istio-system","labels":{"istio":"eastwestgateway"}},
+               "status":{"hostIP":"192.168.0.1"}})",
+           R"({"metadata":{"name":"elsewhere","namespace":"bookinfo","labels":{"istio":"ingressgateway"}},
+               "status":{"hostIP":"192.168.0.2"}})"}) {
+    s.pods.push_back(J(pod));
+  }
+  auto meshes = DiscoverMeshes(s);
+  ASSERT_EQ(meshes.size(), 1u);
+  ASSERT_EQ(meshes[0].spec().ingress_gateways_size(), 1);
+  EXPECT_EQ(meshes[0].spec().ingress_gateways(0).external_tls_port(), 30443u);
+  EXPECT_THAT(meshes[0].spec().ingress_gateways(0).external_addresses(), ElementsAre("192.168.0.7", "192.168.0.9"));
+  // Nodes, when readable, win.
+  s.nodes = Cluster1(true).nodes;
+  EXPECT_THAT(DiscoverMeshes(s)[0].spec().ingress_gateways(0).external_addresses(), ElementsAre("10.1.0.5"));
+}
+
+TEST(IstioDiscovery, ExternalIpsAnswerOnTheServicePort) {
+  auto s = Cluster1(true);
+  s.nodes.clear();
+  s.services[1]["spec"].as_object()["externalIPs"] = boost::json::array{"203.0.113.4"};
+  auto meshes = DiscoverMeshes(s);
+  ASSERT_EQ(meshes[0].spec().ingress_gateways_size(), 1);
+  EXPECT_EQ(meshes[0].spec().ingress_gateways(0).external_tls_port(), 443u) << "not the node port";
+  EXPECT_THAT(meshes[0].spec().ingress_gateways(0).external_addresses(), ElementsAre("203.0.113.4"));
+  // With nodes, the node port on the nodes (one port fits every address).
+  s.nodes = Cluster1(true).nodes;
+  meshes = DiscoverMeshes(s);
+  EXPECT_EQ(meshes[0].spec().ingress_gateways(0).external_tls_port(), 30443u);
+  EXPECT_THAT(meshes[0].spec().ingress_gateways(0).external_addresses(), ElementsAre("10.1.0.5"));
+  // A LoadBalancer's external IPs come after its ingress addresses, on the same Service port.
+  s.services[0]["spec"].as_object()["externalIPs"] = boost::json::array{"203.0.113.5"};
+  meshes = DiscoverMeshes(s);
+  EXPECT_EQ(meshes[0].spec().east_west_gateways(0).external_tls_port(), 15443u);
+  EXPECT_THAT(meshes[0].spec().east_west_gateways(0).external_addresses(), ElementsAre("172.18.0.1", "203.0.113.5"));
+}
+
 TEST(IstioDiscovery, SmartDnsOffAndOldIstio) {
   auto meshes = DiscoverMeshes(Cluster1(false, "gcr.io/istio-release/pilot:1.18.2-distroless"));
   ASSERT_EQ(meshes.size(), 1u);

@@ -14,6 +14,7 @@
 
 #include "common/api/duration.h"
 #include "common/api/gloo_import.h"
+#include "common/api/secret.h"
 #include "common/api/validation.h"
 #include "common/base/base64.h"
 
@@ -483,6 +484,7 @@ const std::vector<KindInfo>& Kinds() {
       {kDiscoveryApiVersion, "Destination", [] { return Object(v1::Destination()); }},
       {kDiscoveryApiVersion, "Workload", [] { return Object(v1::Workload()); }},
       {kDiscoveryApiVersion, "Cluster", [] { return Object(v1::Cluster()); }},
+      {kCoreApiVersion, kSecretKind, [] { return Object(v1::Secret()); }},
   };
   return *kinds;
 }
@@ -659,6 +661,7 @@ class ManifestDecoder {
       std::vector<FieldError> invalid;
       if (auto* vm = std::get_if<v1::VirtualMesh>(&object)) invalid = ValidateVirtualMesh(*vm);
       if (auto* ap = std::get_if<v1::AccessPolicy>(&object)) invalid = ValidateAccessPolicy(*ap);
+      if (auto* secret = std::get_if<v1::Secret>(&object)) invalid = ValidateSecret(*secret);
       if (!invalid.empty()) {
         Locate(invalid, document, start_line, locations);
         Prefix(invalid, prefix);

@@ -21,6 +21,7 @@
 #include "common/api/field_error.h"
 #include "vmesh/api/v1/access_policy.pb.h"
 #include "vmesh/api/v1/discovery.pb.h"
+#include "vmesh/api/v1/secret.pb.h"
 #include "vmesh/api/v1/virtual_mesh.pb.h"
 
 namespace vmesh::api {
@@ -30,7 +31,8 @@ inline constexpr std::string_view kDiscoveryApiVersion = "discovery.vmesh.dev/v1
 inline constexpr std::string_view kGlooNetworkingApiVersion = "networking.mesh.gloo.solo.io/v1";
 inline constexpr std::string_view kDefaultHubNamespace = "vmesh";
 
-using Object = std::variant<v1::VirtualMesh, v1::AccessPolicy, v1::Mesh, v1::Destination, v1::Workload, v1::Cluster>;
+using Object =
+    std::variant<v1::VirtualMesh, v1::AccessPolicy, v1::Mesh, v1::Destination, v1::Workload, v1::Cluster, v1::Secret>;
 
 // The protobuf message inside an Object.
 const google::protobuf::Message& AsMessage(const Object& object);
@@ -47,7 +49,7 @@ struct DecodedObject {
 struct DecodeOptions {
   // Namespace that objects default to and that the Gloo Mesh namespace "gloo-mesh" maps onto.
   std::string hub_namespace = std::string(kDefaultHubNamespace);
-  // Run structural validation (validation.h) on every VirtualMesh and AccessPolicy.
+  // Run structural validation (validation.h, secret.h) on every VirtualMesh, AccessPolicy and Secret.
   bool validate = true;
   // Largest manifest accepted, in bytes.
   size_t max_bytes = 8u << 20;

@@ -547,6 +547,12 @@ std::vector<FieldError> ValidateVirtualMesh(const v1::VirtualMesh& vm) {
   return WithObject(std::move(out), "VirtualMesh", vm.metadata());
 }
 
+std::vector<FieldError> ValidateObjectMeta(const v1::ObjectMeta& meta, std::string_view example_name) {
+  Errors out;
+  CheckMetadata(out, meta, example_name);
+  return out;
+}
+
 std::vector<FieldError> ValidateAccessPolicy(const v1::AccessPolicy& ap) {
   Errors out;
   CheckMetadata(out, ap.metadata(), "reviews-from-productpage");

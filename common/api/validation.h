@@ -12,6 +12,7 @@
 // checked. Pure functions: no I/O, no globals, safe to call from any thread.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "common/api/dns.h"  // IsDns1123Label, IsDns1123Subdomain, IsValidHostnameSuffix, ...
@@ -26,5 +27,10 @@ namespace vmesh::api {
 std::vector<FieldError> ValidateVirtualMesh(const v1::VirtualMesh& vm);
 
 std::vector<FieldError> ValidateAccessPolicy(const v1::AccessPolicy& ap);
+
+// metadata.name (a DNS-1123 subdomain, required; `example_name` is suggested when it is missing),
+// metadata.namespace (a DNS-1123 label, optional) and metadata.labels. Paths start with "metadata."; `object`
+// is left empty.
+std::vector<FieldError> ValidateObjectMeta(const v1::ObjectMeta& meta, std::string_view example_name);
 
 }  // namespace vmesh::api

@@ -5,8 +5,13 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+
+#include "common/api/secret.h"
+#include "common/pki/aead.h"
+#include "common/pki/certificate.h"
 
 namespace vmesh::hub {
 
@@ -58,11 +63,35 @@ bool SameUserMetadata(const api::v1::ObjectMeta& a, const api::v1::ObjectMeta& b
   return MessageDifferencer::Equals(x, y);
 }
 
-// Applies one object of type T (VirtualMesh or AccessPolicy) — their layouts are the same.
+bool SameContent(const api::v1::VirtualMesh& a, const api::v1::VirtualMesh& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a.spec(), b.spec());
+}
+bool SameContent(const api::v1::AccessPolicy& a, const api::v1::AccessPolicy& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a.spec(), b.spec());
+}
+bool SameContent(const api::v1::Secret& a, const api::v1::Secret& b) {
+  if (a.type() != b.type() || a.data_size() != b.data_size()) return false;
+  for (const auto& [k, v] : a.data()) {
+    auto it = b.data().find(k);
+    if (it == b.data().end() || it->second != v) return false;
+  }
+  return true;
+}
+
 template <typename T>
+Result<T> ParseStored(const StoredObject& row) {
+  T obj;
+  if (!obj.ParseFromString(row.body))
+    return MakeError("stored " + row.kind + " " + row.ns + "/" + row.name + " is corrupt");
+  return obj;
+}
+
+// Applies one object of type T (VirtualMesh, AccessPolicy or Secret): their metadata handling is the same; what
+// counts as a content change (bumping the generation) is SameContent's, and `decode`/`encode` turn stored rows into
+// objects and back (Secrets seal their keys).
+template <typename T, typename Decode, typename Encode>
 Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming, const std::string& note,
-                               TimePoint now) {
-  using google::protobuf::util::MessageDifferencer;
+                               TimePoint now, Decode&& decode, Encode&& encode) {
   api::v1::ObjectMeta& meta = *incoming.mutable_metadata();
   ApplyResult result{kind, meta.namespace_(), meta.name(), ApplyOutcome::kCreated, 1, note};
   std::optional<std::int64_t> expected;
@@ -74,15 +103,15 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
                        meta.resource_version() + "\" is not a version this hub issued");
     }
   }
-  incoming.clear_status();
+  if constexpr (requires { incoming.clear_status(); }) incoming.clear_status();
   auto current = store.GetObject(kind, meta.namespace_(), meta.name());
   if (!current.ok()) return current.error();
   StoredObject row;
   if (current->has_value()) {
-    T existing;
-    if (!existing.ParseFromString((*current)->body)) return MakeError("stored " + kind + " is corrupt");
-    const bool spec_changed = !MessageDifferencer::Equals(existing.spec(), incoming.spec());
-    if (!spec_changed && SameUserMetadata(existing.metadata(), meta)) {
+    Result<T> existing = decode(**current);
+    if (!existing.ok()) return existing.error();
+    const bool content_changed = !SameContent(*existing, incoming);
+    if (!content_changed && SameUserMetadata(existing->metadata(), meta)) {
       result.outcome = ApplyOutcome::kUnchanged;
       result.generation = (*current)->generation;
       if (expected && *expected != (*current)->resource_version) {
@@ -92,7 +121,7 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
       return result;
     }
     row = **current;
-    row.generation = (*current)->generation + (spec_changed ? 1 : 0);
+    row.generation = (*current)->generation + (content_changed ? 1 : 0);
     if (!expected) expected = (*current)->resource_version;
     result.outcome = ApplyOutcome::kConfigured;
   } else {
@@ -108,11 +137,25 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
   meta.set_generation(row.generation);
   meta.set_creation_timestamp(row.creation_timestamp);
   meta.clear_resource_version();
-  row.body = SerializeDeterministic(incoming);
+  Result<std::string> body = encode(std::move(incoming));
+  if (!body.ok()) return body.error();
+  row.body = std::move(*body);
   auto stored = store.PutObject(row, expected);
   if (!stored.ok()) return stored.error();
   result.generation = row.generation;
   return result;
+}
+
+template <typename T>
+Result<ApplyResult> ApplyPlain(Store& store, const std::string& kind, const T& incoming, const std::string& note,
+                               TimePoint now) {
+  return ApplyTyped(store, kind, incoming, note, now, ParseStored<T>,
+                    [](const T& obj) -> Result<std::string> { return SerializeDeterministic(obj); });
+}
+
+// The associated data a sealed Secret value is bound to: moving it to another Secret or key fails to open.
+std::string SealContext(const std::string& ns, const std::string& name, const std::string& key) {
+  return "Secret " + ns + "/" + name + " " + key;
 }
 
 template <typename T>
@@ -144,18 +187,34 @@ Result<std::string> CanonicalKind(const std::string& kind) {
   const std::string k = Lower(kind);
   if (k == "virtualmesh" || k == "virtualmeshes" || k == "vm") return std::string("VirtualMesh");
   if (k == "accesspolicy" || k == "accesspolicies" || k == "ap") return std::string("AccessPolicy");
-  return MakeError("unknown kind \"" + kind + "\" (expected virtualmesh or accesspolicy)");
+  if (k == "secret" || k == "secrets") return std::string("Secret");
+  return MakeError("unknown kind \"" + kind + "\" (expected virtualmesh, accesspolicy or secret)");
 }
 
-ObjectService::ObjectService(Store& store, std::string hub_namespace, std::function<TimePoint()> clock)
-    : store_(store), hub_namespace_(std::move(hub_namespace)), clock_(std::move(clock)) {}
+ObjectService::ObjectService(Store& store, std::string hub_namespace, std::function<TimePoint()> clock,
+                             std::optional<std::string> key_encryption_key)
+    : store_(store),
+      hub_namespace_(std::move(hub_namespace)),
+      clock_(std::move(clock)),
+      kek_(std::move(key_encryption_key)) {}
 
 Result<ApplyResult> ObjectService::ApplyOne(const api::DecodedObject& decoded) {
   if (const auto* vm = std::get_if<api::v1::VirtualMesh>(&decoded.object)) {
-    return ApplyTyped(store_, "VirtualMesh", *vm, decoded.import_note, clock_());
+    return ApplyPlain(store_, "VirtualMesh", *vm, decoded.import_note, clock_());
   }
   if (const auto* ap = std::get_if<api::v1::AccessPolicy>(&decoded.object)) {
-    return ApplyTyped(store_, "AccessPolicy", *ap, decoded.import_note, clock_());
+    return ApplyPlain(store_, "AccessPolicy", *ap, decoded.import_note, clock_());
+  }
+  if (const auto* secret = std::get_if<api::v1::Secret>(&decoded.object)) {
+    api::v1::Secret incoming = *secret;
+    api::MergeStringData(&incoming);
+    incoming.set_api_version(std::string(api::kCoreApiVersion));
+    incoming.set_kind(std::string(api::kSecretKind));
+    if (incoming.type().empty()) incoming.set_type("Opaque");
+    return ApplyTyped(
+        store_, "Secret", std::move(incoming), decoded.import_note, clock_(),
+        [this](const StoredObject& row) { return DecodeSecret(row); },
+        [this](api::v1::Secret s) { return EncodeSecret(std::move(s)); });
   }
   const auto& msg = api::AsMessage(decoded.object);
   return MakeError("document " + std::to_string(decoded.document) + ": " + msg.GetDescriptor()->name() +
@@ -167,7 +226,15 @@ Result<std::vector<ApplyResult>> ObjectService::Apply(std::string_view manifest)
   options.hub_namespace = hub_namespace_;
   api::DecodeResult decoded = api::DecodeManifests(manifest, options);
   if (!decoded.ok()) return MakeError(api::JoinErrors(decoded.errors));
+  std::string refused;
   for (const auto& d : decoded.objects) {
+    if (const auto* secret = std::get_if<api::v1::Secret>(&d.object)) {
+      if (Status s = CheckSecret(*secret); !s.ok()) {
+        refused +=
+            (refused.empty() ? "" : "\n") + ("document " + std::to_string(d.document) + ": " + s.error().message);
+      }
+      continue;
+    }
     if (!std::holds_alternative<api::v1::VirtualMesh>(d.object) &&
         !std::holds_alternative<api::v1::AccessPolicy>(d.object)) {
       return MakeError("document " + std::to_string(d.document) + ": " +
@@ -175,6 +242,7 @@ Result<std::vector<ApplyResult>> ObjectService::Apply(std::string_view manifest)
                        " objects are written by the hub from agent reports and cannot be applied");
     }
   }
+  if (!refused.empty()) return MakeError(refused);
   std::vector<ApplyResult> results;
   for (const auto& d : decoded.objects) {
     auto r = ApplyOne(d);
@@ -190,6 +258,89 @@ Result<std::vector<api::v1::VirtualMesh>> ObjectService::ListVirtualMeshes() {
 
 Result<std::vector<api::v1::AccessPolicy>> ObjectService::ListAccessPolicies() {
   return ListTyped<api::v1::AccessPolicy>(store_, "AccessPolicy");
+}
+
+Status ObjectService::CheckSecret(const api::v1::Secret& secret) const {
+  if (!api::IsRootCaSecret(secret)) return OkStatus();
+  auto pem = api::SecretValue(secret, api::kRootCertKey);
+  if (!pem) return OkStatus();  // the codec reported it
+  auto cert = pki::Certificate::FromPem(*pem);
+  if (!cert.ok()) return OkStatus();
+  const TimePoint now = clock_();
+  const std::string field = secret.string_data().count(std::string(api::kRootCertKey)) ? "stringData" : "data";
+  const std::string who = "Secret " + secret.metadata().namespace_() + "/" + secret.metadata().name() + ": " + field +
+                          "[" + std::string(api::kRootCertKey) + "]: ";
+  if (cert->not_after() < now) {
+    return MakeError(who + "expired at " + Rfc3339(cert->not_after()) + ": provide a CA certificate that is valid now");
+  }
+  if (cert->not_before() > now) {
+    return MakeError(who + "is not valid before " + Rfc3339(cert->not_before()) + " (is the hub's clock right?)");
+  }
+  return OkStatus();
+}
+
+Result<std::string> ObjectService::EncodeSecret(api::v1::Secret secret) const {
+  const std::string ns = secret.metadata().namespace_();
+  const std::string name = secret.metadata().name();
+  if (kek_) {
+    for (auto& [key, value] : *secret.mutable_data()) {
+      if (api::IsPublicSecretValue(value)) continue;
+      auto sealed = pki::Seal(*kek_, value, SealContext(ns, name, key));
+      if (!sealed.ok()) return sealed.error().Wrap("Secret " + ns + "/" + name + " " + key);
+      value = std::move(*sealed);
+    }
+  }
+  return SerializeDeterministic(secret);
+}
+
+Result<api::v1::Secret> ObjectService::DecodeSecret(const StoredObject& row) const {
+  auto secret = ParseStored<api::v1::Secret>(row);
+  if (!secret.ok()) return secret.error();
+  for (auto& [key, value] : *secret->mutable_data()) {
+    if (!pki::IsSealed(value)) continue;
+    if (!kek_) {
+      return MakeError("Secret " + row.ns + "/" + row.name +
+                       " is encrypted: start the hub with --root-key-encryption-key-file");
+    }
+    auto opened = pki::Open(*kek_, value, SealContext(row.ns, row.name, key));
+    if (!opened.ok()) return opened.error().Wrap("Secret " + row.ns + "/" + row.name + " " + key);
+    value = std::move(*opened);
+  }
+  secret->mutable_metadata()->set_resource_version(std::to_string(row.resource_version));
+  return secret;
+}
+
+Result<std::vector<api::v1::Secret>> ObjectService::ListSecrets() {
+  auto rows = store_.ListObjects("Secret");
+  if (!rows.ok()) return rows.error();
+  std::vector<api::v1::Secret> out;
+  for (const auto& row : *rows) {
+    // Listing needs no key material: parse without unsealing, then redact (sealed values are never public).
+    auto secret = ParseStored<api::v1::Secret>(row);
+    if (!secret.ok()) return secret.error();
+    secret->mutable_metadata()->set_resource_version(std::to_string(row.resource_version));
+    out.push_back(api::RedactSecret(*secret));
+  }
+  return out;
+}
+
+Result<std::optional<api::v1::Secret>> ObjectService::GetSecret(const std::string& ns, const std::string& name) {
+  auto row = store_.GetObject("Secret", ns, name);
+  if (!row.ok()) return row.error();
+  if (!row->has_value()) return std::optional<api::v1::Secret>();
+  auto secret = ParseStored<api::v1::Secret>(**row);
+  if (!secret.ok()) return secret.error();
+  secret->mutable_metadata()->set_resource_version(std::to_string((*row)->resource_version));
+  return std::optional<api::v1::Secret>(api::RedactSecret(*secret));
+}
+
+Result<std::optional<api::v1::Secret>> ObjectService::GetSecretData(const std::string& ns, const std::string& name) {
+  auto row = store_.GetObject("Secret", ns, name);
+  if (!row.ok()) return row.error();
+  if (!row->has_value()) return std::optional<api::v1::Secret>();
+  auto secret = DecodeSecret(**row);
+  if (!secret.ok()) return secret.error();
+  return std::optional<api::v1::Secret>(std::move(*secret));
 }
 
 Result<std::optional<api::v1::VirtualMesh>> ObjectService::GetVirtualMesh(const std::string& ns,
@@ -231,6 +382,23 @@ Status ObjectService::Delete(const std::string& kind, const std::string& ns, con
   if (!deleted.ok()) return deleted.error();
   if (!*deleted)
     return MakeError(Lower(*canonical) + " " + (ns.empty() ? hub_namespace_ : ns) + "/" + name + " not found");
+  if (*canonical == "Secret") {
+    const std::string secret_ns = ns.empty() ? hub_namespace_ : ns;
+    auto vms = ListVirtualMeshes();
+    if (vms.ok()) {
+      for (const auto& vm : *vms) {
+        const auto& root = vm.spec().mtls_config().shared().root_certificate_authority();
+        if (!root.has_secret() || root.secret().name() != name) continue;
+        const std::string& ref_ns =
+            root.secret().namespace_().empty() ? vm.metadata().namespace_() : root.secret().namespace_();
+        if (ref_ns != secret_ns) continue;
+        spdlog::warn(
+            "Secret {}/{} deleted while VirtualMesh {}/{} names it as its root CA: a root already imported from it "
+            "stays in use",
+            secret_ns, name, vm.metadata().namespace_(), vm.metadata().name());
+      }
+    }
+  }
   return OkStatus();
 }
 

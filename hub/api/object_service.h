@@ -1,4 +1,4 @@
-// The hub's API objects (VirtualMesh, AccessPolicy): apply, get, list, delete — what `vmeshctl apply/get/
+// The hub's API objects (VirtualMesh, AccessPolicy, Secret): apply, get, list, delete — what `vmeshctl apply/get/
 // delete` call through the API endpoint. Transport-free: the HTTPS layer maps these calls to routes.
 //
 // Apply is all or nothing at validation: a manifest with any malformed object (codec or structural
@@ -6,6 +6,13 @@
 // creationTimestamp) or updated: generation goes up only when the spec changes, status is kept, and the
 // write is optimistic — against the resourceVersion the manifest carries, if any (a stale one is a conflict),
 // else against the version read just before writing. An unchanged object is not written at all.
+//
+// Secrets (v1 Secret, e.g. a VirtualMesh's user-provided root CA, see common/api/secret.h) are stored with
+// stringData merged into data; their generation goes up when type or data change. Values that are not public
+// certificates (private keys) are sealed with the key-encryption key when the hub has one (AES-256-GCM, bound to
+// the Secret and key) and are never returned by ListSecrets/GetSecret, which redact them; only GetSecretData,
+// for the hub's own use, returns them. A root-CA Secret whose root-cert.pem is expired or not yet valid is
+// refused at apply.
 #pragma once
 
 #include <functional>
@@ -33,7 +40,10 @@ struct ApplyResult {
 
 class ObjectService {
  public:
-  ObjectService(Store& store, std::string hub_namespace, std::function<TimePoint()> clock);
+  // `key_encryption_key`: 32 bytes to seal Secret values at rest, or nullopt to store them as given (the store
+  // file is 0600).
+  ObjectService(Store& store, std::string hub_namespace, std::function<TimePoint()> clock,
+                std::optional<std::string> key_encryption_key = std::nullopt);
 
   // Errors: the codec's messages (one per line), or a conflict (message starts with kConflict).
   Result<std::vector<ApplyResult>> Apply(std::string_view manifest);
@@ -43,20 +53,33 @@ class ObjectService {
   // nullopt when absent.
   Result<std::optional<api::v1::VirtualMesh>> GetVirtualMesh(const std::string& ns, const std::string& name);
 
+  // Secrets as the API shows them (api::RedactSecret: no private key, ever).
+  Result<std::vector<api::v1::Secret>> ListSecrets();
+  Result<std::optional<api::v1::Secret>> GetSecret(const std::string& ns, const std::string& name);
+  // The stored Secret with every value, unsealed: for the hub itself (the reconciler importing a root). Never
+  // return it from the API.
+  Result<std::optional<api::v1::Secret>> GetSecretData(const std::string& ns, const std::string& name);
+
   // Stores a new status (the reconciler's write); no-op when equal. Fails when the object is gone.
   Status UpdateVirtualMeshStatus(const std::string& ns, const std::string& name, const api::v1::VirtualMeshStatus& s,
                                  const std::optional<api::v1::VirtualMeshSpec>& last_good, std::int64_t last_good_gen);
 
-  // `kind` is case-insensitive, singular or plural (virtualmesh, virtualmeshes, accesspolicy, ...). Deleting
-  // what does not exist is an error naming it.
+  // `kind` is case-insensitive, singular or plural (virtualmesh, virtualmeshes, accesspolicy, secret, ...).
+  // Deleting what does not exist is an error naming it. Deleting a Secret a VirtualMesh uses as its root is
+  // allowed (the root already imported stays in use) and logged.
   Status Delete(const std::string& kind, const std::string& ns, const std::string& name);
 
  private:
   Result<ApplyResult> ApplyOne(const api::DecodedObject& decoded);
+  // What only the hub can check before a Secret is stored (its root certificate's validity now).
+  Status CheckSecret(const api::v1::Secret& secret) const;
+  Result<std::string> EncodeSecret(api::v1::Secret secret) const;
+  Result<api::v1::Secret> DecodeSecret(const StoredObject& row) const;
 
   Store& store_;
   std::string hub_namespace_;
   std::function<TimePoint()> clock_;
+  std::optional<std::string> kek_;
 };
 
 // RFC 3339 (UTC, seconds) as metadata.creationTimestamp uses.
@@ -66,7 +89,7 @@ std::string Rfc3339(TimePoint t);
 // be compared byte for byte.
 std::string SerializeDeterministic(const google::protobuf::Message& message);
 
-// "VirtualMesh" / "AccessPolicy" for the accepted spellings, or an error listing them.
+// "VirtualMesh" / "AccessPolicy" / "Secret" for the accepted spellings, or an error listing them.
 Result<std::string> CanonicalKind(const std::string& kind);
 
 }  // namespace vmesh::hub

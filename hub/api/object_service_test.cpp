@@ -5,6 +5,11 @@
 
 #include <filesystem>
 
+#include "common/api/secret.h"
+#include "common/base/base64.h"
+#include "common/pki/aead.h"
+#include "common/pki/pki_test_util.h"
+
 namespace vmesh::hub {
 namespace {
 
@@ -149,6 +154,97 @@ TEST_F(ObjectServiceTest, ClusterRecordsBecomeClusterObjects) {
   EXPECT_EQ(c.metadata().creation_timestamp(), "2027-01-15T08:00:00Z");
   r.state = ClusterState::kDeregistered;
   EXPECT_EQ(ClusterObject(r, "vmesh").metadata().labels().at("vmesh.dev/deregistered"), "true");
+}
+
+// A root-CA Secret manifest with base64 data, as `vmeshctl create root-secret` sends it.
+std::string RootSecretManifest(const std::string& cert, const std::string& key, const std::string& name = "my-root") {
+  return "apiVersion: v1\nkind: Secret\nmetadata: {name: " + name +
+         "}\ntype: vmesh.dev/root-ca\ndata:\n  root-cert.pem: " + Base64Encode(cert) +
+         "\n  key.pem: " + Base64Encode(key) + "\n";
+}
+
+class SecretServiceTest : public ObjectServiceTest {
+ protected:
+  const pki::CaSigner root_ =
+      pki::test::MakeRoot(pki::KeySpec::EcdsaP256(), now_ - std::chrono::hours(1), std::chrono::days(365));
+  const std::string cert_ = root_.certificate().ToPem();
+  const std::string key_ = root_.key().ToPem();
+};
+
+TEST_F(SecretServiceTest, ApplyStoresARootSecretAndTheApiNeverReturnsItsKey) {
+  EXPECT_THAT(Lines(service_->Apply(RootSecretManifest(cert_, key_))), ElementsAre("secret vmesh/my-root created"));
+  EXPECT_THAT(Lines(service_->Apply(RootSecretManifest(cert_, key_))), ElementsAre("secret vmesh/my-root unchanged"));
+
+  auto listed = service_->ListSecrets();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  const api::v1::Secret& shown = listed->front();
+  EXPECT_EQ(shown.type(), "vmesh.dev/root-ca");
+  EXPECT_EQ(shown.metadata().generation(), 1);
+  EXPECT_EQ(shown.data().at("root-cert.pem"), cert_);
+  EXPECT_EQ(shown.data().at("key.pem"), "") << "redacted";
+  EXPECT_EQ(shown.metadata().annotations().at("vmesh.dev/redacted"), "key.pem");
+  auto one = service_->GetSecret("vmesh", "my-root");
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->data().at("key.pem"), "");
+  EXPECT_FALSE(service_->GetSecret("vmesh", "other")->has_value());
+
+  auto full = service_->GetSecretData("vmesh", "my-root");
+  ASSERT_TRUE(full.ok() && full->has_value());
+  EXPECT_EQ((*full)->data().at("key.pem"), key_) << "the hub itself reads the key";
+
+  // A new key for another certificate: refused naming key.pem, nothing changes.
+  const pki::CaSigner other = pki::test::MakeRoot(pki::KeySpec::EcdsaP384(), now_ - std::chrono::hours(1));
+  auto mismatched = service_->Apply(RootSecretManifest(cert_, other.key().ToPem()));
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_THAT(mismatched.error().message, HasSubstr("Secret vmesh/my-root: data[key.pem]: does not match"));
+  EXPECT_EQ((*service_->GetSecretData("vmesh", "my-root"))->data().at("key.pem"), key_);
+
+  // Another valid root: configured, generation 2.
+  EXPECT_THAT(Lines(service_->Apply(RootSecretManifest(other.certificate().ToPem(), other.key().ToPem()))),
+              ElementsAre("secret vmesh/my-root configured"));
+  EXPECT_EQ((**service_->GetSecret("vmesh", "my-root")).metadata().generation(), 2);
+}
+
+TEST_F(SecretServiceTest, KeysAreSealedAtRestWithTheKeyEncryptionKey) {
+  const std::string kek(32, 'k');
+  ObjectService sealed(
+      *store_, "vmesh", [this] { return now_; }, kek);
+  ASSERT_TRUE(sealed.Apply(RootSecretManifest(cert_, key_)).ok());
+  auto row = store_->GetObject("Secret", "vmesh", "my-root");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->body.find("PRIVATE KEY"), std::string::npos) << "the key is not stored in the clear";
+  EXPECT_NE((*row)->body.find("BEGIN CERTIFICATE"), std::string::npos) << "certificates are public";
+  EXPECT_EQ((*sealed.GetSecretData("vmesh", "my-root"))->data().at("key.pem"), key_);
+  EXPECT_THAT(Lines(sealed.Apply(RootSecretManifest(cert_, key_))), ElementsAre("secret vmesh/my-root unchanged"))
+      << "compared unsealed: a fresh nonce is no change";
+
+  // Without the key-encryption key the sealed key cannot be read, and the error says what to do.
+  auto unreadable = service_->GetSecretData("vmesh", "my-root");
+  ASSERT_FALSE(unreadable.ok());
+  EXPECT_THAT(unreadable.error().message, HasSubstr("--root-key-encryption-key-file"));
+  EXPECT_EQ(service_->ListSecrets()->front().data().at("key.pem"), "") << "listing needs no key";
+}
+
+TEST_F(SecretServiceTest, ExpiredRootIsRefusedAtApply) {
+  const pki::CaSigner old =
+      pki::test::MakeRoot(pki::KeySpec::EcdsaP256(), now_ - std::chrono::days(30), std::chrono::days(1));
+  auto r = service_->Apply(RootSecretManifest(old.certificate().ToPem(), old.key().ToPem()) + "---\n" + kVm);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("Secret vmesh/my-root: data[root-cert.pem]: expired at"));
+  EXPECT_TRUE(service_->ListVirtualMeshes()->empty()) << "all or nothing";
+  EXPECT_TRUE(service_->ListSecrets()->empty());
+}
+
+TEST_F(SecretServiceTest, SecretsCanBeDeletedEvenWhileInUse) {
+  ASSERT_TRUE(service_->Apply(RootSecretManifest(cert_, key_)).ok());
+  std::string vm = kVm;
+  vm.replace(vm.find("mtlsConfig: {shared: {}}"), 24,
+             "mtlsConfig: {shared: {rootCertificateAuthority: {secret: {name: my-root}}}}");
+  ASSERT_TRUE(service_->Apply(vm).ok());
+  EXPECT_TRUE(service_->Delete("secrets", "vmesh", "my-root").ok());
+  EXPECT_TRUE(service_->ListSecrets()->empty());
+  EXPECT_THAT(service_->Delete("secret", "", "my-root").error().message, HasSubstr("secret vmesh/my-root not found"));
 }
 
 }  // namespace

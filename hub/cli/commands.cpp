@@ -10,6 +10,7 @@
 #include <map>
 
 #include "common/api/manifest.h"
+#include "common/api/secret.h"
 #include "common/base/files.h"
 #include "common/log/log.h"
 #include "hub/cli/ctl_client.h"
@@ -45,7 +46,8 @@ constexpr FlagInfo kFlags[] = {
     {"config", 0, true, false},     {"output", 'o', true, false}, {"log-level", 0, true, false},
     {"log-format", 0, true, false}, {"help", 'h', false, false},  {"version", 0, false, false},
     {"filename", 'f', true, true},  {"ttl", 0, true, true},       {"out", 0, true, true},
-    {"namespace", 'n', true, true},
+    {"namespace", 'n', true, true}, {"root-cert", 0, true, true}, {"key", 0, true, true},
+    {"cert-chain", 0, true, true},
 };
 
 const FlagInfo* FindFlag(const std::string& long_name, char short_name) {
@@ -97,6 +99,12 @@ Status SetFlag(Invocation* inv, const FlagInfo& flag, const std::string& value) 
     inv->out = value;
   } else if (name == "namespace") {
     inv->ns = value;
+  } else if (name == "root-cert") {
+    inv->root_cert = value;
+  } else if (name == "key") {
+    inv->key = value;
+  } else if (name == "cert-chain") {
+    inv->cert_chain = value;
   }
   return OkStatus();
 }
@@ -392,10 +400,31 @@ int Get(const Context& c) {
     table = render(DecodeItems<api::v1::Cluster>(*v), ClusterTable);
   } else if (*kind == "certificates") {
     table = render(DecodeCertificates(*v), CertificateTable);
+  } else if (*kind == "secrets") {
+    table = render(DecodeItems<api::v1::Secret>(*v), SecretTable);
   }
   if (!table.ok()) return Fail(c.err, what, table.error().message);
   c.out << *table;
   return 0;
+}
+
+int CreateRootSecret(const Context& c) {
+  const std::string& name = c.args[0];
+  const std::string what = "create root-secret " + name;
+  auto cert = ReadFile(c.inv.root_cert);
+  if (!cert.ok()) return Fail(c.err, what, "--root-cert: " + cert.error().message);
+  auto key = ReadFile(c.inv.key);
+  if (!key.ok()) return Fail(c.err, what, "--key: " + key.error().message);
+  std::string chain;
+  if (!c.inv.cert_chain.empty()) {
+    auto read = ReadFile(c.inv.cert_chain);
+    if (!read.ok()) return Fail(c.err, what, "--cert-chain: " + read.error().message);
+    chain = std::move(*read);
+  }
+  const std::string manifest = api::Encode(RootSecret(name, c.inv.ns, *cert, *key, chain), api::Format::kJson);
+  auto body = c.hub.CallOk("POST", "/v1/apply", manifest, "application/json");
+  if (!body.ok()) return Fail(c.err, what, body.error().message);
+  return PrintMessages(c, what, *body);
 }
 
 int Describe(const Context& c) {
@@ -523,6 +552,10 @@ Status CheckArguments(const CommandSpec& command, const std::vector<std::string>
   if ((path == "apply" || path == "preview") && inv.file.empty()) {
     return MakeError(path + " needs -f FILE (or -f - for stdin)");
   }
+  if (path == "create root-secret" && (inv.root_cert.empty() || inv.key.empty())) {
+    return MakeError("create root-secret needs --root-cert FILE and --key FILE (usage: vmeshctl " + command.usage +
+                     ")");
+  }
   return OkStatus();
 }
 
@@ -618,11 +651,25 @@ const std::vector<CommandSpec>& Commands() {
        {"filename", "namespace"},
        0,
        2},
+      {{"create", "root-secret"},
+       "create root-secret NAME --root-cert FILE --key FILE [--cert-chain FILE] [-n NAMESPACE]",
+       "store a user-provided root CA on the hub for VirtualMeshes to use",
+       "Builds a Secret of type vmesh.dev/root-ca from PEM files — root-cert.pem (the CA that signs the per-mesh\n"
+       "intermediates), key.pem (its unencrypted private key) and, when that CA is itself an intermediate of an\n"
+       "enterprise PKI, cert-chain.pem (the certificates above it, the enterprise root last) — and applies it\n"
+       "(namespace -n, default vmesh). The hub refuses it, naming the entry, when a PEM does not parse, the key\n"
+       "does not match the certificate, or the certificate is not a CA. A VirtualMesh uses it with\n"
+       "spec.mtlsConfig.shared.rootCertificateAuthority.secret: {name: NAME, namespace: NAMESPACE}. The hub never\n"
+       "returns the key: `get secrets` shows names, types and keys only.",
+       {"root-cert", "key", "cert-chain", "namespace"},
+       1,
+       1},
       {{"get"},
        "get KIND [NAME]",
        "list objects of a kind, or show one",
-       "KIND: virtualmeshes (vm), accesspolicies (ap), meshes, destinations, workloads, clusters, certificates\n"
-       "(singular, plural and any case accepted). Tables by default; -o yaml|json prints the API's objects.",
+       "KIND: virtualmeshes (vm), accesspolicies (ap), secrets, meshes, destinations, workloads, clusters,\n"
+       "certificates (singular, plural and any case accepted). Tables by default; -o yaml|json prints the API's\n"
+       "objects (a Secret's private key is never shown).",
        {},
        1,
        2},
@@ -714,7 +761,15 @@ std::string CommandHelp(const CommandSpec& command) {
         "\nFlags:\n  --ttl DURATION         how long the bootstrap token is valid (e.g. 30m, 1h; default 1h)\n"
         "  --out FILE             write the bundle to FILE (mode 0600) instead of printing it\n";
   }
-  if (Takes(command, "namespace")) out += "  -n, --namespace NS     namespace of KIND NAME (default vmesh)\n";
+  if (Takes(command, "root-cert")) {
+    out +=
+        "\nFlags:\n  --root-cert FILE       the root CA certificate (PEM)\n"
+        "  --key FILE             its private key (PEM, unencrypted)\n"
+        "  --cert-chain FILE      optional: the certificates above it, the enterprise root last (PEM)\n"
+        "  -n, --namespace NS     namespace of the Secret (default vmesh)\n";
+  } else if (Takes(command, "namespace")) {
+    out += "  -n, --namespace NS     namespace of KIND NAME (default vmesh)\n";
+  }
   return out + "\n" + kGlobalFlags;
 }
 
@@ -748,14 +803,31 @@ Result<std::string> NormalizeKind(const std::string& kind) {
       {"certificates", "certificates"},
       {"cert", "certificates"},
       {"certs", "certificates"},
+      {"secret", "secrets"},
+      {"secrets", "secrets"},
   };
   auto it = kKinds.find(Lower(kind));
   if (it == kKinds.end()) {
     return MakeError("unknown kind \"" + kind +
-                     "\"; known: virtualmeshes, accesspolicies, meshes, destinations, workloads, clusters, "
-                     "certificates");
+                     "\"; known: virtualmeshes, accesspolicies, secrets, meshes, destinations, workloads, "
+                     "clusters, certificates");
   }
   return it->second;
+}
+
+api::v1::Secret RootSecret(const std::string& name, const std::string& ns, const std::string& root_cert_pem,
+                           const std::string& key_pem, const std::string& cert_chain_pem) {
+  api::v1::Secret secret;
+  secret.set_api_version(std::string(api::kCoreApiVersion));
+  secret.set_kind(std::string(api::kSecretKind));
+  secret.mutable_metadata()->set_name(name);
+  if (!ns.empty()) secret.mutable_metadata()->set_namespace_(ns);
+  secret.set_type(std::string(api::kRootCaSecretType));
+  auto& data = *secret.mutable_data();
+  data[std::string(api::kRootCertKey)] = root_cert_pem;
+  data[std::string(api::kRootKeyKey)] = key_pem;
+  if (!cert_chain_pem.empty()) data[std::string(api::kCertChainKey)] = cert_chain_pem;
+  return secret;
 }
 
 std::vector<std::string> CheckProblems(const std::vector<api::v1::Cluster>& clusters,
@@ -869,6 +941,7 @@ int Run(const Invocation& invocation, const std::string& version, std::ostream& 
   if (path == "apply") return ApplyOrDelete(c, "apply");
   if (path == "delete") return Delete(c);
   if (path == "get") return Get(c);
+  if (path == "create root-secret") return CreateRootSecret(c);
   if (path == "describe") return Describe(c);
   if (path == "mesh restart") return MeshRestart(c);
   if (path == "preview") return Preview(c);

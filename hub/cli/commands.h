@@ -15,6 +15,7 @@
 #include "common/base/result.h"
 #include "hub/cli/printers.h"
 #include "vmesh/api/v1/discovery.pb.h"
+#include "vmesh/api/v1/secret.pb.h"
 #include "vmesh/api/v1/virtual_mesh.pb.h"
 
 namespace vmesh::cli {
@@ -33,6 +34,9 @@ struct Invocation {
   std::optional<std::string> ttl;  // --ttl
   std::string out;                 // --out
   std::string ns;                  // -n/--namespace ("" = the hub namespace, vmesh)
+  std::string root_cert;           // --root-cert FILE (create root-secret)
+  std::string key;                 // --key FILE (create root-secret)
+  std::string cert_chain;          // --cert-chain FILE (create root-secret)
   bool help = false;
   bool version = false;
   // Command-specific flags given (long names), so a command can refuse flags it does not take.
@@ -65,6 +69,12 @@ std::optional<std::string> GroupHelp(const std::string& group);
 
 // "vm", "VirtualMesh", "virtualmeshes" -> "virtualmeshes" (the API's plural); error listing the known kinds.
 Result<std::string> NormalizeKind(const std::string& kind);
+
+// The Secret `create root-secret` applies: type vmesh.dev/root-ca, data root-cert.pem, key.pem and (when not
+// empty) cert-chain.pem; `ns` empty leaves the namespace to the hub (its namespace, vmesh). Validation is the
+// hub's (errors name data[key.pem] etc.).
+api::v1::Secret RootSecret(const std::string& name, const std::string& ns, const std::string& root_cert_pem,
+                           const std::string& key_pem, const std::string& cert_chain_pem);
 
 // What `check` finds wrong (one line each, nothing when all is well): clusters not CONNECTED, VirtualMeshes not
 // ACCEPTED or with a stale observedGeneration, latest certificates per mesh expiring within `horizon`.

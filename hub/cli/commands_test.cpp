@@ -152,7 +152,49 @@ TEST(Run, MissingCredentialIsAUsageError) {
   EXPECT_THAT(err, HasSubstr("vmeshctl: configuration: reading the admin credential /nonexistent/admin.vmeshconfig"));
 }
 
+TEST(CreateRootSecret, ParsesItsFlagsAndNeedsCertAndKey) {
+  Invocation inv = Parse({"create", "root-secret", "corp-root", "--root-cert", "ca.pem", "--key=ca.key", "--cert-chain",
+                          "chain.pem", "-n", "pki"});
+  std::vector<std::string> args;
+  auto command = ResolveCommand(inv, &args);
+  ASSERT_TRUE(command.ok()) << command.error().message;
+  EXPECT_THAT((*command)->path, ElementsAre("create", "root-secret"));
+  EXPECT_THAT(args, ElementsAre("corp-root"));
+  EXPECT_EQ(inv.root_cert, "ca.pem");
+  EXPECT_EQ(inv.key, "ca.key");
+  EXPECT_EQ(inv.cert_chain, "chain.pem");
+  EXPECT_EQ(inv.ns, "pki");
+
+  // Other commands do not take the new flags; root-secret needs both files, before any hub is asked.
+  args.clear();
+  EXPECT_THAT(ResolveCommand(Parse({"apply", "-f", "x", "--key", "k"}), &args).error().message,
+              HasSubstr("apply does not take --key"));
+  std::string out, err;
+  EXPECT_EQ(RunArgs({"create", "root-secret", "corp-root", "--root-cert", "ca.pem"}, &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("create root-secret needs --root-cert FILE and --key FILE"));
+  EXPECT_EQ(RunArgs({"create", "root-secret", "--help"}, &out, &err), 0);
+  EXPECT_THAT(out, HasSubstr("--cert-chain FILE"));
+  EXPECT_EQ(RunArgs({"create"}, &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("unknown or missing create command"));
+}
+
+TEST(CreateRootSecret, BuildsARootCaSecret) {
+  api::v1::Secret s = RootSecret("corp-root", "pki", "CERT", "KEY", "");
+  EXPECT_EQ(s.api_version(), "v1");
+  EXPECT_EQ(s.kind(), "Secret");
+  EXPECT_EQ(s.type(), "vmesh.dev/root-ca");
+  EXPECT_EQ(s.metadata().name(), "corp-root");
+  EXPECT_EQ(s.metadata().namespace_(), "pki");
+  EXPECT_EQ(s.data().at("root-cert.pem"), "CERT");
+  EXPECT_EQ(s.data().at("key.pem"), "KEY");
+  EXPECT_FALSE(s.data().contains("cert-chain.pem"));
+  EXPECT_EQ(RootSecret("r", "", "C", "K", "CHAIN").data().at("cert-chain.pem"), "CHAIN");
+  EXPECT_TRUE(RootSecret("r", "", "C", "K", "").metadata().namespace_().empty()) << "the hub's namespace";
+}
+
 TEST(NormalizeKind, SingularPluralShortAndAnyCase) {
+  EXPECT_EQ(*NormalizeKind("Secret"), "secrets");
+  EXPECT_EQ(*NormalizeKind("secrets"), "secrets");
   EXPECT_EQ(*NormalizeKind("VirtualMesh"), "virtualmeshes");
   EXPECT_EQ(*NormalizeKind("vm"), "virtualmeshes");
   EXPECT_EQ(*NormalizeKind("accesspolicy"), "accesspolicies");

@@ -179,6 +179,20 @@ std::string AccessPolicyTable(const std::vector<api::v1::AccessPolicy>& policies
   return FormatTable({"NAMESPACE", "NAME", "STATE", "WORKLOADS", "OBSERVED/GENERATION", "AGE"}, rows);
 }
 
+std::string SecretTable(const std::vector<api::v1::Secret>& secrets, TimePoint now) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : secrets) {
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : s.data()) keys.push_back(k);
+    std::sort(keys.begin(), keys.end());
+    std::string joined;
+    for (const auto& k : keys) joined += (joined.empty() ? "" : ",") + k;
+    rows.push_back(
+        {s.metadata().namespace_(), s.metadata().name(), OrDash(s.type()), OrDash(joined), Created(s.metadata(), now)});
+  }
+  return FormatTable({"NAMESPACE", "NAME", "TYPE", "KEYS", "AGE"}, rows);
+}
+
 std::string MeshTable(const std::vector<api::v1::Mesh>& meshes, TimePoint now) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : meshes) {

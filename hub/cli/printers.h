@@ -11,6 +11,7 @@
 #include "common/base/result.h"
 #include "vmesh/api/v1/access_policy.pb.h"
 #include "vmesh/api/v1/discovery.pb.h"
+#include "vmesh/api/v1/secret.pb.h"
 #include "vmesh/api/v1/virtual_mesh.pb.h"
 
 namespace vmesh::cli {
@@ -31,6 +32,8 @@ std::string AccessPolicyTable(const std::vector<api::v1::AccessPolicy>& policies
 std::string MeshTable(const std::vector<api::v1::Mesh>& meshes, TimePoint now);
 std::string DestinationTable(const std::vector<api::v1::Destination>& destinations, TimePoint now);
 std::string WorkloadTable(const std::vector<api::v1::Workload>& workloads, TimePoint now);
+// NAMESPACE, NAME, TYPE, KEYS (the data keys, never values), AGE.
+std::string SecretTable(const std::vector<api::v1::Secret>& secrets, TimePoint now);
 
 // An issued intermediate CA certificate as GET /v1/objects/certificates lists it.
 struct IssuedCertificate {

@@ -20,6 +20,19 @@ TEST(Printers, TableColumnsAlignWithoutTrailingSpaces) {
             "c2         DISCONNECTED\n");
 }
 
+TEST(Printers, SecretsShowKeysNeverValues) {
+  api::v1::Secret s;
+  s.mutable_metadata()->set_name("corp-root");
+  s.mutable_metadata()->set_namespace_("vmesh");
+  s.mutable_metadata()->set_creation_timestamp("2027-01-15T07:00:00Z");
+  s.set_type("vmesh.dev/root-ca");
+  (*s.mutable_data())["root-cert.pem"] = "-----BEGIN CERTIFICATE-----";
+  (*s.mutable_data())["key.pem"] = "SECRET";
+  EXPECT_EQ(SecretTable({s}, kNow),
+            "NAMESPACE  NAME       TYPE               KEYS                   AGE\n"
+            "vmesh      corp-root  vmesh.dev/root-ca  key.pem,root-cert.pem  60m\n");
+}
+
 TEST(Printers, Ages) {
   EXPECT_EQ(Age(kNow - 45s, kNow), "45s");
   EXPECT_EQ(Age(kNow - 5min, kNow), "5m");

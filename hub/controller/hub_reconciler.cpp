@@ -1,8 +1,12 @@
 #include "hub/controller/hub_reconciler.h"
 
 #include <google/protobuf/util/message_differencer.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+
+#include "common/api/secret.h"
+#include "common/pki/certificate.h"
 
 namespace vmesh::hub {
 
@@ -36,7 +40,52 @@ void HubReconciler::SetReport(const std::string& mesh_key, MeshReport report) {
   reports_[mesh_key] = std::move(report);
 }
 
-Result<HubState> HubReconciler::Gather() const {
+Status HubReconciler::CheckRootSecret(const std::string& key, VirtualMeshInput& in, SecretRoots* secret_roots) const {
+  const auto& ref = in.current.spec().mtls_config().shared().root_certificate_authority().secret();
+  const std::string ns = ref.namespace_().empty() ? in.current.metadata().namespace_() : ref.namespace_();
+  const std::string id = "secret " + ns + "/" + ref.name();
+  auto root = store_.GetRootCa(key);
+  if (!root.ok()) return root.error();
+  auto secret = objects_.GetSecretData(ns, ref.name());
+  std::optional<std::string> problem;
+  if (!secret.ok()) {
+    problem = id + " cannot be read: " + secret.error().message;
+  } else if (!secret->has_value()) {
+    problem = id + " does not exist: create it with `vmeshctl create root-secret " + ref.name() +
+              " --root-cert FILE --key FILE -n " + ns + "`";
+  } else if (auto errors = api::ValidateRootCaSecret(**secret); !errors.empty()) {
+    std::string what;
+    for (const auto& e : errors) what += (what.empty() ? "" : "; ") + (e.path.empty() ? "" : e.path + ": ") + e.message;
+    problem = id + " is not a valid root CA secret: " + what;
+  }
+
+  if (!root->has_value()) {
+    if (problem) {
+      in.root_secret_problem = *problem;
+    } else {
+      secret_roots->importable[key] = **secret;
+    }
+    return OkStatus();
+  }
+  // The VirtualMesh already has its root: it stays, whatever became of the Secret.
+  std::string note;
+  if (problem) {
+    note = *problem + "; the root CA already in use stays";
+  } else {
+    auto stored = pki::Certificate::FromPem((*root)->certificate_pem);
+    auto given = pki::Certificate::FromPem(*api::SecretValue(**secret, api::kRootCertKey));
+    if (stored.ok() && given.ok() && stored->Fingerprint() != given->Fingerprint()) {
+      note = id + " now holds a different root-cert.pem (subject " + given->subject() +
+             "); the VirtualMesh keeps its root CA (subject " + stored->subject() + ", serial " + stored->serial_hex() +
+             "): replacing a root is a root rotation, which this hub does not perform yet";
+    }
+  }
+  if (!note.empty())
+    secret_roots->notes[key].push_back("spec.mtlsConfig.shared.rootCertificateAuthority.secret: " + note);
+  return OkStatus();
+}
+
+Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots) const {
   HubState state;
   auto rows = store_.ListObjects("VirtualMesh");
   if (!rows.ok()) return rows.error();
@@ -49,16 +98,9 @@ Result<HubState> HubReconciler::Gather() const {
       if (spec.ParseFromString(*row.last_good)) in.last_good_spec = spec;
       in.last_good_generation = row.last_good_generation;
     }
-    const auto& root_ca = in.current.spec().mtls_config().shared().root_certificate_authority();
     const std::string key = row.ns + "/" + row.name;
-    if (root_ca.has_secret()) {
-      auto root = store_.GetRootCa(key);
-      if (!root.ok()) return root.error();
-      if (!root->has_value()) {
-        in.root_secret_problem = "secret " +
-                                 (root_ca.secret().namespace_().empty() ? row.ns : root_ca.secret().namespace_()) +
-                                 "/" + root_ca.secret().name() + " has not been provided to the hub";
-      }
+    if (in.current.spec().mtls_config().shared().root_certificate_authority().has_secret()) {
+      if (Status s = CheckRootSecret(key, in, secret_roots); !s.ok()) return s.error();
     }
     auto root = store_.GetRootCa(key);
     if (!root.ok()) return root.error();
@@ -85,16 +127,35 @@ Result<HubState> HubReconciler::Gather() const {
 }
 
 Result<DesiredState> HubReconciler::Reconcile() {
-  auto state = Gather();
+  SecretRoots secret_roots;
+  auto state = Gather(&secret_roots);
   if (!state.ok()) return state.error();
   DesiredState desired = ComputeDesiredState(*state);
-  // Roots are created the first time a VirtualMesh needs one, then everything is computed again with it.
+  // Roots are created (or imported from their Secret) the first time a VirtualMesh needs one, then everything is
+  // computed again with it.
   if (!desired.roots_needed.empty()) {
     for (size_t i = 0; i < desired.statuses.size(); ++i) {
       const VirtualMeshResult& r = desired.statuses[i];
       if (!desired.roots_needed.count(r.key) || !r.effective_spec) continue;
       const auto& root_ca = r.effective_spec->mtls_config().shared().root_certificate_authority();
-      if (root_ca.has_secret()) continue;
+      if (root_ca.has_secret()) {
+        auto secret = secret_roots.importable.find(r.key);
+        if (secret == secret_roots.importable.end()) continue;  // its problem is in the status already
+        const api::v1::Secret& s = secret->second;
+        const std::string id = "secret " + s.metadata().namespace_() + "/" + s.metadata().name();
+        auto root =
+            ca_.ImportRoot(r.key, *api::SecretValue(s, api::kRootCertKey), *api::SecretValue(s, api::kRootKeyKey),
+                           api::SecretValue(s, api::kCertChainKey).value_or(""));
+        if (!root.ok()) {
+          spdlog::warn("VirtualMesh {}: root CA from {} refused: {}", r.key, id, root.error().message);
+          state->status.virtual_meshes[i].root_secret_problem = id + ": " + root.error().message;
+          continue;
+        }
+        spdlog::info("VirtualMesh {}: root CA imported from {} (subject {}, serial {})", r.key, id,
+                     root->signer.certificate().subject(), root->signer.certificate().serial_hex());
+        state->roots[r.key] = {root->trust_bundle_pem, root->signer.certificate().Fingerprint()};
+        continue;
+      }
       auto root = ca_.EnsureGeneratedRoot(r.key, root_ca.generated());
       if (!root.ok()) return root.error().Wrap("root CA of VirtualMesh " + r.key);
       state->roots[r.key] = {root->trust_bundle_pem, root->signer.certificate().Fingerprint()};
@@ -111,6 +172,9 @@ Result<DesiredState> HubReconciler::Reconcile() {
       last_good_gen = in.current.metadata().generation();
     }
     api::v1::VirtualMeshStatus status = r.status;
+    if (auto notes = secret_roots.notes.find(r.key); notes != secret_roots.notes.end()) {
+      for (const auto& note : notes->second) status.add_errors(note);
+    }
     for (auto& [key, mesh_status] : *status.mutable_meshes()) {
       auto fed = desired.federated_destinations.find(key);
       if (fed != desired.federated_destinations.end()) mesh_status.set_federated_destinations(fed->second);
@@ -133,7 +197,8 @@ Result<DesiredState> HubReconciler::Reconcile() {
 
 Result<DesiredState> HubReconciler::Preview(api::v1::VirtualMesh vm, const std::string& default_namespace,
                                             const std::string& now_rfc3339) const {
-  auto state = Gather();
+  SecretRoots secret_roots;  // a preview imports nothing
+  auto state = Gather(&secret_roots);
   if (!state.ok()) return state.error();
   auto* meta = vm.mutable_metadata();
   if (meta->namespace_().empty()) meta->set_namespace_(default_namespace);

@@ -3,6 +3,12 @@
 // and the desired resources of every cluster computed for the sync layer. Calling Reconcile() again with
 // nothing changed writes nothing and yields the same desired state.
 //
+// Roots from Secrets (rootCertificateAuthority.secret, namespace default = the VirtualMesh's): imported into the
+// CA on first need from the Secret's root-cert.pem, key.pem and cert-chain.pem. A missing or malformed Secret makes
+// the VirtualMesh INVALID with a message naming the Secret and what is wrong. Once imported, the root stays: a
+// Secret deleted or changed later leaves it in use, and status.errors says so (replacing a root is a root
+// rotation, SPEC §5.5, not done here).
+//
 // Not thread-safe: one reconcile at a time (the work queue guarantees it).
 #pragma once
 
@@ -43,7 +49,16 @@ class HubReconciler {
   int status_writes() const { return status_writes_; }
 
  private:
-  Result<HubState> Gather() const;
+  // What Gather learns about roots from Secrets: Secrets ready to import (by VirtualMesh key) and notes for the
+  // status errors of VirtualMeshes whose Secret no longer matches the root they use.
+  struct SecretRoots {
+    std::map<std::string, api::v1::Secret> importable;
+    std::map<std::string, std::vector<std::string>> notes;
+  };
+
+  Result<HubState> Gather(SecretRoots* secret_roots) const;
+  // Fills in.root_secret_problem, or `secret_roots`, for a VirtualMesh whose root comes from a Secret.
+  Status CheckRootSecret(const std::string& key, VirtualMeshInput& in, SecretRoots* secret_roots) const;
 
   Store& store_;
   ObjectService& objects_;

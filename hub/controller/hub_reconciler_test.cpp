@@ -5,6 +5,9 @@
 
 #include <filesystem>
 
+#include "common/base/base64.h"
+#include "common/pki/pki_test_util.h"
+
 namespace vmesh::hub {
 namespace {
 
@@ -80,6 +83,7 @@ TEST_F(HubReconcilerTest, ConvergesAndASecondPassChangesNothing) {
   for (const char* c : {"c1", "c2"}) {
     MeshReport r;
     r.certificate.set_phase(api::v1::INSTALLED);
+    r.installed_generation = second->resources.at(c).front().certificate().generation();
     reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
   }
   ASSERT_TRUE(reconciler_->Reconcile().ok());
@@ -151,6 +155,125 @@ TEST_F(HubReconcilerTest, PreviewComputesWithTheGivenObjectAndStoresNothing) {
   ASSERT_EQ(preview->statuses.size(), 2u);
   EXPECT_EQ(preview->statuses[1].key, "vmesh/vm0");
   EXPECT_EQ(preview->statuses[1].status.meshes().at("istiod-istio-system-c1.vmesh").state(), api::v1::INVALID);
+}
+
+constexpr char kSecretVm[] = R"(apiVersion: networking.vmesh.dev/v1
+kind: VirtualMesh
+metadata: {name: vm1}
+spec:
+  meshes: [{name: istiod-istio-system-c1}, {name: istiod-istio-system-c2}]
+  mtlsConfig:
+    shared:
+      rootCertificateAuthority: {secret: {name: corp-root, namespace: pki}}
+      intermediateCertOptions: {keyAlgorithm: ECDSA_P256}
+  federation: {permissive: {}}
+)";
+
+std::string RootSecret(const pki::CaSigner& root) {
+  return "apiVersion: v1\nkind: Secret\nmetadata: {name: corp-root, namespace: pki}\ntype: vmesh.dev/root-ca\n"
+         "data:\n  root-cert.pem: " +
+         Base64Encode(root.certificate().ToPem()) + "\n  key.pem: " + Base64Encode(root.key().ToPem()) + "\n";
+}
+
+class SecretRootTest : public HubReconcilerTest {
+ protected:
+  pki::CaSigner MakeUserRoot(const pki::KeySpec& spec, const std::string& cn) {
+    return pki::test::MakeRoot(spec, now_ - std::chrono::hours(1), std::chrono::days(365), cn);
+  }
+  std::vector<std::string> Errors() {
+    auto st = Vm().status();
+    return {st.errors().begin(), st.errors().end()};
+  }
+};
+
+TEST_F(SecretRootTest, MissingSecretIsInvalidThenTheRootIsImportedFromIt) {
+  ASSERT_TRUE(objects_->Apply(kSecretVm).ok());
+  auto first = reconciler_->Reconcile();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(Vm().status().state(), api::v1::INVALID);
+  ASSERT_FALSE(Errors().empty());
+  EXPECT_THAT(Errors()[0], HasSubstr("spec.mtlsConfig.shared.rootCertificateAuthority.secret: secret pki/corp-root "
+                                     "does not exist: create it with `vmeshctl create root-secret corp-root"));
+  EXPECT_FALSE(store_->GetRootCa("vmesh/vm1")->has_value());
+
+  const pki::CaSigner user_root = MakeUserRoot(pki::KeySpec::EcdsaP256(), "Corp Root CA");
+  ASSERT_TRUE(objects_->Apply(RootSecret(user_root)).ok());
+  auto second = reconciler_->Reconcile();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  auto record = store_->GetRootCa("vmesh/vm1");
+  ASSERT_TRUE(record.ok() && record->has_value()) << "imported on first need";
+  EXPECT_EQ((*record)->source, "secret");
+  EXPECT_EQ((*record)->certificate_pem, user_root.certificate().ToPem());
+  EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "certificates not installed yet";
+  EXPECT_TRUE(Errors().empty());
+  const auto& directive = second->resources.at("c1").front();
+  ASSERT_TRUE(directive.has_certificate());
+  EXPECT_EQ(directive.certificate().trust_bundle_pem(), user_root.certificate().ToPem()) << "the user's root";
+
+  // The imported root signs intermediates.
+  auto root = ca_->LoadRoot("vmesh/vm1");
+  ASSERT_TRUE(root.ok()) << root.error().message;
+  EXPECT_EQ(root->signer.certificate().Fingerprint(), user_root.certificate().Fingerprint());
+
+  const int writes = reconciler_->status_writes();
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(reconciler_->status_writes(), writes) << "nothing changed: nothing written";
+}
+
+TEST_F(SecretRootTest, AChangedOrDeletedSecretLeavesTheImportedRootInUse) {
+  const pki::CaSigner user_root = MakeUserRoot(pki::KeySpec::EcdsaP256(), "Corp Root CA");
+  ASSERT_TRUE(objects_->Apply(RootSecret(user_root)).ok());
+  ASSERT_TRUE(objects_->Apply(kSecretVm).ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  const std::string imported = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  ASSERT_EQ(imported, user_root.certificate().ToPem());
+
+  const pki::CaSigner next_root = MakeUserRoot(pki::KeySpec::EcdsaP384(), "Corp Root CA 2");
+  ASSERT_TRUE(objects_->Apply(RootSecret(next_root)).ok());
+  auto desired = reconciler_->Reconcile();
+  ASSERT_TRUE(desired.ok()) << desired.error().message;
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, imported) << "the stored root stays";
+  EXPECT_EQ(desired->resources.at("c2").front().certificate().trust_bundle_pem(), imported);
+  EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "not INVALID: the VirtualMesh keeps working";
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_THAT(Errors()[0], HasSubstr("secret pki/corp-root now holds a different root-cert.pem"));
+  EXPECT_THAT(Errors()[0], HasSubstr("root rotation"));
+  const int writes = reconciler_->status_writes();
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(reconciler_->status_writes(), writes);
+
+  ASSERT_TRUE(objects_->Delete("secret", "pki", "corp-root").ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, imported);
+  EXPECT_NE(Vm().status().state(), api::v1::INVALID);
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_THAT(Errors()[0], HasSubstr("secret pki/corp-root does not exist"));
+  EXPECT_THAT(Errors()[0], HasSubstr("the root CA already in use stays"));
+}
+
+TEST_F(SecretRootTest, SecretWithoutRootMaterialIsInvalidNamingWhatIsMissing) {
+  ASSERT_TRUE(objects_
+                  ->Apply("apiVersion: v1\nkind: Secret\nmetadata: {name: corp-root, namespace: pki}\n"
+                          "stringData: {token: abc}\n---\n" +
+                          std::string(kSecretVm))
+                  .ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Vm().status().state(), api::v1::INVALID);
+  ASSERT_FALSE(Errors().empty());
+  EXPECT_THAT(Errors()[0],
+              HasSubstr("secret pki/corp-root is not a valid root CA secret: data: missing root-cert.pem"));
+  EXPECT_FALSE(store_->GetRootCa("vmesh/vm1")->has_value());
+}
+
+TEST_F(SecretRootTest, PreviewImportsNothing) {
+  const pki::CaSigner user_root = MakeUserRoot(pki::KeySpec::EcdsaP256(), "Corp Root CA");
+  ASSERT_TRUE(objects_->Apply(RootSecret(user_root)).ok());
+  api::DecodeResult decoded = api::DecodeManifests(kSecretVm);
+  ASSERT_TRUE(decoded.ok());
+  auto preview =
+      reconciler_->Preview(std::get<api::v1::VirtualMesh>(decoded.objects[0].object), "vmesh", "2030-01-01T00:00:00Z");
+  ASSERT_TRUE(preview.ok()) << preview.error().message;
+  EXPECT_FALSE(store_->GetRootCa("vmesh/vm1")->has_value());
 }
 
 }  // namespace

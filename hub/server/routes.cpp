@@ -190,7 +190,8 @@ const std::vector<std::string>& KindSpellings() {
       "workload",    "workloads",     "cluster",     "clusters",      "certificate",  "certificates",
       "cert",        "certs",         "VirtualMesh", "VirtualMeshes", "AccessPolicy", "AccessPolicies",
       "Mesh",        "Meshes",        "Destination", "Destinations",  "Workload",     "Workloads",
-      "Cluster",     "Clusters",      "Certificate", "Certificates"};
+      "Cluster",     "Clusters",      "Certificate", "Certificates",  "secret",       "secrets",
+      "Secret",      "Secrets"};
   return spellings;
 }
 
@@ -205,9 +206,10 @@ Result<std::string> ApiKind(const std::string& spelling) {
   if (k == "workload" || k == "workloads") return std::string("Workload");
   if (k == "cluster" || k == "clusters") return std::string("Cluster");
   if (k == "certificate" || k == "certificates" || k == "cert" || k == "certs") return std::string("Certificate");
+  if (k == "secret" || k == "secrets") return std::string("Secret");
   return MakeError("unknown kind \"" + spelling +
-                   "\" (expected virtualmeshes, accesspolicies, meshes, destinations, workloads, clusters or "
-                   "certificates)");
+                   "\" (expected virtualmeshes, accesspolicies, secrets, meshes, destinations, workloads, clusters "
+                   "or certificates)");
 }
 
 std::optional<link::HttpResponse> HubRoutes::RequireAdmin(const link::HttpRequest& request) const {
@@ -325,6 +327,8 @@ link::HttpResponse HubRoutes::DeleteManifest(const link::HttpRequest& request) c
       targets.emplace_back("VirtualMesh", &vm->metadata());
     } else if (const auto* ap = std::get_if<api::v1::AccessPolicy>(&d.object)) {
       targets.emplace_back("AccessPolicy", &ap->metadata());
+    } else if (const auto* secret = std::get_if<api::v1::Secret>(&d.object)) {
+      targets.emplace_back("Secret", &secret->metadata());
     } else {
       return Problem(400, "document " + std::to_string(d.document) + ": " +
                               api::AsMessage(d.object).GetDescriptor()->name() +
@@ -369,7 +373,7 @@ link::HttpResponse HubRoutes::Objects(const link::HttpRequest& request) const {
 
   if (request.method == "DELETE") {
     if (name.empty()) return Problem(400, "DELETE needs /v1/objects/<kind>/<namespace>/<name>");
-    if (*kind != "VirtualMesh" && *kind != "AccessPolicy")
+    if (*kind != "VirtualMesh" && *kind != "AccessPolicy" && *kind != "Secret")
       return Problem(400, Lower(*kind) + " objects are written by the hub and cannot be deleted" +
                               (*kind == "Cluster" ? " (use cluster deregister)" : ""));
     if (!objects) return NotReady("object service");
@@ -423,6 +427,19 @@ link::HttpResponse HubRoutes::Objects(const link::HttpRequest& request) const {
       return not_found();
     }
     return Json(200, List(ToJsonArray(*aps)));
+  }
+  if (*kind == "Secret") {
+    // Redacted by the object service: key material never leaves the hub.
+    if (!objects) return NotReady("object service");
+    if (!name.empty()) {
+      auto secret = objects->GetSecret(ns, name);
+      if (!secret.ok()) return Problem(500, secret.error().message);
+      if (!secret->has_value()) return not_found();
+      return Json(200, api::ToJson(**secret));
+    }
+    auto secrets = objects->ListSecrets();
+    if (!secrets.ok()) return Problem(500, secrets.error().message);
+    return Json(200, List(ToJsonArray(*secrets)));
   }
   if (*kind == "Cluster") {
     auto clusters = store.ListClusters();

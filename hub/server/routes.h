@@ -82,8 +82,8 @@ void InstallApiRoutes(link::Server& server, const HubRoutes& routes);
 void InstallAgentRoutes(link::Server& server, const HubRoutes& routes);
 
 // The kinds /v1/objects serves, by any accepted spelling (case-insensitive, singular or plural, short names):
-// "VirtualMesh", "AccessPolicy", "Mesh", "Destination", "Workload", "Cluster", "Certificate"; or an error
-// listing the kinds.
+// "VirtualMesh", "AccessPolicy", "Secret", "Mesh", "Destination", "Workload", "Cluster", "Certificate"; or an
+// error listing the kinds. Secrets are always returned redacted (no private key).
 Result<std::string> ApiKind(const std::string& spelling);
 
 }  // namespace vmesh::hub

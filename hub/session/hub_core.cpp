@@ -14,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 #include <future>
 #include <mutex>
+#include <set>
 
 #include "common/sync/sync.h"
 #include "hub/controller/discovery_state.h"
@@ -34,6 +35,10 @@ constexpr char kAcks[] = "vmesh_hub_acks_total";
 constexpr char kReconcileSeconds[] = "vmesh_hub_reconcile_seconds";
 constexpr char kCsrs[] = "vmesh_hub_csrs_total";
 constexpr char kCertNotAfter[] = "vmesh_hub_certificate_not_after_seconds";
+
+// After a restart, how long updates wait for every known cluster's first DiscoveryReport (see
+// awaiting_discovery_) before the clusters that are back get theirs without the missing ones.
+constexpr std::chrono::seconds kRestartDiscoveryGrace{30};
 
 // The oneof field name of an Envelope ("hello", "ack", ...), for metrics and logs.
 std::string TypeName(const Envelope& e) {
@@ -62,7 +67,7 @@ google::protobuf::Timestamp ToTimestamp(TimePoint t) {
 bool SameReportIgnoringTime(const MeshReport& a, const MeshReport& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a.certificate, b.certificate) && a.errors == b.errors &&
          a.federated_destinations == b.federated_destinations && a.applied_outputs == b.applied_outputs &&
-         a.pending_restarts == b.pending_restarts;
+         a.pending_restarts == b.pending_restarts && a.installed_generation == b.installed_generation;
 }
 
 // The mesh a resource of a cluster's set concerns: "cert/<mesh>" and "restart/<mesh>" name it; Kubernetes
@@ -110,6 +115,7 @@ class Core : public std::enable_shared_from_this<Core> {
         options_(std::move(options)),
         strand_(asio::make_strand(deps.io)),
         reconcile_timer_(strand_),
+        discovery_grace_timer_(strand_),
         reconciler_(deps.store, deps.objects, deps.ca) {
     auto& m = deps_.metrics;
     m.DeclareGauge(kConnectedAgents, "Agents with a live session (Hello received).");
@@ -150,8 +156,40 @@ class Core : public std::enable_shared_from_this<Core> {
           spdlog::warn("hub: cluster {}: marking disconnected after restart: {}", c.name, s.error().message);
         }
       }
+      // Clusters that had an agent (a cluster only registered has nothing to report yet).
+      const bool had_agent = c.state == ClusterState::kConnected || c.state == ClusterState::kDisconnected;
+      if (had_agent && !discovery_.Knows(c.name)) awaiting_discovery_.insert(c.name);
+    }
+    if (!awaiting_discovery_.empty()) {
+      spdlog::info("hub: {} known clusters; updates wait until each reported its discovery (at most {} s)",
+                   awaiting_discovery_.size(), kRestartDiscoveryGrace.count());
+      asio::post(strand_, [weak = weak_from_this()] {
+        auto self = weak.lock();
+        if (!self) return;
+        self->discovery_grace_timer_.expires_after(kRestartDiscoveryGrace);
+        self->discovery_grace_timer_.async_wait(
+            asio::bind_executor(self->strand_, [weak](boost::system::error_code ec) {
+              auto self = weak.lock();
+              if (ec || !self) return;
+              std::lock_guard lock(self->mu_);
+              if (self->stopped_ || self->awaiting_discovery_.empty()) return;
+              std::string missing;
+              for (const auto& c : self->awaiting_discovery_) missing += (missing.empty() ? "" : ", ") + c;
+              spdlog::warn("hub: no discovery from {} within {} s of the restart; updating the other clusters", missing,
+                           kRestartDiscoveryGrace.count());
+              self->awaiting_discovery_.clear();
+              for (auto& [cluster, entry] : self->clusters_) self->Push(entry);
+            }));
+      });
     }
     return OkStatus();
+  }
+
+  // Under mu_: the cluster's discovery is known now (or it is gone); the last one releases the updates.
+  void DiscoveryArrived(const std::string& cluster) {
+    if (awaiting_discovery_.erase(cluster) == 0 || !awaiting_discovery_.empty()) return;
+    spdlog::info("hub: every known cluster reported its discovery; updates resume");
+    TriggerReconcile();  // its result is pushed to every cluster
   }
 
   void Stop() {
@@ -175,6 +213,7 @@ class Core : public std::enable_shared_from_this<Core> {
     auto future = done->get_future();
     asio::post(strand_, [self = shared_from_this(), done] {
       self->reconcile_timer_.cancel();
+      self->discovery_grace_timer_.cancel();
       for (auto& [cluster, timer] : self->retry_timers_) timer->cancel();
       self->retry_timers_.clear();
       done->set_value();
@@ -224,6 +263,7 @@ class Core : public std::enable_shared_from_this<Core> {
       }
       clusters_.erase(it);
     }
+    DiscoveryArrived(cluster);
     // Its meshes stay known to the reconciler so that a VirtualMesh naming them says "deregistered" (SPEC §4);
     // its destinations go away at once, and users no longer see anything of it.
     const std::vector<api::v1::Mesh> meshes = discovery_.Meshes(cluster);
@@ -565,6 +605,7 @@ class Core : public std::enable_shared_from_this<Core> {
     fill_namespace(normalized.mutable_destinations());
     fill_namespace(normalized.mutable_workloads());
     DiscoveryChanges changes = discovery_.Apply(cluster, normalized);
+    DiscoveryArrived(cluster);
     if (!changes.meshes.empty()) mesh_owner_ = discovery_.MeshOwners();
     if (!changes.meshes.empty() || !changes.destinations.empty()) {
       Fact([cluster, meshes = discovery_.Meshes(cluster), destinations = discovery_.Destinations(cluster)](
@@ -591,6 +632,7 @@ class Core : public std::enable_shared_from_this<Core> {
       r.certificate = m.certificate();
       r.errors.assign(m.errors().begin(), m.errors().end());
       r.applied_outputs = m.applied_outputs();
+      r.installed_generation = m.installed_generation();
       r.pending_restarts.assign(m.pending_restarts().begin(), m.pending_restarts().end());
       r.last_report_time = time;
       auto old = agent_reports_.find(key);
@@ -686,10 +728,11 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   // Under mu_: sends the cluster's next update if its agent is in session, has reported its discovery (so that
-  // after a hub restart nothing is removed only because the hub does not know the cluster yet), and nothing
-  // is in flight.
+  // after a hub restart nothing is removed only because the hub does not know the cluster yet), every known
+  // cluster has (awaiting_discovery_: nor because it does not know the others yet), and nothing is in flight.
   void Push(ClusterEntry& entry) {
     if (!entry.live || !entry.live->hello_done || !discovery_.Knows(entry.live->cluster)) return;
+    if (!awaiting_discovery_.empty()) return;
     auto update = entry.sender.NextUpdate();
     if (!update) return;
     Envelope envelope;
@@ -862,6 +905,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // Strand-confined.
   asio::steady_timer reconcile_timer_;
+  asio::steady_timer discovery_grace_timer_;
   bool reconcile_scheduled_ = false;
   std::map<std::string, std::unique_ptr<asio::steady_timer>> retry_timers_;
 
@@ -876,6 +920,11 @@ class Core : public std::enable_shared_from_this<Core> {
   mutable std::vector<std::function<void(HubReconciler&)>> facts_;
   DiscoveryState discovery_;
   std::map<std::string, std::string> mesh_owner_;  // mesh name -> cluster
+  // After a restart: the clusters known from the store whose first DiscoveryReport has not arrived yet. Until
+  // it is empty (or kRestartDiscoveryGrace passed) no cluster gets updates: a cluster's outputs depend on the
+  // other clusters' destinations, and a hub that does not know them yet would remove them from the clusters
+  // that come back first and add them again later (SPEC §5.4: a hub outage has no effect on clusters).
+  std::set<std::string> awaiting_discovery_;
   std::map<std::string, ClusterEntry> clusters_;
   std::map<std::string, MeshReport> agent_reports_;  // mesh key -> what its agent last reported
   std::map<std::string, CertTarget> cert_targets_;   // mesh name -> its VirtualMesh (shared trust)

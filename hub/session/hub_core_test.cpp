@@ -550,11 +550,28 @@ TEST_F(HubCoreTest, StatusReportsMakeTheVirtualMeshAccepted) {
   EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "certificates not installed yet";
   for (auto* a : {a1.get(), a2.get()}) {
     const std::string cluster = a == a1.get() ? "c1" : "c2";
+    // The agent installs an intermediate for the generation the hub directs.
+    const int directed = a->WaitFor(
+        [](const Envelope& e) {
+          if (!e.has_resource_update()) return false;
+          for (const auto& r : e.resource_update().upserts()) {
+            if (r.has_certificate()) return true;
+          }
+          return false;
+        },
+        0);
+    ASSERT_GE(directed, 0);
+    std::string generation;
+    const Envelope update = a->At(directed);
+    for (const auto& r : update.resource_update().upserts()) {
+      if (r.has_certificate()) generation = r.certificate().generation();
+    }
     Envelope e;
     auto* m = e.mutable_status_report()->add_meshes();
     m->set_mesh(MeshName(cluster));
     m->mutable_certificate()->set_phase(api::v1::INSTALLED);
     m->mutable_certificate()->set_serial("abc");
+    m->set_installed_generation(generation);
     a->Send(e);
   }
   ASSERT_TRUE(link::test::WaitFor([&] { return Vm().status().state() == api::v1::ACCEPTED; }, kWait))
