@@ -74,6 +74,20 @@ ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, s
   if (NeedsEastWestGateway(spec, mesh_count) && mesh.east_west_gateways_size() == 0) {
     status.add_errors("mesh " + key + " has no east-west gateway, which federation needs (install one in cluster " +
                       mesh.cluster() + " with a TLS port 15443, or set spec.federation.flatNetwork: true)");
+  } else if (NeedsEastWestGateway(spec, mesh_count)) {
+    // A gateway other clusters cannot reach is no gateway: federation to this mesh's services would be empty.
+    bool reachable = false;
+    std::string names;
+    for (const auto& gw : mesh.east_west_gateways()) {
+      reachable |= gw.external_addresses_size() > 0;
+      names += (names.empty() ? "" : ", ") + gw.service().namespace_() + "/" + gw.service().name();
+    }
+    if (!reachable) {
+      status.add_errors("the east-west gateway of mesh " + key + " (Service " + names + " in cluster " +
+                        mesh.cluster() +
+                        ") has no external address yet: a LoadBalancer still pending, or a NodePort without node "
+                        "addresses; other clusters cannot reach it");
+    }
   }
   if (status.errors_size() > 0) {
     status.set_state(api::v1::INVALID);

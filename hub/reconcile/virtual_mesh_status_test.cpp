@@ -77,6 +77,22 @@ TEST(VirtualMeshStatus, EverythingInPlaceIsAccepted) {
   EXPECT_THAT(r[0].active_meshes, ElementsAre("istiod-istio-system-c1.vmesh", "istiod-istio-system-c2.vmesh"));
 }
 
+TEST(VirtualMeshStatus, AnEastWestGatewayWithoutExternalAddressIsNamed) {
+  StatusInput in = Healthy();
+  auto* gateway = in.meshes["istiod-istio-system-c2.vmesh"].mutable_spec()->mutable_east_west_gateways(0);
+  gateway->clear_external_addresses();
+  gateway->mutable_service()->set_namespace_("istio-system");
+  gateway->mutable_service()->set_name("istio-eastwestgateway");
+  auto r = ComputeStatuses(in);
+  EXPECT_EQ(Mesh(r[0], "c1").state(), api::v1::ACCEPTED);
+  EXPECT_EQ(Mesh(r[0], "c2").state(), api::v1::INVALID);
+  EXPECT_THAT(Mesh(r[0], "c2").errors(0), HasSubstr("istio-system/istio-eastwestgateway in cluster c2"));
+  EXPECT_THAT(Mesh(r[0], "c2").errors(0), HasSubstr("no external address"));
+  // A flat network needs no gateway at all.
+  in.virtual_meshes[0].current.mutable_spec()->mutable_federation()->set_flat_network(true);
+  EXPECT_EQ(Mesh(ComputeStatuses(in)[0], "c2").state(), api::v1::ACCEPTED);
+}
+
 TEST(VirtualMeshStatus, UndiscoveredMeshIsPendingNamingIt) {
   StatusInput in = Healthy();
   in.meshes.erase("istiod-istio-system-c2.vmesh");
