@@ -415,6 +415,30 @@ TEST_F(LinkE2eTest, AgentNoticesDroppedAndBlackholedConnectionsAndReconnects) {
   EXPECT_TRUE(c1.agent_running());
 }
 
+TEST_F(LinkE2eTest, KillNineLosesNoCommittedRegistration) {
+  // Registered, then the hub is killed at once: the bundle it handed out still works after a restart.
+  auto bundle = hub_.Register("cluster-k");
+  ASSERT_TRUE(bundle.ok()) << bundle.error().message;
+  hub_.Kill9();
+  ASSERT_TRUE(hub_.Serve(serve_args_).ok()) << Logs();
+  auto identity = BootstrapWithBundle(*bundle);
+  ASSERT_TRUE(identity.ok()) << identity.error().message;
+
+  // Bootstrapped, then killed again: the identity is still valid (and the token still spent) after a restart.
+  hub_.Kill9();
+  ASSERT_TRUE(hub_.Serve(serve_args_).ok()) << Logs();
+  link::EventLoop loop(1);
+  {
+    RawSession session(loop.context(), hub_.agent_url(), identity->tls);
+    ASSERT_EQ(session.Dialed(), "");
+    session.Send(HelloFor("cluster-k"));
+    EXPECT_TRUE(session.WaitFor(link::v1::Envelope::kWelcome).has_value());
+  }
+  auto replayed = BootstrapWithBundle(*bundle);
+  ASSERT_FALSE(replayed.ok());
+  EXPECT_NE(replayed.error().message.find("already used"), std::string::npos) << replayed.error().message;
+}
+
 TEST_F(LinkE2eTest, TlsBelowOnePointTwoIsRefused) {
   auto out = kubesim::RunProcess(
       {"openssl", "s_client", "-tls1_1", "-connect", "127.0.0.1:" + std::to_string(hub_.agent_port())}, 20s);
