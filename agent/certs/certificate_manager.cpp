@@ -124,7 +124,8 @@ struct CertificateManager::MeshEntry {
 
   api::v1::CertificatePhase phase = api::v1::CERTIFICATE_PHASE_UNSPECIFIED;
   std::string error;
-  bool csr_sent = false;  // the CSR for the pending key reached the hub's link in this session
+  bool csr_sent = false;         // the CSR for the pending key reached the hub's link in this session
+  bool csr_wait_logged = false;  // "waits for a session" said once, not on every tick of an outage
   Clock::time_point csr_sent_at{};
   std::optional<link::v1::IssuedCertificate> install_retry;  // issued, not yet installed
   std::string installed_root_pem;
@@ -273,11 +274,15 @@ Status CertificateManager::SendCsr(MeshEntry& e) {
   m->set_request_id(e.state.pending_request_id);
   e.phase = api::v1::REQUESTED;
   if (Status s = send_(std::move(envelope)); !s.ok()) {
-    spdlog::info("mesh {}: CSR {} waits for a session with the hub ({})", e.mesh, e.state.pending_request_id,
-                 s.error().message);
+    if (!e.csr_wait_logged) {
+      spdlog::info("mesh {}: CSR {} waits for a session with the hub ({})", e.mesh, e.state.pending_request_id,
+                   s.error().message);
+    }
+    e.csr_wait_logged = true;
     e.csr_sent = false;
     return OkStatus();
   }
+  e.csr_wait_logged = false;
   spdlog::info("mesh {}: sent CSR {} for generation {}", e.mesh, e.state.pending_request_id,
                e.state.pending_generation);
   e.csr_sent = true;
@@ -646,7 +651,6 @@ std::vector<link::v1::MeshStatus> CertificateManager::Statuses() const {
           std::chrono::duration_cast<std::chrono::seconds>(e->state.installed_not_after.time_since_epoch()).count());
     }
     cert->set_phase(e->phase);
-    ms.set_installed_generation(e->state.installed_generation);
     ms.set_installed_generation(e->state.installed_generation);
     if (e->restart) {
       ms.set_restarts_done(static_cast<uint32_t>(e->restart->done));
