@@ -172,12 +172,43 @@ CertificateManager::CertificateManager(kube::Client& client, CertificateManagerO
       meshes_(std::move(meshes)),
       restarter_(restarter) {
   if (!options_.clock) options_.clock = [] { return Clock::now(); };
+  if (options_.spare_keys) PrepareSpare(pki::KeySpec::Rsa(4096));  // the default intermediate key
   if (options_.metrics) {
     options_.metrics->DeclareGauge(kNotAfterGauge, "notAfter of the installed intermediate CA per mesh (Unix time)");
   }
 }
 
-CertificateManager::~CertificateManager() { keygen_.join(); }
+CertificateManager::~CertificateManager() {
+  keygen_.join();
+  spare_keygen_.join();
+}
+
+void CertificateManager::PrepareSpare(const pki::KeySpec& spec) {
+  const std::string id = spec.ToString();
+  {
+    std::lock_guard lock(spare_mu_);
+    if (spare_ready_.count(id) || !spare_pending_.insert(id).second) return;
+  }
+  asio::post(spare_keygen_, [this, spec, id] {
+    auto key = pki::PrivateKey::Generate(spec);
+    std::lock_guard lock(spare_mu_);
+    spare_pending_.erase(id);
+    if (key.ok()) spare_ready_[id] = key->ToPem();
+    spare_cv_.notify_all();
+  });
+}
+
+std::optional<std::string> CertificateManager::TakeSpare(const pki::KeySpec& spec) {
+  const std::string id = spec.ToString();
+  std::unique_lock lock(spare_mu_);
+  // A spare half-way done is sooner than a new key.
+  spare_cv_.wait(lock, [&] { return !spare_pending_.count(id); });
+  auto it = spare_ready_.find(id);
+  if (it == spare_ready_.end()) return std::nullopt;
+  std::string pem = std::move(it->second);
+  spare_ready_.erase(it);
+  return pem;
+}
 
 CertificateManager::MeshEntry& CertificateManager::Entry(const std::string& mesh) {
   auto& slot = entries_[mesh];
@@ -295,12 +326,16 @@ asio::awaitable<Status> CertificateManager::GenerateKeyAndSend(MeshEntry& e) {
   if (Status s = pki::ValidateKeySpec(spec); !s.ok()) {
     co_return s.error().Wrap("certificate directive for mesh " + e.mesh);
   }
-  // RSA keys take seconds: generate on the helper thread, resume here.
+  // RSA keys take seconds: generate on the helper thread, resume here — or take a spare of this kind.
   std::string pem;
   std::string error;
   co_await asio::co_spawn(
       keygen_,
-      [spec, &pem, &error]() -> asio::awaitable<void> {
+      [this, spec, &pem, &error]() -> asio::awaitable<void> {
+        if (auto spare = TakeSpare(spec)) {
+          pem = std::move(*spare);
+          co_return;
+        }
         auto key = pki::PrivateKey::Generate(spec);
         if (key.ok()) {
           pem = key->ToPem();
@@ -311,6 +346,7 @@ asio::awaitable<Status> CertificateManager::GenerateKeyAndSend(MeshEntry& e) {
       },
       asio::use_awaitable);
   if (!error.empty()) co_return MakeError("generating a " + spec.ToString() + " key for mesh " + e.mesh + ": " + error);
+  if (options_.spare_keys) PrepareSpare(spec);  // for the next rotation or directive of this kind
 
   const MeshCertState previous = e.state;
   e.state.pending_key_pem = pem;

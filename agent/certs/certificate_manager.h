@@ -23,10 +23,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,7 @@
 #include "agent/runtime/agent_core.h"
 #include "common/base/result.h"
 #include "common/kube/client.h"
+#include "common/pki/key.h"
 #include "vmesh/api/v1/discovery.pb.h"
 #include "vmesh/link/v1/link.pb.h"
 
@@ -52,6 +56,9 @@ struct CertificateManagerOptions {
   std::chrono::seconds csr_retry_interval{300};
   // Optional: gauge vmesh_agent_certificate_not_after_seconds{mesh}.
   metrics::Registry* metrics = nullptr;
+  // Keep one spare intermediate key of the default kind (RSA 4096) generated ahead of need, in memory only, so a
+  // new directive does not wait seconds for RSA key generation. A spare is persisted like any key once used.
+  bool spare_keys = false;
 };
 
 using MeshLookup = std::function<std::optional<api::v1::Mesh>(const std::string& mesh_name)>;
@@ -106,6 +113,16 @@ class CertificateManager {
   bool ticking_ = false;
   // Key generation off the io thread.
   boost::asio::thread_pool keygen_{1};
+  // Spare keys (see CertificateManagerOptions::spare_keys) by KeySpec::ToString(), generated on their own thread
+  // so that keys of other kinds never queue behind them; guarded by spare_mu_.
+  boost::asio::thread_pool spare_keygen_{1};
+  std::mutex spare_mu_;
+  std::condition_variable spare_cv_;
+  std::map<std::string, std::string> spare_ready_;
+  std::set<std::string> spare_pending_;
+  void PrepareSpare(const pki::KeySpec& spec);
+  // The spare of `spec`: ready, or waited for when one is being generated (keygen thread only); else nullopt.
+  std::optional<std::string> TakeSpare(const pki::KeySpec& spec);
 };
 
 }  // namespace vmesh::agent

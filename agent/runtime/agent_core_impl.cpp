@@ -35,8 +35,10 @@ class AgentCoreImpl final : public AgentCore {
         restarter_(client, RestarterOptions{.metrics = options_.metrics}),
         certs_(
             client,
-            CertificateManagerOptions{
-                .cluster = options_.cluster, .state_namespace = options_.state_namespace, .metrics = options_.metrics},
+            CertificateManagerOptions{.cluster = options_.cluster,
+                                      .state_namespace = options_.state_namespace,
+                                      .metrics = options_.metrics,
+                                      .spare_keys = true},
             send_, [this](const std::string& mesh) { return watcher_.FindMesh(mesh); }, restarter_),
         tick_timer_(io) {}
 
