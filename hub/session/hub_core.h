@@ -14,9 +14,9 @@
 // Thread safety: every public method may be called from any thread (state is confined to one strand).
 // Implementation note: session state is guarded by one mutex held only briefly; reconciles run one at a time on
 // the core's strand and receive the sessions' facts at their start, so a long reconcile (e.g. generating an RSA
-// root) never stalls sessions. Preview() waits for a running reconcile. After a hub restart, a session gets no
-// updates until its agent's first DiscoveryReport arrived (so nothing is removed from a cluster merely because
-// the new hub does not know it yet).
+// root) never stalls sessions. Preview() waits for a running reconcile. After a hub restart, no cluster gets
+// updates until every cluster that had an agent before reported its discovery again (or 30 s passed), so nothing
+// is removed from a cluster merely because the new hub does not know the others' services yet.
 #pragma once
 
 #include <chrono>
