@@ -42,6 +42,18 @@ void ResourceSender::SetDesired(std::vector<Resource> resources) {
   for (auto& r : resources) Upsert(std::move(r));
 }
 
+void ResourceSender::SetDesiredVersioned(std::vector<Resource> resources) {
+  desired_.clear();
+  for (auto& r : resources) {
+    if (r.version().empty()) {
+      Upsert(std::move(r));
+      continue;
+    }
+    std::string name = r.name();
+    desired_[name] = std::move(r);
+  }
+}
+
 void ResourceSender::Resume(const Hello& hello) {
   agent_.clear();
   for (const auto& [name, version] : hello.resource_versions()) agent_[name] = version;

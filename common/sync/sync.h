@@ -43,6 +43,9 @@ class ResourceSender {
   void Remove(const std::string& name);
   // Replaces the whole desired set.
   void SetDesired(std::vector<Resource> resources);
+  // The same for resources whose version the caller already set to ContentVersion() (it is trusted, not
+  // recomputed; a resource with an empty version gets one computed), so an unchanged resource costs no hashing.
+  void SetDesiredVersioned(std::vector<Resource> resources);
 
   // A new session began: the agent holds `hello.resource_versions()`. Anything in flight is forgotten.
   void Resume(const Hello& hello);

@@ -252,5 +252,22 @@ TEST(Sync, RandomChurnConverges) {
   EXPECT_EQ(agent.cluster, desired);
 }
 
+TEST(Sync, PreVersionedDesiredSetBehavesLikeSetDesired) {
+  ResourceSender plain;
+  ResourceSender versioned;
+  plain.SetDesired({Kube("a", "1"), Kube("b", "2")});
+  Resource a = Kube("a", "1");
+  a.set_version(ContentVersion(a));
+  versioned.SetDesiredVersioned({a, Kube("b", "2")});  // "b" has no version: computed
+  FakeAgent agent;
+  plain.Resume(agent.receiver.MakeHello("c1", "v1"));
+  auto u = plain.NextUpdate();
+  ASSERT_TRUE(u);
+  ASSERT_TRUE(plain.HandleAck(agent.Handle(*u)).ok());
+  versioned.Resume(agent.receiver.MakeHello("c1", "v1"));
+  EXPECT_TRUE(versioned.InSync()) << "same versions as SetDesired computes";
+  EXPECT_FALSE(versioned.NextUpdate());
+}
+
 }  // namespace
 }  // namespace vmesh::sync

@@ -12,8 +12,6 @@ std::string KubeResourceName(const std::string& api_version, const std::string& 
   return "kube/" + api_version + "/" + kind + "/" + ns + "/" + name;
 }
 
-namespace {
-
 // A mesh's trust is in place only when its agent installed an intermediate for the generation directed now (the
 // current root and intermediate options): a report about an earlier certificate — from before the VirtualMesh
 // was re-created, or before its options changed — must not make the mesh ACCEPTED.
@@ -45,7 +43,65 @@ void RequireCurrentCertificates(const std::map<std::string, std::map<std::string
   }
 }
 
-}  // namespace
+link::v1::Resource OutputResource(const Output& o) {
+  link::v1::Resource r;
+  r.set_name(KubeResourceName(o.api_version, o.kind, o.namespace_, o.name));
+  auto* k = r.mutable_kube_object();
+  k->set_api_version(o.api_version);
+  k->set_kind(o.kind);
+  k->set_namespace_(o.namespace_);
+  k->set_name(o.name);
+  k->set_json(boost::json::serialize(o.object));
+  return r;
+}
+
+std::map<std::string, api::v1::Mesh> ActiveMeshes(const HubState& state, const VirtualMeshResult& result) {
+  std::map<std::string, api::v1::Mesh> active;
+  for (const auto& key : result.active_meshes) {
+    auto it = state.status.meshes.find(key);
+    if (it != state.status.meshes.end()) active[key] = it->second;
+  }
+  return active;
+}
+
+bool InActiveMesh(const api::v1::Destination& d, const std::string& vm_namespace,
+                  const std::map<std::string, api::v1::Mesh>& active) {
+  const std::string key = d.spec().mesh().name() + "." +
+                          (d.spec().mesh().namespace_().empty() ? vm_namespace : d.spec().mesh().namespace_());
+  return active.count(key) > 0;
+}
+
+void CertificateDirectives(const HubState& state, const VirtualMeshResult& result,
+                           const std::map<std::string, api::v1::Mesh>& active,
+                           std::vector<std::pair<std::string, link::v1::Resource>>& resources,
+                           std::map<std::string, std::string>& directed, std::set<std::string>& roots_needed) {
+  const api::v1::VirtualMeshSpec& spec = *result.effective_spec;
+  if (!spec.mtls_config().has_shared() || active.empty()) return;
+  auto root = state.roots.find(result.key);
+  if (root == state.roots.end()) {
+    roots_needed.insert(result.key);
+    for (const auto& [key, mesh] : active) directed[key] = "";
+    return;
+  }
+  const auto& options = spec.mtls_config().shared().intermediate_cert_options();
+  for (const auto& [key, mesh] : active) {
+    link::v1::Resource r;
+    r.set_name("cert/" + mesh.metadata().name());
+    auto* d = r.mutable_certificate();
+    d->set_mesh(mesh.metadata().name());
+    d->set_virtual_mesh(result.key);
+    d->set_key_algorithm(options.key_algorithm());
+    d->set_rsa_key_size_bits(options.key_algorithm() == api::v1::RSA
+                                 ? (options.rsa_key_size_bytes() == 0 ? 4096 : options.rsa_key_size_bytes())
+                                 : 0);
+    d->set_generation(root->second.fingerprint.substr(0, 16) + "-" + std::to_string(options.key_algorithm()) + "-" +
+                      std::to_string(d->rsa_key_size_bits()) + "-" + std::to_string(options.ttl_days()));
+    d->set_trust_bundle_pem(root->second.trust_bundle_pem);
+    d->set_auto_restart_pods(spec.mtls_config().auto_restart_pods());
+    directed[key] = d->generation();
+    resources.emplace_back(mesh.spec().cluster(), std::move(r));
+  }
+}
 
 DesiredState ComputeDesiredState(const HubState& state) {
   DesiredState out;
@@ -59,47 +115,18 @@ DesiredState ComputeDesiredState(const HubState& state) {
     if (!result.effective_spec) continue;
     const api::v1::VirtualMesh& vm = state.status.virtual_meshes[i].current;
     const api::v1::VirtualMeshSpec& spec = *result.effective_spec;
-    std::map<std::string, api::v1::Mesh> active;
-    for (const auto& key : result.active_meshes) {
-      auto it = state.status.meshes.find(key);
-      if (it != state.status.meshes.end()) active[key] = it->second;
-    }
+    const std::map<std::string, api::v1::Mesh> active = ActiveMeshes(state, result);
 
     // Certificates.
-    if (spec.mtls_config().has_shared() && !active.empty()) {
-      auto root = state.roots.find(result.key);
-      if (root == state.roots.end()) {
-        out.roots_needed.insert(result.key);
-        for (const auto& [key, mesh] : active) directed[result.key][key] = "";
-      } else {
-        const auto& options = spec.mtls_config().shared().intermediate_cert_options();
-        for (const auto& [key, mesh] : active) {
-          link::v1::Resource r;
-          r.set_name("cert/" + mesh.metadata().name());
-          auto* d = r.mutable_certificate();
-          d->set_mesh(mesh.metadata().name());
-          d->set_virtual_mesh(result.key);
-          d->set_key_algorithm(options.key_algorithm());
-          d->set_rsa_key_size_bits(options.key_algorithm() == api::v1::RSA
-                                       ? (options.rsa_key_size_bytes() == 0 ? 4096 : options.rsa_key_size_bytes())
-                                       : 0);
-          d->set_generation(root->second.fingerprint.substr(0, 16) + "-" + std::to_string(options.key_algorithm()) +
-                            "-" + std::to_string(d->rsa_key_size_bits()) + "-" + std::to_string(options.ttl_days()));
-          d->set_trust_bundle_pem(root->second.trust_bundle_pem);
-          d->set_auto_restart_pods(spec.mtls_config().auto_restart_pods());
-          directed[result.key][key] = d->generation();
-          by_cluster[mesh.spec().cluster()][r.name()] = r;
-        }
-      }
-    }
+    std::vector<std::pair<std::string, link::v1::Resource>> certificates;
+    CertificateDirectives(state, result, active, certificates, directed[result.key], out.roots_needed);
+    if (directed[result.key].empty()) directed.erase(result.key);
+    for (auto& [cluster, r] : certificates) by_cluster[cluster][r.name()] = std::move(r);
 
     // Outputs over the active meshes' destinations.
     std::vector<api::v1::Destination> destinations;
     for (const auto& d : state.destinations) {
-      const std::string key =
-          d.spec().mesh().name() + "." +
-          (d.spec().mesh().namespace_().empty() ? vm.metadata().namespace_() : d.spec().mesh().namespace_());
-      if (active.count(key)) destinations.push_back(d);
+      if (InActiveMesh(d, vm.metadata().namespace_(), active)) destinations.push_back(d);
     }
     FederationTranslator federation(vm.metadata().namespace_(), vm.metadata().name(), spec, active);
     for (const auto& d : destinations) {
@@ -110,15 +137,8 @@ DesiredState ComputeDesiredState(const HubState& state) {
     std::vector<Output> policies = access.Translate(state.access_policies, destinations);
     outputs.insert(outputs.end(), policies.begin(), policies.end());
     for (const auto& o : outputs) {
-      link::v1::Resource r;
-      r.set_name(KubeResourceName(o.api_version, o.kind, o.namespace_, o.name));
-      auto* k = r.mutable_kube_object();
-      k->set_api_version(o.api_version);
-      k->set_kind(o.kind);
-      k->set_namespace_(o.namespace_);
-      k->set_name(o.name);
-      k->set_json(boost::json::serialize(o.object));
-      by_cluster[o.cluster][r.name()] = r;
+      link::v1::Resource r = OutputResource(o);
+      by_cluster[o.cluster][r.name()] = std::move(r);
     }
   }
   for (auto& [cluster, resources] : by_cluster) {

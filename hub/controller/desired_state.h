@@ -36,7 +36,8 @@ struct HubState {
 
 struct DesiredState {
   std::vector<VirtualMeshResult> statuses;  // in the order of state.status.virtual_meshes
-  // cluster -> resources (sorted by name).
+  // cluster -> resources (sorted by name). Versions are empty from ComputeDesiredState and set to
+  // sync::ContentVersion by IncrementalDesiredState.
   std::map<std::string, std::vector<link::v1::Resource>> resources;
   // VirtualMeshes (keys) that need a root created before certificates can be directed.
   std::set<std::string> roots_needed;
@@ -45,6 +46,27 @@ struct DesiredState {
 };
 
 DesiredState ComputeDesiredState(const HubState& state);
+
+// The pieces ComputeDesiredState is made of, shared with IncrementalDesiredState.
+struct Output;
+// The resource carrying one translation output.
+link::v1::Resource OutputResource(const Output& output);
+// The active meshes of a VirtualMesh (keys of result.active_meshes that are known).
+std::map<std::string, api::v1::Mesh> ActiveMeshes(const HubState& state, const VirtualMeshResult& result);
+// Whether a destination belongs to one of a VirtualMesh's active meshes.
+bool InActiveMesh(const api::v1::Destination& destination, const std::string& virtual_mesh_namespace,
+                  const std::map<std::string, api::v1::Mesh>& active);
+// The certificate directives of one VirtualMesh (appended to `resources` with their cluster); records the
+// generation directed per mesh in `directed` and, while its root does not exist, its key in `roots_needed`.
+void CertificateDirectives(const HubState& state, const VirtualMeshResult& result,
+                           const std::map<std::string, api::v1::Mesh>& active,
+                           std::vector<std::pair<std::string, link::v1::Resource>>& resources,
+                           std::map<std::string, std::string>& directed, std::set<std::string>& roots_needed);
+// Makes statuses PENDING for meshes that have not installed the certificate generation directed now.
+// `directed`: VirtualMesh key -> mesh key -> generation.
+void RequireCurrentCertificates(const std::map<std::string, std::map<std::string, std::string>>& directed,
+                                const std::map<std::string, MeshReport>& reports,
+                                std::vector<VirtualMeshResult>& statuses);
 
 // The resource name of a Kubernetes output.
 std::string KubeResourceName(const std::string& api_version, const std::string& kind, const std::string& ns,

@@ -130,7 +130,10 @@ Result<DesiredState> HubReconciler::Reconcile() {
   SecretRoots secret_roots;
   auto state = Gather(&secret_roots);
   if (!state.ok()) return state.error();
-  DesiredState desired = ComputeDesiredState(*state);
+  auto compute = [this](const HubState& s) {
+    return incremental_on_ ? incremental_.Compute(s) : ComputeDesiredState(s);
+  };
+  DesiredState desired = compute(*state);
   // Roots are created (or imported from their Secret) the first time a VirtualMesh needs one, then everything is
   // computed again with it.
   if (!desired.roots_needed.empty()) {
@@ -160,7 +163,7 @@ Result<DesiredState> HubReconciler::Reconcile() {
       if (!root.ok()) return root.error().Wrap("root CA of VirtualMesh " + r.key);
       state->roots[r.key] = {root->trust_bundle_pem, root->signer.certificate().Fingerprint()};
     }
-    desired = ComputeDesiredState(*state);
+    desired = compute(*state);
   }
   for (size_t i = 0; i < desired.statuses.size(); ++i) {
     const VirtualMeshResult& r = desired.statuses[i];

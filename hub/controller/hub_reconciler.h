@@ -21,6 +21,7 @@
 #include "hub/api/object_service.h"
 #include "hub/ca/ca_service.h"
 #include "hub/controller/desired_state.h"
+#include "hub/controller/incremental_state.h"
 
 namespace vmesh::hub {
 
@@ -48,6 +49,11 @@ class HubReconciler {
   // Status writes so far (for tests and metrics).
   int status_writes() const { return status_writes_; }
 
+  // Reconcile() computes the desired state incrementally (IncrementalDesiredState: identical results, work per
+  // discovery change proportional to the clusters it affects) unless turned off, then from scratch each time.
+  void SetIncremental(bool on) { incremental_on_ = on; }
+  const IncrementalDesiredState& incremental() const { return incremental_; }
+
  private:
   // What Gather learns about roots from Secrets: Secrets ready to import (by VirtualMesh key) and notes for the
   // status errors of VirtualMeshes whose Secret no longer matches the root they use.
@@ -69,6 +75,8 @@ class HubReconciler {
   std::set<std::string> deregistered_;
   std::map<std::string, MeshReport> reports_;
   int status_writes_ = 0;
+  bool incremental_on_ = true;
+  IncrementalDesiredState incremental_;
 };
 
 }  // namespace vmesh::hub

@@ -868,7 +868,7 @@ class Core : public std::enable_shared_from_this<Core> {
       if (auto it = desired.resources.find(cluster); it != desired.resources.end()) resources = std::move(it->second);
       for (const auto& [name, r] : entry.extras) resources.push_back(r);
       desired_counts_[cluster] = resources.size();
-      entry.sender.SetDesired(std::move(resources));
+      entry.sender.SetDesiredVersioned(std::move(resources));  // versions set by the reconciler (or empty)
       Push(entry);
     }
   }

@@ -88,14 +88,15 @@ std::vector<std::string> AccessPolicyTranslator::Principals(const api::v1::Ident
   return {out.begin(), out.end()};
 }
 
-std::vector<Output> AccessPolicyTranslator::Translate(const std::vector<api::v1::AccessPolicy>& policies,
-                                                      const std::vector<api::v1::Destination>& destinations) const {
+bool AccessPolicyTranslator::enabled() const {
+  return spec_.global_access_policy() == api::v1::VirtualMeshSpec::ENABLED;
+}
+
+std::vector<Output> AccessPolicyTranslator::MeshPolicies() const {
   std::vector<Output> out;
-  if (spec_.global_access_policy() != api::v1::VirtualMeshSpec::ENABLED) return out;
+  if (!enabled()) return out;
   const std::string vm_label = vm_namespace_ + "." + vm_name_;
-  std::map<std::string, const api::v1::Mesh*> by_cluster;
   for (const auto& [key, mesh] : meshes_) {
-    by_cluster[mesh.spec().cluster()] = &mesh;
     const std::string& root_ns = mesh.spec().installation_namespace();
     out.push_back(Policy(mesh, root_ns, "vmesh-global-deny", vm_label, json::object()));
     std::vector<const api::v1::GatewayInfo*> gateways;
@@ -109,9 +110,12 @@ std::vector<Output> AccessPolicyTranslator::Translate(const std::vector<api::v1:
       out.push_back(Policy(mesh, ns, "vmesh-allow-" + gw->service().name(), vm_label, std::move(spec)));
     }
   }
+  return out;
+}
 
+std::vector<json::object> AccessPolicyTranslator::Rules(const std::vector<api::v1::AccessPolicy>& policies) const {
+  std::vector<json::object> rules;
   for (const auto& ap : policies) {
-    json::array from;
     json::array principals;
     std::set<std::string> all;
     for (const auto& src : ap.spec().source_selector()) {
@@ -136,20 +140,46 @@ std::vector<Output> AccessPolicyTranslator::Translate(const std::vector<api::v1:
       operation["paths"] = json::array(ap.spec().allowed_paths().begin(), ap.spec().allowed_paths().end());
     }
     if (!operation.empty()) rule["to"] = json::array{json::object{{"operation", std::move(operation)}}};
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
 
-    for (const auto& dest : destinations) {
-      const auto& d = dest.spec();
-      auto mesh = by_cluster.find(d.cluster());
-      if (mesh == by_cluster.end()) continue;
-      bool selected = ap.spec().destination_selector().empty();
-      for (const auto& sel : ap.spec().destination_selector()) selected |= SelectorMatches(sel, d);
-      if (!selected) continue;
-      std::map<std::string, std::string> selector(d.selector().begin(), d.selector().end());
-      if (selector.empty()) continue;  // a Service without a selector has no workloads to protect
-      json::object spec{{"selector", MatchLabels(selector)}, {"action", "ALLOW"}, {"rules", json::array{rule}}};
-      out.push_back(Policy(*mesh->second, d.namespace_(), "vmesh-" + ap.metadata().name() + "-" + d.name(), vm_label,
-                           std::move(spec)));
-    }
+std::vector<Output> AccessPolicyTranslator::DestinationPolicies(const std::vector<api::v1::AccessPolicy>& policies,
+                                                                const std::vector<json::object>& rules,
+                                                                const api::v1::Destination& destination) const {
+  std::vector<Output> out;
+  if (!enabled()) return out;
+  const auto& d = destination.spec();
+  // The mesh of the destination's cluster (the last of the cluster's meshes, by key).
+  const api::v1::Mesh* mesh = nullptr;
+  for (const auto& [key, m] : meshes_) {
+    if (m.spec().cluster() == d.cluster()) mesh = &m;
+  }
+  if (mesh == nullptr) return out;
+  std::map<std::string, std::string> selector(d.selector().begin(), d.selector().end());
+  if (selector.empty()) return out;  // a Service without a selector has no workloads to protect
+  const std::string vm_label = vm_namespace_ + "." + vm_name_;
+  for (size_t i = 0; i < policies.size(); ++i) {
+    const auto& ap = policies[i];
+    bool selected = ap.spec().destination_selector().empty();
+    for (const auto& sel : ap.spec().destination_selector()) selected |= SelectorMatches(sel, d);
+    if (!selected) continue;
+    json::object spec{{"selector", MatchLabels(selector)}, {"action", "ALLOW"}, {"rules", json::array{rules[i]}}};
+    out.push_back(
+        Policy(*mesh, d.namespace_(), "vmesh-" + ap.metadata().name() + "-" + d.name(), vm_label, std::move(spec)));
+  }
+  return out;
+}
+
+std::vector<Output> AccessPolicyTranslator::Translate(const std::vector<api::v1::AccessPolicy>& policies,
+                                                      const std::vector<api::v1::Destination>& destinations) const {
+  std::vector<Output> out = MeshPolicies();
+  if (!enabled()) return out;
+  const std::vector<json::object> rules = Rules(policies);
+  for (const auto& dest : destinations) {
+    auto more = DestinationPolicies(policies, rules, dest);
+    out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
   std::sort(out.begin(), out.end(), [](const Output& a, const Output& b) { return a.Key() < b.Key(); });
   return out;

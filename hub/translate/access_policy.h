@@ -30,6 +30,18 @@ class AccessPolicyTranslator {
   std::vector<Output> Translate(const std::vector<api::v1::AccessPolicy>& policies,
                                 const std::vector<api::v1::Destination>& destinations) const;
 
+  // Translate in pieces, for callers that recompute per destination. Translate() is, sorted, MeshPolicies() plus
+  // DestinationPolicies() of every destination; all empty unless globalAccessPolicy is ENABLED.
+  // The per-mesh policies (global deny, gateway allows).
+  std::vector<Output> MeshPolicies() const;
+  // The rule of each policy (index-aligned with `policies`), computed once for DestinationPolicies().
+  std::vector<boost::json::object> Rules(const std::vector<api::v1::AccessPolicy>& policies) const;
+  // The ALLOW policies of one destination.
+  std::vector<Output> DestinationPolicies(const std::vector<api::v1::AccessPolicy>& policies,
+                                          const std::vector<boost::json::object>& rules,
+                                          const api::v1::Destination& destination) const;
+  bool enabled() const;
+
   // The principals an identity selector stands for across the VirtualMesh's meshes.
   std::vector<std::string> Principals(const api::v1::IdentitySelector& selector) const;
 

@@ -299,26 +299,37 @@ std::vector<Output> FederationTranslator::TranslateGateways(
   for (const auto& d : destinations) {
     if (!Receivers(d).empty()) exporting.insert(MeshKeyOf(d.spec().mesh(), vm_namespace_));
   }
-  const std::string vm_label = vm_namespace_ + "." + vm_name_;
   for (const auto& key : exporting) {
-    const api::v1::Mesh& mesh = meshes_.at(key);
-    const api::v1::GatewayInfo* gw = EastWestGateway(mesh);
-    if (gw == nullptr) continue;
-    json::object selector;
-    for (const auto& [k, v] :
-         std::map<std::string, std::string>(gw->workload_labels().begin(), gw->workload_labels().end())) {
-      selector[k] = v;
-    }
-    const std::uint32_t port = gw->tls_container_port() != 0 ? gw->tls_container_port() : 15443;
-    json::object server{{"port", json::object{{"number", port}, {"name", "tls"}, {"protocol", "TLS"}}},
-                        {"tls", json::object{{"mode", "AUTO_PASSTHROUGH"}}},
-                        {"hosts", json::array{"*." + suffix_}}};
-    json::object spec{{"selector", std::move(selector)}, {"servers", json::array{std::move(server)}}};
-    out.push_back(Make(mesh.spec().cluster(), NetworkingApiVersion(mesh), "Gateway",
-                       Metadata("vmesh-" + vm_name_ + "-eastwest", mesh.spec().installation_namespace(), vm_label),
-                       std::move(spec)));
+    if (auto gateway = TranslateGateway(key)) out.push_back(std::move(*gateway));
   }
   return out;
+}
+
+std::string FederationTranslator::SourceMeshKey(const api::v1::Destination& destination) const {
+  return MeshKeyOf(destination.spec().mesh(), vm_namespace_);
+}
+
+std::optional<Output> FederationTranslator::TranslateGateway(const std::string& mesh_key) const {
+  if (spec_.federation().flat_network()) return std::nullopt;
+  auto found = meshes_.find(mesh_key);
+  if (found == meshes_.end()) return std::nullopt;
+  const api::v1::Mesh& mesh = found->second;
+  const api::v1::GatewayInfo* gw = EastWestGateway(mesh);
+  if (gw == nullptr) return std::nullopt;
+  const std::string vm_label = vm_namespace_ + "." + vm_name_;
+  json::object selector;
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>(gw->workload_labels().begin(), gw->workload_labels().end())) {
+    selector[k] = v;
+  }
+  const std::uint32_t port = gw->tls_container_port() != 0 ? gw->tls_container_port() : 15443;
+  json::object server{{"port", json::object{{"number", port}, {"name", "tls"}, {"protocol", "TLS"}}},
+                      {"tls", json::object{{"mode", "AUTO_PASSTHROUGH"}}},
+                      {"hosts", json::array{"*." + suffix_}}};
+  json::object spec{{"selector", std::move(selector)}, {"servers", json::array{std::move(server)}}};
+  return Make(mesh.spec().cluster(), NetworkingApiVersion(mesh), "Gateway",
+              Metadata("vmesh-" + vm_name_ + "-eastwest", mesh.spec().installation_namespace(), vm_label),
+              std::move(spec));
 }
 
 std::vector<Output> FederationTranslator::TranslateAll(const std::vector<api::v1::Destination>& destinations) const {

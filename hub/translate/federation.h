@@ -19,6 +19,7 @@
 
 #include <boost/json/object.hpp>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,11 @@ class FederationTranslator {
 
   // Per-mesh outputs (the east-west Gateway of each mesh whose destinations are federated).
   std::vector<Output> TranslateGateways(const std::vector<api::v1::Destination>& destinations) const;
+  // The east-west Gateway of one mesh (by key), as TranslateGateways emits it once the mesh exports a destination;
+  // nothing for a flat network or a mesh without a usable east-west gateway.
+  std::optional<Output> TranslateGateway(const std::string& mesh_key) const;
+  // The key of the mesh `destination` belongs to (its namespace defaulting to the VirtualMesh's).
+  std::string SourceMeshKey(const api::v1::Destination& destination) const;
 
   // Everything, sorted by Key().
   std::vector<Output> TranslateAll(const std::vector<api::v1::Destination>& destinations) const;
