@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/api/validation.h"
+#include "hub/translate/federation.h"
 
 namespace vmesh::hub {
 namespace {
@@ -52,8 +53,8 @@ bool NeedsEastWestGateway(const VirtualMeshSpec& spec, size_t mesh_count) {
 }
 
 // Rules 3–5 for a mesh this VirtualMesh owns.
-ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, size_t mesh_count,
-                          const StatusInput& input, bool* active) {
+ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, const std::string& default_namespace,
+                          size_t mesh_count, const StatusInput& input, bool* active) {
   ApprovalStatus status;
   *active = false;
   auto mesh_it = input.meshes.find(key);
@@ -71,16 +72,22 @@ ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, s
                       " (set meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE: \"true\" in cluster " +
                       mesh.cluster() + ", or use the suffix \"global\")");
   }
-  if (NeedsEastWestGateway(spec, mesh_count) && mesh.east_west_gateways_size() == 0) {
+  const auto candidates = EastWestGatewayCandidates(spec, default_namespace, mesh_it->second);
+  if (NeedsEastWestGateway(spec, mesh_count) && candidates.empty() &&
+      spec.federation().east_west_ingress_gateway_selectors_size() > 0) {
+    status.add_errors("no gateway of mesh " + key +
+                      " matches spec.federation.eastWestIngressGatewaySelectors (the selectors choose among the "
+                      "mesh's east-west and ingress gateway Services by name, namespace, cluster or workload labels, "
+                      "and by TLS port name)");
+  } else if (NeedsEastWestGateway(spec, mesh_count) && candidates.empty()) {
     status.add_errors("mesh " + key + " has no east-west gateway, which federation needs (install one in cluster " +
                       mesh.cluster() + " with a TLS port 15443, or set spec.federation.flatNetwork: true)");
   } else if (NeedsEastWestGateway(spec, mesh_count)) {
     // A gateway other clusters cannot reach is no gateway: federation to this mesh's services would be empty.
-    bool reachable = false;
+    bool reachable = SelectEastWestGateway(spec, default_namespace, mesh_it->second) != nullptr;
     std::string names;
-    for (const auto& gw : mesh.east_west_gateways()) {
-      reachable |= gw.external_addresses_size() > 0;
-      names += (names.empty() ? "" : ", ") + gw.service().namespace_() + "/" + gw.service().name();
+    for (const auto* gw : candidates) {
+      names += (names.empty() ? "" : ", ") + gw->service().namespace_() + "/" + gw->service().name();
     }
     if (!reachable) {
       status.add_errors("the east-west gateway of mesh " + key + " (Service " + names + " in cluster " +
@@ -206,7 +213,8 @@ std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input) {
       if (in.last_good_spec) {
         for (const auto& key : out.claimed_meshes) {
           bool active = false;
-          MeshStatus(key, *in.last_good_spec, effective_keys.size(), input, &active);
+          MeshStatus(key, *in.last_good_spec, in.current.metadata().namespace_(), effective_keys.size(), input,
+                     &active);
           if (active) out.active_meshes.push_back(key);
         }
       }
@@ -222,7 +230,7 @@ std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input) {
         continue;
       }
       bool active = false;
-      s = MeshStatus(key, in.current.spec(), listed.size(), input, &active);
+      s = MeshStatus(key, in.current.spec(), in.current.metadata().namespace_(), listed.size(), input, &active);
       if (active) out.active_meshes.push_back(key);
     }
     out.status.set_state(OverallState(out.status));

@@ -37,7 +37,13 @@ api::v1::Mesh DiscoveredMesh(const std::string& cluster, bool smart_dns = false,
   m.mutable_spec()->set_cluster(cluster);
   m.mutable_spec()->set_installation_namespace("istio-system");
   m.mutable_spec()->set_smart_dns_proxying_enabled(smart_dns);
-  if (gateway) m.mutable_spec()->add_east_west_gateways()->add_external_addresses("172.18.0.1");
+  if (gateway) {
+    auto* gw = m.mutable_spec()->add_east_west_gateways();
+    gw->add_external_addresses("172.18.0.1");
+    gw->set_external_tls_port(15443);
+    gw->set_tls_port_name("tls");
+    (*gw->mutable_workload_labels())["istio"] = "eastwestgateway";
+  }
   return m;
 }
 
@@ -91,6 +97,18 @@ TEST(VirtualMeshStatus, AnEastWestGatewayWithoutExternalAddressIsNamed) {
   // A flat network needs no gateway at all.
   in.virtual_meshes[0].current.mutable_spec()->mutable_federation()->set_flat_network(true);
   EXPECT_EQ(Mesh(ComputeStatuses(in)[0], "c2").state(), api::v1::ACCEPTED);
+}
+
+TEST(VirtualMeshStatus, GatewaySelectorsThatMatchNothingMakeTheMeshInvalid) {
+  StatusInput in = Healthy();
+  auto* selector =
+      in.virtual_meshes[0].current.mutable_spec()->mutable_federation()->add_east_west_ingress_gateway_selectors();
+  (*selector->add_destination_selectors()->mutable_kube_service_matcher()->mutable_labels())["istio"] = "nope";
+  selector->add_meshes()->set_name("istiod-istio-system-c2");
+  auto r = ComputeStatuses(in);
+  EXPECT_EQ(Mesh(r[0], "c1").state(), api::v1::ACCEPTED) << "the selector names c2 only";
+  EXPECT_EQ(Mesh(r[0], "c2").state(), api::v1::INVALID);
+  EXPECT_THAT(Mesh(r[0], "c2").errors(0), HasSubstr("eastWestIngressGatewaySelectors"));
 }
 
 TEST(VirtualMeshStatus, UndiscoveredMeshIsPendingNamingIt) {

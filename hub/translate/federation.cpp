@@ -108,12 +108,57 @@ json::object DestinationRuleSpec(const std::string& host, const api::v1::Virtual
   return out;
 }
 
-const api::v1::GatewayInfo* EastWestGateway(const api::v1::Mesh& mesh) {
-  for (const auto& gw : mesh.spec().east_west_gateways()) {
-    if (gw.external_addresses_size() > 0 && gw.external_tls_port() != 0) return &gw;
+}  // namespace
+
+std::vector<const api::v1::GatewayInfo*> EastWestGatewayCandidates(const api::v1::VirtualMeshSpec& spec,
+                                                                   const std::string& vm_namespace,
+                                                                   const api::v1::Mesh& mesh) {
+  const std::string mesh_key = mesh.metadata().name() + "." +
+                               (mesh.metadata().namespace_().empty() ? vm_namespace : mesh.metadata().namespace_());
+  std::vector<const api::v1::IngressGatewaySelector*> applicable;
+  for (const auto& selector : spec.federation().east_west_ingress_gateway_selectors()) {
+    bool applies = selector.meshes().empty();
+    for (const auto& ref : selector.meshes()) applies |= MeshKeyOf(ref, vm_namespace) == mesh_key;
+    if (applies) applicable.push_back(&selector);
+  }
+  std::vector<const api::v1::GatewayInfo*> out;
+  if (applicable.empty()) {
+    for (const auto& gw : mesh.spec().east_west_gateways()) out.push_back(&gw);
+    return out;
+  }
+  // Selectors choose among every gateway of the mesh (east-west and ingress), by the gateway Service's name,
+  // namespace and cluster, or by its workload labels, and by the name of its TLS port.
+  auto consider = [&](const api::v1::GatewayInfo& gw) {
+    api::v1::DestinationSpec as_service;
+    as_service.set_name(gw.service().name());
+    as_service.set_namespace_(gw.service().namespace_());
+    as_service.set_cluster(mesh.spec().cluster());
+    as_service.mutable_labels()->insert(gw.workload_labels().begin(), gw.workload_labels().end());
+    for (const auto* selector : applicable) {
+      const std::string port = selector->port_name().empty() ? "tls" : selector->port_name();
+      if (!gw.tls_port_name().empty() && gw.tls_port_name() != port) continue;
+      bool matches = selector->destination_selectors().empty();
+      for (const auto& ds : selector->destination_selectors()) matches |= SelectorMatches(ds, as_service);
+      if (matches) {
+        out.push_back(&gw);
+        return;
+      }
+    }
+  };
+  for (const auto& gw : mesh.spec().east_west_gateways()) consider(gw);
+  for (const auto& gw : mesh.spec().ingress_gateways()) consider(gw);
+  return out;
+}
+
+const api::v1::GatewayInfo* SelectEastWestGateway(const api::v1::VirtualMeshSpec& spec, const std::string& vm_namespace,
+                                                  const api::v1::Mesh& mesh) {
+  for (const auto* gw : EastWestGatewayCandidates(spec, vm_namespace, mesh)) {
+    if (gw->external_addresses_size() > 0 && gw->external_tls_port() != 0) return gw;
   }
   return nullptr;
 }
+
+namespace {
 
 Output Make(const std::string& cluster, const std::string& api_version, const std::string& kind, json::object metadata,
             json::object spec) {
@@ -232,7 +277,7 @@ std::vector<Output> FederationTranslator::TranslateDestination(const api::v1::De
   const std::string host = FederatedHost(d.name(), d.namespace_(), d.cluster(), suffix_);
   const std::string vip = FederatedVip(d.name(), d.namespace_(), d.cluster());
   const bool flat = spec_.federation().flat_network();
-  const api::v1::GatewayInfo* gateway = flat ? nullptr : EastWestGateway(source);
+  const api::v1::GatewayInfo* gateway = flat ? nullptr : SelectEastWestGateway(spec_, vm_namespace_, source);
   if (!flat && gateway == nullptr) return out;  // status reports the mesh INVALID (no east-west gateway)
 
   // Endpoints as seen from the receivers.
@@ -314,7 +359,7 @@ std::optional<Output> FederationTranslator::TranslateGateway(const std::string& 
   auto found = meshes_.find(mesh_key);
   if (found == meshes_.end()) return std::nullopt;
   const api::v1::Mesh& mesh = found->second;
-  const api::v1::GatewayInfo* gw = EastWestGateway(mesh);
+  const api::v1::GatewayInfo* gw = SelectEastWestGateway(spec_, vm_namespace_, mesh);
   if (gw == nullptr) return std::nullopt;
   const std::string vm_label = vm_namespace_ + "." + vm_name_;
   json::object selector;

@@ -85,6 +85,17 @@ std::string FederatedVip(const std::string& service, const std::string& ns, cons
 // Whether a destination selector selects a destination (empty selector fields match anything).
 bool SelectorMatches(const api::v1::DestinationSelector& selector, const api::v1::DestinationSpec& destination);
 
+// The gateways that may carry a mesh's federated traffic: those chosen by the VirtualMesh's
+// federation.eastWestIngressGatewaySelectors that apply to the mesh (among its east-west and ingress gateways,
+// by Service name/namespace/cluster or workload labels, and TLS port name — default "tls"), else its discovered
+// east-west gateways.
+std::vector<const api::v1::GatewayInfo*> EastWestGatewayCandidates(const api::v1::VirtualMeshSpec& spec,
+                                                                   const std::string& vm_namespace,
+                                                                   const api::v1::Mesh& mesh);
+// The first candidate other clusters can reach (an external address and a TLS port), or nullptr.
+const api::v1::GatewayInfo* SelectEastWestGateway(const api::v1::VirtualMeshSpec& spec, const std::string& vm_namespace,
+                                                  const api::v1::Mesh& mesh);
+
 // Istio protocol for a Service port: appProtocol, else the name's prefix (http-foo -> HTTP), else TCP.
 std::string IstioProtocol(const api::v1::ServicePort& port);
 

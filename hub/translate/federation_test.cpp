@@ -139,6 +139,49 @@ TEST(Federation, RemoteEndpointsAreTheGatewayAndLocalOnesThePods) {
   EXPECT_EQ(lspec.at("endpoints").as_array()[0].as_object().at("address").as_string(), "10.1.0.11");
 }
 
+TEST(Federation, EastWestIngressGatewaySelectorsChooseTheGateway) {
+  Case c = Load("permissive");
+  const std::string key = c.destinations[0].spec().mesh().name() + ".vmesh";
+  api::v1::Mesh& source = c.meshes.at(key);
+  // The mesh also has an ingress gateway that can carry east-west traffic.
+  api::v1::GatewayInfo* ingress = source.mutable_spec()->add_ingress_gateways();
+  ingress->mutable_service()->set_name("istio-ingressgateway");
+  ingress->mutable_service()->set_namespace_("istio-ingress");
+  (*ingress->mutable_workload_labels())["istio"] = "ingressgateway";
+  ingress->set_tls_port_name("tls");
+  ingress->set_tls_container_port(15443);
+  ingress->set_external_tls_port(443);
+  ingress->add_external_addresses("203.0.113.7");
+
+  auto remote_address = [&](const Case& cs) -> std::string {
+    for (const auto& o : Translator(cs).TranslateDestination(cs.destinations[0])) {
+      if (o.kind == "ServiceEntry" && o.cluster != cs.destinations[0].spec().cluster()) {
+        return std::string(o.object.at("spec").at("endpoints").as_array()[0].at("address").as_string()) + ":" +
+               std::to_string(
+                   o.object.at("spec").at("endpoints").as_array()[0].at("ports").at("http").to_number<int64_t>());
+      }
+    }
+    return "";
+  };
+  EXPECT_EQ(remote_address(c), "172.18.0.1:15443") << "no selectors: the discovered east-west gateway";
+
+  auto* selector = c.vm.mutable_spec()->mutable_federation()->add_east_west_ingress_gateway_selectors();
+  (*selector->add_destination_selectors()->mutable_kube_service_matcher()->mutable_labels())["istio"] =
+      "ingressgateway";
+  EXPECT_EQ(remote_address(c), "203.0.113.7:443") << "selected by workload labels";
+  EXPECT_EQ(SelectEastWestGateway(c.vm.spec(), "vmesh", source), ingress);
+
+  // A selector for other meshes does not apply to this one.
+  selector->add_meshes()->set_name("istiod-istio-system-elsewhere");
+  EXPECT_EQ(remote_address(c), "172.18.0.1:15443");
+  selector->clear_meshes();
+
+  // The TLS port name must match (default "tls").
+  selector->set_port_name("tls-east-west");
+  EXPECT_TRUE(EastWestGatewayCandidates(c.vm.spec(), "vmesh", source).empty());
+  EXPECT_EQ(remote_address(c), "") << "no usable gateway: nothing federated (status says INVALID)";
+}
+
 TEST(Federation, OneDestinationChangeTouchesOnlyItsOwnOutputs) {
   Case c = Load("permissive");
   auto t = Translator(c);
