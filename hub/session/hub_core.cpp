@@ -100,6 +100,9 @@ struct ClusterEntry {
   std::map<std::string, link::v1::Resource> extras;
   // The store and the reconciler see the cluster as connected (from its Hello until its live session ends).
   bool connected = false;
+  // The ApplyDesired() call that last gave the sender its desired set, and that set's size.
+  std::uint64_t applied_epoch = 0;
+  std::size_t desired_count = 0;
 };
 
 // Where a mesh's intermediate comes from: the VirtualMesh whose effective spec claims it (shared trust).
@@ -845,12 +848,22 @@ class Core : public std::enable_shared_from_this<Core> {
       return false;
     }
     failures_ = 0;
+    // When exactly one incremental computation happened since the last applied result, only the clusters it
+    // changed need their senders updated (the others' desired sets are what they already have).
+    const IncrementalDesiredState& incremental = reconciler_.incremental();
+    const std::uint64_t computes = incremental.full_computes() + incremental.incremental_computes();
+    const bool only_changed = !incremental.last_was_full() && computes == applied_computes_ + 1;
+    applied_computes_ = computes;
+    std::optional<std::set<std::string>> changed;
+    if (only_changed) changed = incremental.changed_clusters();
     std::lock_guard lock(mu_);
-    if (!stopped_) ApplyDesired(std::move(*desired));
+    if (!stopped_) ApplyDesired(std::move(*desired), changed ? &*changed : nullptr);
     return true;
   }
 
-  void ApplyDesired(DesiredState desired) {
+  // `changed`: when set, clusters absent from it keep the desired set they were given by the previous call.
+  void ApplyDesired(DesiredState desired, const std::set<std::string>* changed) {
+    ++apply_epoch_;
     cert_targets_.clear();
     for (const auto& result : desired.statuses) {
       if (!result.effective_spec || !result.effective_spec->mtls_config().has_shared()) continue;
@@ -864,10 +877,18 @@ class Core : public std::enable_shared_from_this<Core> {
     desired_counts_.clear();
     for (auto& [cluster, resources] : desired.resources) clusters_[cluster];  // make sure every cluster has one
     for (auto& [cluster, entry] : clusters_) {
+      if (changed && !changed->count(cluster) && entry.applied_epoch == apply_epoch_ - 1) {
+        entry.applied_epoch = apply_epoch_;
+        desired_counts_[cluster] = entry.desired_count;
+        Push(entry);  // e.g. held back until every cluster re-reported after a hub restart
+        continue;
+      }
       std::vector<link::v1::Resource> resources;
       if (auto it = desired.resources.find(cluster); it != desired.resources.end()) resources = std::move(it->second);
       for (const auto& [name, r] : entry.extras) resources.push_back(r);
       desired_counts_[cluster] = resources.size();
+      entry.desired_count = resources.size();
+      entry.applied_epoch = apply_epoch_;
       entry.sender.SetDesiredVersioned(std::move(resources));  // versions set by the reconciler (or empty)
       Push(entry);
     }
@@ -929,6 +950,8 @@ class Core : public std::enable_shared_from_this<Core> {
   std::map<std::string, MeshReport> agent_reports_;  // mesh key -> what its agent last reported
   std::map<std::string, CertTarget> cert_targets_;   // mesh name -> its VirtualMesh (shared trust)
   std::map<std::string, std::size_t> desired_counts_;
+  std::uint64_t apply_epoch_ = 0;       // ApplyDesired() calls (under mu_)
+  std::uint64_t applied_computes_ = 0;  // the reconciler's computations when its last result was applied
 };
 
 class HubCoreImpl final : public HubCore {
