@@ -231,6 +231,44 @@ Status ClusterUnderTest::StartAgent(const std::string& bundle_path, const std::v
   return agent_.Start(argv, logs_.path() + "/agent.log");
 }
 
+boost::json::value ParseJson(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  return ec ? boost::json::value() : v;
+}
+
+const boost::json::value* JsonAt(const boost::json::value& v, std::initializer_list<const char*> path) {
+  const boost::json::value* at = &v;
+  for (const char* key : path) {
+    if (!at->is_object()) return nullptr;
+    at = at->as_object().if_contains(key);
+    if (!at) return nullptr;
+  }
+  return at;
+}
+
+std::string JsonString(const boost::json::value& v, std::initializer_list<const char*> path) {
+  const boost::json::value* at = JsonAt(v, path);
+  if (!at) return "";
+  if (at->is_string()) return std::string(at->as_string());
+  if (at->is_int64()) return std::to_string(at->as_int64());
+  if (at->is_bool()) return at->as_bool() ? "true" : "false";
+  return "";
+}
+
+std::string MeshState(const boost::json::value& vm, const std::string& mesh_key) {
+  const boost::json::value* meshes = JsonAt(vm, {"status", "meshes"});
+  if (!meshes || !meshes->is_object() || !meshes->as_object().contains(mesh_key)) return "";
+  std::string state = JsonString(meshes->as_object().at(mesh_key), {"state"});
+  return state.empty() ? "PENDING" : state;
+}
+
+std::string FleetLogs(const HubProcess& hub, const std::vector<std::unique_ptr<ClusterUnderTest>>& clusters) {
+  std::string all = "--- hub\n" + hub.Log();
+  for (const auto& c : clusters) all += "--- agent " + c->name() + "\n" + c->AgentLog();
+  return all;
+}
+
 Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const std::string& hub_url) {
   config::v1::BootstrapBundle bundle;
   auto errors = api::DecodeInto(ReadFileOr(bundle_path), &bundle);

@@ -6,9 +6,11 @@
 // the directories for a post-mortem). Not thread-safe.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -151,6 +153,19 @@ class ClusterUnderTest {
   TempDir logs_;
   Daemon agent_;
 };
+
+// JSON as vmeshctl -o json and kubectl -o json print it: parsed (null on bad input), and read along a path of
+// object keys.
+boost::json::value ParseJson(const std::string& text);
+const boost::json::value* JsonAt(const boost::json::value& v, std::initializer_list<const char*> path);
+// The string (or integer or boolean, as text) at `path`; "" when absent or of another type.
+std::string JsonString(const boost::json::value& v, std::initializer_list<const char*> path);
+// A mesh's state in a VirtualMesh's status ("" when the mesh has no entry). PENDING is the enum's zero value,
+// which the proto3 JSON mapping leaves out: an entry without a state is PENDING.
+std::string MeshState(const boost::json::value& vm, const std::string& mesh_key);
+
+// The hub's and every agent's log, for failure messages.
+std::string FleetLogs(const HubProcess& hub, const std::vector<std::unique_ptr<ClusterUnderTest>>& clusters);
 
 // Rewrites a bootstrap bundle's hub URL (to route an agent through a proxy). Returns the new bundle's path.
 Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const std::string& hub_url);

@@ -17,12 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-boost::json::value ParseJson(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : v;
-}
-
 class FederationE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,11 +73,7 @@ class FederationE2eTest : public ::testing::Test {
     return ParseJson(c.Kubectl({"get", kind, name, "-n", ns, "-o", "json"}).output);
   }
 
-  std::string Logs() {
-    std::string all = "--- hub\n" + hub_.Log();
-    for (auto& c : clusters_) all += "--- agent " + c->name() + "\n" + c->AgentLog();
-    return all;
-  }
+  std::string Logs() { return FleetLogs(hub_, clusters_); }
 
   Binaries binaries_ = Binaries::FromBuild();
   HubProcess hub_{binaries_};

@@ -19,12 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-json::value ParseJson(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  return ec ? json::value() : v;
-}
-
 // The value at a dotted path of objects ("a.b.c"), or null.
 const json::value* At(const json::value& v, const std::string& path) {
   const json::value* cur = &v;
@@ -43,7 +37,7 @@ std::string StrAt(const json::value& v, const std::string& path) {
 }
 
 // The JSON text at a path ("null" when absent).
-std::string JsonAt(const json::value& v, const std::string& path) {
+std::string JsonTextAt(const json::value& v, const std::string& path) {
   const json::value* x = At(v, path);
   return x != nullptr ? json::serialize(*x) : "null";
 }
@@ -168,11 +162,7 @@ print(urllib.request.urlopen(req, timeout=10).status))";
     ASSERT_EQ(out.output, "200\n");
   }
 
-  std::string Logs() {
-    std::string all = "--- hub\n" + hub_.Log();
-    for (auto& c : clusters_) all += "--- agent " + c->name() + "\n" + c->AgentLog();
-    return all;
-  }
+  std::string Logs() { return FleetLogs(hub_, clusters_); }
 
   Binaries binaries_ = Binaries::FromBuild();
   HubProcess hub_{binaries_};
@@ -503,15 +493,15 @@ spec:
       << c2.Kubectl({"get", "authorizationpolicies", "-A"}).output << Logs();
   auto ap = Get(c2, "authorizationpolicy", policy, "bookinfo");
   EXPECT_EQ(StrAt(ap, "spec.action"), "ALLOW") << ap;
-  EXPECT_EQ(JsonAt(ap, "spec.selector.matchLabels"), R"({"app":"reviews"})") << ap;
+  EXPECT_EQ(JsonTextAt(ap, "spec.selector.matchLabels"), R"({"app":"reviews"})") << ap;
   const json::value* rules = At(ap, "spec.rules");
   ASSERT_TRUE(rules != nullptr && rules->is_array() && rules->as_array().size() == 1) << ap;
   const json::value& rule = rules->as_array().at(0);
-  EXPECT_EQ(JsonAt(rule, "from"),
+  EXPECT_EQ(JsonTextAt(rule, "from"),
             R"([{"source":{"principals":["td-one.example/ns/bookinfo/sa/bookinfo-productpage"]}}])")
       << ap;
   // (as values: the server may order keys differently)
-  EXPECT_EQ(ParseJson(JsonAt(rule, "to")),
+  EXPECT_EQ(ParseJson(JsonTextAt(rule, "to")),
             ParseJson(R"([{"operation":{"ports":["9080"],"methods":["GET","HEAD"],"paths":["/reviews/*"]}}])"))
       << ap;
   // Nowhere else: reviews of cluster-1 and cluster-3 are not selected.
@@ -533,7 +523,7 @@ spec:
     auto allow = Get(*c, "authorizationpolicy", "vmesh-allow-istio-eastwestgateway");
     EXPECT_EQ(StrAt(allow, "spec.action"), "ALLOW") << allow;
     EXPECT_EQ(StrAt(allow, "spec.selector.matchLabels.istio"), "eastwestgateway") << allow;
-    EXPECT_EQ(JsonAt(allow, "spec.rules"), "[{}]") << allow;
+    EXPECT_EQ(JsonTextAt(allow, "spec.rules"), "[{}]") << allow;
   }
 }
 

@@ -48,11 +48,7 @@ class LinkE2eTest : public ::testing::Test {
     return WaitFor([&] { return hub_.ClusterState(cluster) == state; }, timeout);
   }
 
-  std::string Logs() {
-    std::string all = "--- hub\n" + hub_.Log();
-    for (auto& c : clusters_) all += "--- agent " + c->name() + "\n" + c->AgentLog();
-    return all;
-  }
+  std::string Logs() { return FleetLogs(hub_, clusters_); }
 
   Binaries binaries_ = Binaries::FromBuild();
   std::vector<std::string> serve_args_ = {"--ping-interval",   "1s",     "--idle-timeout", "4s",

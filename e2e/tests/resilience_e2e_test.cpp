@@ -30,39 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-boost::json::value ParseJson(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : v;
-}
-
-const boost::json::value* At(const boost::json::value& v, std::initializer_list<const char*> path) {
-  const boost::json::value* at = &v;
-  for (const char* key : path) {
-    if (!at->is_object()) return nullptr;
-    at = at->as_object().if_contains(key);
-    if (!at) return nullptr;
-  }
-  return at;
-}
-
-std::string Str(const boost::json::value& v, std::initializer_list<const char*> path) {
-  const boost::json::value* at = At(v, path);
-  if (!at) return "";
-  if (at->is_string()) return std::string(at->as_string());
-  if (at->is_int64()) return std::to_string(at->as_int64());
-  if (at->is_bool()) return at->as_bool() ? "true" : "false";
-  return "";
-}
-
-// A mesh's state in a VirtualMesh's status; PENDING is the enum's zero value, left out by proto3 JSON.
-std::string MeshState(const boost::json::value& vm, const std::string& mesh_key) {
-  const boost::json::value* meshes = At(vm, {"status", "meshes"});
-  if (!meshes || !meshes->is_object() || !meshes->as_object().contains(mesh_key)) return "";
-  std::string state = Str(meshes->as_object().at(mesh_key), {"state"});
-  return state.empty() ? "PENDING" : state;
-}
-
 // One plain-HTTP request to a kubesim, in one round trip (kubectl may make several, each paying kubesim's
 // added latency). The status code (0: transport error) and the body.
 std::pair<int, std::string> KubesimRequest(uint16_t port, const std::string& method, const std::string& target,
@@ -194,8 +161,8 @@ spec:
     return WaitFor(
         [&] {
           auto vm = VirtualMesh();
-          return Str(vm, {"status", "state"}) == "ACCEPTED" &&
-                 Str(vm, {"status", "observedGeneration"}) == Str(vm, {"metadata", "generation"});
+          return JsonString(vm, {"status", "state"}) == "ACCEPTED" &&
+                 JsonString(vm, {"status", "observedGeneration"}) == JsonString(vm, {"metadata", "generation"});
         },
         timeout);
   }
@@ -211,7 +178,7 @@ spec:
     auto out = cluster.Kubectl({"get", "secret", name, "-n", ns, "-o", "json"});
     if (out.exit_code != 0) return files;
     const boost::json::value secret = ParseJson(out.output);
-    const boost::json::value* data = At(secret, {"data"});
+    const boost::json::value* data = JsonAt(secret, {"data"});
     if (!data || !data->is_object()) return files;
     for (const auto& [key, value] : data->as_object()) {
       if (value.is_string()) files[std::string(key)] = Base64Decode(std::string(value.as_string())).value_or("");
@@ -229,17 +196,17 @@ spec:
     std::map<std::string, RolloutState> out;
     auto listed = cluster.Kubectl({"get", "deployments", "-A", "-o", "json"});
     const boost::json::value list = ParseJson(listed.output);
-    const boost::json::value* items = At(list, {"items"});
+    const boost::json::value* items = JsonAt(list, {"items"});
     if (!items || !items->is_array()) return out;
     for (const auto& d : items->as_array()) {
       RolloutState s;
-      s.generation = Str(d, {"metadata", "generation"});
-      if (const auto* annotations = At(d, {"spec", "template", "metadata", "annotations"});
+      s.generation = JsonString(d, {"metadata", "generation"});
+      if (const auto* annotations = JsonAt(d, {"spec", "template", "metadata", "annotations"});
           annotations && annotations->is_object()) {
-        s.restarted_at = Str(*annotations, {kRestartedAt});
-        s.restarted_for = Str(*annotations, {kRestartedFor});
+        s.restarted_at = JsonString(*annotations, {kRestartedAt});
+        s.restarted_for = JsonString(*annotations, {kRestartedFor});
       }
-      out[Str(d, {"metadata", "namespace"}) + "/" + Str(d, {"metadata", "name"})] = s;
+      out[JsonString(d, {"metadata", "namespace"}) + "/" + JsonString(d, {"metadata", "name"})] = s;
     }
     return out;
   }
@@ -252,10 +219,10 @@ spec:
     const std::string fingerprint = root->Fingerprint();
     auto out = cluster.Kubectl({"get", "pods", "-A", "-l", "security.istio.io/tlsMode=istio", "-o", "json"});
     const boost::json::value list = ParseJson(out.output);
-    const boost::json::value* items = At(list, {"items"});
+    const boost::json::value* items = JsonAt(list, {"items"});
     if (!items || !items->is_array()) return false;
     for (const auto& pod : items->as_array()) {
-      if (Str(pod, {"metadata", "annotations", "kubesim.vmesh.dev/trusted-root-fingerprint"}) != fingerprint) {
+      if (JsonString(pod, {"metadata", "annotations", "kubesim.vmesh.dev/trusted-root-fingerprint"}) != fingerprint) {
         return false;
       }
     }
@@ -311,11 +278,7 @@ spec:
     return out.exit_code == 0 ? out.output : "error: " + out.output;
   }
 
-  std::string Logs() {
-    std::string all = "--- hub\n" + hub_.Log();
-    for (auto& c : clusters_) all += "--- agent " + c->name() + "\n" + c->AgentLog();
-    return all;
-  }
+  std::string Logs() { return FleetLogs(hub_, clusters_); }
 
   Binaries binaries_ = Binaries::FromBuild();
   HubProcess hub_{binaries_};
@@ -418,7 +381,7 @@ TEST_F(ResilienceE2eTest, AgentKilledBetweenCsrAndInstallResumesWithThePersisted
         auto [status, body] =
             KubesimRequest(c1.kubesim().port(), "GET", "/api/v1/namespaces/vmesh-system/secrets/" + state_secret);
         const boost::json::value secret = ParseJson(body);
-        const std::string encoded = status == 200 ? Str(secret, {"data", "pending-key.pem"}) : "";
+        const std::string encoded = status == 200 ? JsonString(secret, {"data", "pending-key.pem"}) : "";
         pending_key = Base64Decode(encoded).value_or("");
         return !pending_key.empty();
       },
@@ -507,7 +470,7 @@ TEST_F(ResilienceE2eTest, HubOutageLeavesClustersUntouchedAndAgentsReconnect) {
         for (auto& c : clusters_) {
           if (MeshState(vm, MeshName(*c) + ".vmesh") == "ACCEPTED") return false;
         }
-        return Str(vm, {"status", "state"}) != "ACCEPTED";
+        return JsonString(vm, {"status", "state"}) != "ACCEPTED";
       },
       15s))
       << "a VirtualMesh whose agents are all disconnected is not ACCEPTED\n"

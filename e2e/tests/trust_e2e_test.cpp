@@ -19,34 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-boost::json::value ParseJson(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : v;
-}
-
-std::string Str(const boost::json::value& v, std::initializer_list<const char*> path) {
-  const boost::json::value* at = &v;
-  for (const char* key : path) {
-    if (!at->is_object()) return "";
-    at = at->as_object().if_contains(key);
-    if (!at) return "";
-  }
-  if (at->is_string()) return std::string(at->as_string());
-  if (at->is_int64()) return std::to_string(at->as_int64());
-  return "";
-}
-
-// A mesh's state in a VirtualMesh's status. PENDING is the enum's zero value, which the proto3 JSON mapping
-// leaves out: a mesh entry without a state is PENDING.
-std::string MeshState(const boost::json::value& vm, const std::string& mesh_key) {
-  if (!vm.is_object() || !vm.as_object().contains("status")) return "";
-  const auto* meshes = vm.as_object().at("status").as_object().if_contains("meshes");
-  if (!meshes || !meshes->is_object() || !meshes->as_object().contains(mesh_key)) return "";
-  std::string state = Str(meshes->as_object().at(mesh_key), {"state"});
-  return state.empty() ? "PENDING" : state;
-}
-
 class TrustE2eTest : public ::testing::Test {
  protected:
   void StartFleet(const std::vector<std::vector<std::string>>& seeds) {
@@ -94,7 +66,7 @@ class TrustE2eTest : public ::testing::Test {
   }
 
   bool WaitForVirtualMeshState(const std::string& name, const std::string& state, std::chrono::milliseconds timeout) {
-    return WaitFor([&] { return Str(GetVirtualMesh(name), {"status", "state"}) == state; }, timeout);
+    return WaitFor([&] { return JsonString(GetVirtualMesh(name), {"status", "state"}) == state; }, timeout);
   }
 
   // The cacerts Secret of a cluster, file name -> content.
@@ -117,17 +89,13 @@ class TrustE2eTest : public ::testing::Test {
     auto list = ParseJson(out.output);
     if (!list.is_object()) return roots;
     for (const auto& pod : list.as_object().at("items").as_array()) {
-      roots[Str(pod, {"metadata", "namespace"}) + "/" + Str(pod, {"metadata", "name"})] =
-          Str(pod, {"metadata", "annotations", "kubesim.vmesh.dev/trusted-root-fingerprint"});
+      roots[JsonString(pod, {"metadata", "namespace"}) + "/" + JsonString(pod, {"metadata", "name"})] =
+          JsonString(pod, {"metadata", "annotations", "kubesim.vmesh.dev/trusted-root-fingerprint"});
     }
     return roots;
   }
 
-  std::string Logs() {
-    std::string all = "--- hub\n" + hub_.Log();
-    for (auto& c : clusters_) all += "--- agent " + c->name() + "\n" + c->AgentLog();
-    return all;
-  }
+  std::string Logs() { return FleetLogs(hub_, clusters_); }
 
   Binaries binaries_ = Binaries::FromBuild();
   HubProcess hub_{binaries_};

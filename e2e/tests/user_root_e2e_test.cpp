@@ -23,22 +23,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-boost::json::value ParseJson(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : v;
-}
-
-std::string Str(const boost::json::value& v, std::initializer_list<const char*> path) {
-  const boost::json::value* at = &v;
-  for (const char* key : path) {
-    if (!at->is_object()) return "";
-    at = at->as_object().if_contains(key);
-    if (!at) return "";
-  }
-  return at->is_string() ? std::string(at->as_string()) : "";
-}
-
 class UserRootE2eTest : public ::testing::Test {
  protected:
   void StartHub() {
@@ -94,7 +78,7 @@ class UserRootE2eTest : public ::testing::Test {
   }
 
   bool WaitForState(const std::string& name, const std::string& state, std::chrono::milliseconds timeout) {
-    return WaitFor([&] { return Str(GetVirtualMesh(name), {"status", "state"}) == state; }, timeout);
+    return WaitFor([&] { return JsonString(GetVirtualMesh(name), {"status", "state"}) == state; }, timeout);
   }
 
   // The cacerts Secret of a cluster, file name -> content.
@@ -110,11 +94,7 @@ class UserRootE2eTest : public ::testing::Test {
     return files;
   }
 
-  std::string Logs() {
-    std::string all = "--- hub\n" + hub_.Log();
-    for (auto& c : clusters_) all += "--- agent " + c->name() + "\n" + c->AgentLog();
-    return all;
-  }
+  std::string Logs() { return FleetLogs(hub_, clusters_); }
 
   Binaries binaries_ = Binaries::FromBuild();
   HubProcess hub_{binaries_};

@@ -69,10 +69,23 @@ std::string Join(const std::vector<std::string>& parts, const std::string& separ
 }
 
 Status SetFlag(Invocation* inv, const FlagInfo& flag, const std::string& value) {
+  // Flags that only store their value.
+  static const std::map<std::string, std::string Invocation::*> kStringFlags = {
+      {"config", &Invocation::config},
+      {"log-level", &Invocation::log_level},
+      {"log-format", &Invocation::log_format},
+      {"filename", &Invocation::file},
+      {"out", &Invocation::out},
+      {"namespace", &Invocation::ns},
+      {"root-cert", &Invocation::root_cert},
+      {"key", &Invocation::key},
+      {"cert-chain", &Invocation::cert_chain}};
   const std::string name = flag.long_name;
   if (flag.command_specific) inv->command_flags.push_back(name);
-  if (name == "config") {
-    inv->config = value;
+  if (auto it = kStringFlags.find(name); it != kStringFlags.end()) {
+    inv->*(it->second) = value;
+  } else if (name == "ttl") {
+    inv->ttl = value;
   } else if (name == "output") {
     if (value == "table") {
       inv->output = OutputFormat::kTable;
@@ -83,28 +96,10 @@ Status SetFlag(Invocation* inv, const FlagInfo& flag, const std::string& value) 
     } else {
       return MakeError("--output \"" + value + "\": expected table, yaml or json");
     }
-  } else if (name == "log-level") {
-    inv->log_level = value;
-  } else if (name == "log-format") {
-    inv->log_format = value;
   } else if (name == "help") {
     inv->help = true;
   } else if (name == "version") {
     inv->version = true;
-  } else if (name == "filename") {
-    inv->file = value;
-  } else if (name == "ttl") {
-    inv->ttl = value;
-  } else if (name == "out") {
-    inv->out = value;
-  } else if (name == "namespace") {
-    inv->ns = value;
-  } else if (name == "root-cert") {
-    inv->root_cert = value;
-  } else if (name == "key") {
-    inv->key = value;
-  } else if (name == "cert-chain") {
-    inv->cert_chain = value;
   }
   return OkStatus();
 }
