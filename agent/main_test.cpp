@@ -85,7 +85,7 @@ class AgentProcessTest : public ::testing::Test {
     const std::string seeds = testpaths::SourceDir() + "/e2e/kubesim/seeds/";
     Status s = cluster_.Start(KUBESIM_BINARY, "c1",
                               {"--cluster-index", "1", "--pod-ready-delay-ms", "50", "--crds",
-                               testpaths::SharedDir() + "/istio-crds.yaml", "--seed", seeds + "istio.yaml"});
+                               testpaths::IstioCrdsFile(), "--seed", seeds + "istio.yaml"});
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto bundle = cluster_.WriteFile("bundle.yaml", hub_.RegisterYaml("c1"));
     ASSERT_TRUE(bundle.ok());

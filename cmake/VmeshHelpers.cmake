@@ -10,7 +10,7 @@ endfunction()
 
 # vmesh_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])   (LABELS default: unit)
 #   A GoogleTest binary registered with CTest (each TEST becomes its own CTest test, so ctest -j
-#   spreads them over the cores), named <name>.<Suite>.<Test>. Tests find shared/, the source and the build
+#   spreads them over the cores), named <name>.<Suite>.<Test>. Tests find the source and the build
 #   tree through common/base/test_paths.h.
 function(vmesh_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
@@ -21,7 +21,6 @@ function(vmesh_test name)
   endif()
   # Paths tests need (see common/base/test_paths.h); the environment variables of the same names override them.
   target_compile_definitions(${name} PRIVATE
-    VMESH_TEST_SHARED_DIR="${VMESH_SHARED_DIR}"
     VMESH_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
     VMESH_TEST_BINARY_DIR="${CMAKE_BINARY_DIR}")
   if(NOT ARG_LABELS)

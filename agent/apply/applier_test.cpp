@@ -55,7 +55,7 @@ class ApplierTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (kubesim::FindKubectl().empty()) GTEST_SKIP() << "kubectl is not installed";
-    Status s = cluster_.Start(KUBESIM_BINARY, "c1", {"--crds", testpaths::SharedDir() + "/istio-crds.yaml"});
+    Status s = cluster_.Start(KUBESIM_BINARY, "c1", {"--crds", testpaths::IstioCrdsFile()});
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = kube::LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().message;

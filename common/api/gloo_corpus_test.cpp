@@ -1,4 +1,4 @@
-// Runs the whole Gloo Mesh corpus (shared/gloomesh-virtualmesh-examples.yaml) through the compatibility
+// Runs the whole Gloo Mesh corpus (third_party/gloo-mesh/virtualmesh-examples.yaml) through the compatibility
 // import: every document is either imported or rejected with a message naming the field, and this test
 // pins which and why for each one.
 #include <gmock/gmock.h>
@@ -22,7 +22,7 @@ struct CorpusDocument {
 };
 
 std::vector<CorpusDocument> LoadCorpus() {
-  std::string path = testpaths::SharedDir() + "/gloomesh-virtualmesh-examples.yaml";
+  std::string path = testpaths::GlooCorpusFile();
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot read " << path;
   std::stringstream ss;
@@ -117,7 +117,7 @@ class GlooCorpusTest : public ::testing::Test {
  protected:
   void SetUp() override {
     docs_ = LoadCorpus();
-    ASSERT_FALSE(docs_.empty()) << "the corpus could not be read (set VMESH_SHARED_DIR)";
+    ASSERT_FALSE(docs_.empty()) << "the corpus could not be read from " << testpaths::GlooCorpusFile();
   }
   std::vector<CorpusDocument> docs_;
 };

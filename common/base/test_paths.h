@@ -1,5 +1,5 @@
 // Paths for tests (only test targets define the VMESH_TEST_* macros, see cmake/VmeshHelpers.cmake). The
-// environment variables VMESH_SHARED_DIR, VMESH_SOURCE_DIR and VMESH_BINARY_DIR override them.
+// environment variables VMESH_SOURCE_DIR and VMESH_BINARY_DIR override them.
 #pragma once
 
 #include <cstdlib>
@@ -12,9 +12,10 @@ inline std::string PathFromEnv(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-// The shared/ folder: SPEC, Istio CRDs, the Gloo Mesh corpus.
-inline std::string SharedDir() { return PathFromEnv("VMESH_SHARED_DIR", VMESH_TEST_SHARED_DIR); }
 inline std::string SourceDir() { return PathFromEnv("VMESH_SOURCE_DIR", VMESH_TEST_SOURCE_DIR); }
+// Vendored material (third_party/README.md names each file's source and licence).
+inline std::string IstioCrdsFile() { return SourceDir() + "/third_party/istio/crds.yaml"; }
+inline std::string GlooCorpusFile() { return SourceDir() + "/third_party/gloo-mesh/virtualmesh-examples.yaml"; }
 // The CMake build tree (where the programs are).
 inline std::string BinaryDir() { return PathFromEnv("VMESH_BINARY_DIR", VMESH_TEST_BINARY_DIR); }
 

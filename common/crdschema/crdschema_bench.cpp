@@ -1,10 +1,10 @@
-// Load and Validate timings of SchemaSet on shared/istio-crds.yaml (~1 MB, 15 CRDs, 33 served versions).
+// Load and Validate timings of SchemaSet on third_party/istio/crds.yaml (~1 MB, 15 CRDs, 33 served versions).
 //
 //   LoadIstioCrds          SchemaSet::Load on the file's text (YAML parse + schema compilation)
 //   YamlToJsonIstioCrds    the YAML → JSON part of Load alone
 //   Validate/<object>      one Validate call on a federation output of SPEC §6
 //
-// Usage: vmesh_crdschema_bench [--benchmark_filter=...] (VMESH_SHARED_DIR overrides where shared/ is).
+// Usage: vmesh_crdschema_bench [--benchmark_filter=...] (VMESH_ISTIO_CRDS overrides the CRD file).
 #include <benchmark/benchmark.h>
 
 #include <boost/json/parse.hpp>
@@ -21,8 +21,8 @@ namespace {
 
 const std::string& CrdText() {
   static const std::string* const text = [] {
-    const char* dir = std::getenv("VMESH_SHARED_DIR");
-    std::string path = std::string(dir != nullptr && *dir != '\0' ? dir : VMESH_BENCH_SHARED_DIR) + "/istio-crds.yaml";
+    const char* file = std::getenv("VMESH_ISTIO_CRDS");
+    std::string path = file != nullptr && *file != '\0' ? file : VMESH_BENCH_ISTIO_CRDS;
     Result<std::string> read = ReadFile(path);
     if (!read.ok()) {
       std::cerr << read.error().message << "\n";

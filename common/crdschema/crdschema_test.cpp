@@ -1,4 +1,4 @@
-// SchemaSet against the real Istio CRDs (shared/istio-crds.yaml): the objects SPEC §6 makes vmesh write must
+// SchemaSet against the real Istio CRDs (third_party/istio/crds.yaml): the objects SPEC §6 makes vmesh write must
 // pass, and each kind of mistake must be reported at the exact field.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -31,7 +31,7 @@ using ::testing::Not;
 // The Istio CRDs, parsed once per test binary.
 const SchemaSet& Istio() {
   static const SchemaSet* const set = [] {
-    Result<SchemaSet> loaded = SchemaSet::LoadFile(testpaths::SharedDir() + "/istio-crds.yaml");
+    Result<SchemaSet> loaded = SchemaSet::LoadFile(testpaths::IstioCrdsFile());
     if (!loaded.ok()) {
       std::cerr << loaded.error().message << "\n";
       std::abort();

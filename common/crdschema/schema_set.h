@@ -1,4 +1,4 @@
-// SchemaSet: the OpenAPI v3 schemas of a set of CustomResourceDefinitions (e.g. shared/istio-crds.yaml), and
+// SchemaSet: the OpenAPI v3 schemas of a set of CustomResourceDefinitions (e.g. third_party/istio/crds.yaml), and
 // validation of objects against them the way the Kubernetes API server would (SPEC §6: every Istio object
 // vmesh writes must validate against Istio's CRD schemas).
 //

@@ -218,7 +218,7 @@ Status ClusterUnderTest::StartKubesim(const std::vector<std::string>& seeds, con
     args.push_back(testpaths::SourceDir() + "/e2e/kubesim/seeds/" + seed);
   }
   args.push_back("--crds");
-  args.push_back(testpaths::SharedDir() + "/istio-crds.yaml");
+  args.push_back(testpaths::IstioCrdsFile());
   args.insert(args.end(), extra.begin(), extra.end());
   return kubesim_.Start(binaries_.kubesim, name_, args);
 }

@@ -465,10 +465,9 @@ data: {mesh: "trustDomain: ${CLUSTER_NAME}.local"}
 }
 
 TEST_F(KubectlTest, IstioKindsFromCrds) {
-  const std::string shared = testpaths::SharedDir();
   cluster_.server().Terminate();
   TestCluster istio;
-  ASSERT_TRUE(istio.Start(KUBESIM_BINARY, "istio", {"--crds", shared + "/istio-crds.yaml"}).ok());
+  ASSERT_TRUE(istio.Start(KUBESIM_BINARY, "istio", {"--crds", testpaths::IstioCrdsFile()}).ok());
   auto se = istio.WriteFile("se.yaml", R"(apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: external-api}

@@ -363,10 +363,9 @@ spec:
   EXPECT_FALSE(RegisterCustomResources(registry, "apiVersion: v1\nkind: ConfigMap\n").ok());
 }
 
-TEST(CustomResourcesTest, IstioCrdsFromTheSharedFolder) {
-  const std::string shared = testpaths::SharedDir();
-  std::ifstream in(shared + "/istio-crds.yaml");
-  ASSERT_TRUE(in) << "cannot read " << shared << "/istio-crds.yaml";
+TEST(CustomResourcesTest, VendoredIstioCrds) {
+  std::ifstream in(testpaths::IstioCrdsFile());
+  ASSERT_TRUE(in) << "cannot read " << testpaths::IstioCrdsFile();
   std::stringstream text;
   text << in.rdbuf();
   ResourceRegistry registry = MakeBuiltinRegistry();

@@ -184,7 +184,7 @@ spec: {selector: {app: details}, ports: [{name: http, port: 9080}]}
   EXPECT_TRUE(Names(c2, "serviceentries").count("handmade"));
 
   // Objects read back from the clusters validate against Istio's CRD schemas.
-  auto schemas = crdschema::SchemaSet::LoadFile(testpaths::SharedDir() + "/istio-crds.yaml");
+  auto schemas = crdschema::SchemaSet::LoadFile(testpaths::IstioCrdsFile());
   ASSERT_TRUE(schemas.ok());
   for (auto& c : clusters_) {
     for (const char* kind : {"serviceentries", "destinationrules", "gateways", "authorizationpolicies"}) {

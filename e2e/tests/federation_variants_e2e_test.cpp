@@ -561,7 +561,7 @@ TEST_F(FederationVariantsE2eTest, PreviewAgainstLiveDiscovery) {
   }
   ASSERT_EQ(parts.size(), 3u) << out.output;
 
-  auto schemas = crdschema::SchemaSet::LoadFile(testpaths::SharedDir() + "/istio-crds.yaml");
+  auto schemas = crdschema::SchemaSet::LoadFile(testpaths::IstioCrdsFile());
   ASSERT_TRUE(schemas.ok());
   for (auto& c : clusters_) {
     ASSERT_TRUE(parts.count(c->name())) << out.output;

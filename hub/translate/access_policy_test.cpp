@@ -79,7 +79,7 @@ TEST(AccessPolicy, EnabledDeniesByDefaultAndAllowsGatewaysAndSelectedTraffic) {
 }
 
 TEST(AccessPolicy, EveryOutputValidatesAgainstTheIstioCrds) {
-  auto schemas = crdschema::SchemaSet::LoadFile(vmesh::testpaths::SharedDir() + "/istio-crds.yaml");
+  auto schemas = crdschema::SchemaSet::LoadFile(vmesh::testpaths::IstioCrdsFile());
   ASSERT_TRUE(schemas.ok()) << schemas.error().message;
   Case c = Load();
   auto outputs = Translator(c).Translate(c.policies, c.destinations);

@@ -1,4 +1,4 @@
-// Every VirtualMesh imported from the Gloo Mesh corpus (shared/gloomesh-virtualmesh-examples.yaml), previewed
+// Every VirtualMesh imported from the Gloo Mesh corpus (third_party/gloo-mesh/virtualmesh-examples.yaml), previewed
 // against a discovery fixture with a mesh per referenced name (three clusters' worth of services each),
 // produces outputs that validate against the Istio CRD schemas.
 #include <gmock/gmock.h>
@@ -15,7 +15,7 @@ namespace vmesh::hub {
 namespace {
 
 std::vector<std::string> CorpusDocuments() {
-  auto text = ReadFile(vmesh::testpaths::SharedDir() + "/gloomesh-virtualmesh-examples.yaml");
+  auto text = ReadFile(vmesh::testpaths::GlooCorpusFile());
   EXPECT_TRUE(text.ok());
   std::vector<std::string> docs;
   if (!text.ok()) return docs;
@@ -71,7 +71,7 @@ void AddFixture(const api::v1::ObjectRef& ref, int index, std::map<std::string, 
 }
 
 TEST(CorpusPreview, ImportedVirtualMeshesProduceSchemaValidOutputs) {
-  auto schemas = crdschema::SchemaSet::LoadFile(vmesh::testpaths::SharedDir() + "/istio-crds.yaml");
+  auto schemas = crdschema::SchemaSet::LoadFile(vmesh::testpaths::IstioCrdsFile());
   ASSERT_TRUE(schemas.ok()) << schemas.error().message;
   int previewed = 0;
   for (std::string doc : CorpusDocuments()) {

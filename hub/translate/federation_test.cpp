@@ -57,10 +57,10 @@ std::string Render(const std::vector<Output>& outputs) {
          api::JsonToYaml(by_cluster);
 }
 
-// Loaded once per test binary; nullptr when shared/istio-crds.yaml cannot be read.
+// Loaded once per test binary; nullptr when third_party/istio/crds.yaml cannot be read.
 const crdschema::SchemaSet* IstioSchemas() {
   static const crdschema::SchemaSet* schemas = [] {
-    auto loaded = crdschema::SchemaSet::LoadFile(vmesh::testpaths::SharedDir() + "/istio-crds.yaml");
+    auto loaded = crdschema::SchemaSet::LoadFile(vmesh::testpaths::IstioCrdsFile());
     return loaded.ok() ? new crdschema::SchemaSet(std::move(*loaded)) : nullptr;
   }();
   return schemas;
@@ -68,12 +68,12 @@ const crdschema::SchemaSet* IstioSchemas() {
 
 class FederationGolden : public ::testing::TestWithParam<std::string> {};
 
-// Every output validates against Istio's CRD schemas (shared/istio-crds.yaml).
+// Every output validates against Istio's CRD schemas (third_party/istio/crds.yaml).
 TEST_P(FederationGolden, EveryOutputValidatesAgainstTheIstioCrds) {
   Case c = Load(GetParam());
   auto outputs = Translator(c).TranslateAll(c.destinations);
   ASSERT_FALSE(outputs.empty());
-  ASSERT_NE(IstioSchemas(), nullptr) << "cannot load istio-crds.yaml from " << vmesh::testpaths::SharedDir();
+  ASSERT_NE(IstioSchemas(), nullptr) << "cannot load " << vmesh::testpaths::IstioCrdsFile();
   for (const auto& o : outputs) {
     for (const auto& v : IstioSchemas()->Validate(o.object)) ADD_FAILURE() << o.Key() << ": " << crdschema::ToString(v);
   }
