@@ -13,6 +13,7 @@
 #include "agent/discovery/istio_discovery.h"
 #include "agent/discovery/service_discovery.h"
 #include "common/kube/informer.h"
+#include "common/pki/openssl_util.h"
 
 namespace vmesh::agent {
 namespace {
@@ -21,15 +22,94 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using google::protobuf::util::MessageDifferencer;
 
-enum Kind { kNamespaces, kNodes, kDeployments, kConfigMaps, kServices, kEndpoints, kPods, kKindCount };
+enum Kind { kNamespaces, kNodes, kDeployments, kConfigMaps, kServices, kEndpoints, kPods, kCrds, kKindCount };
 
 struct KindInfo {
   const char* api_version;
   const char* resource;
 };
-constexpr KindInfo kKinds[kKindCount] = {{"v1", "namespaces"}, {"v1", "nodes"},    {"apps/v1", "deployments"},
-                                         {"v1", "configmaps"}, {"v1", "services"}, {"v1", "endpoints"},
-                                         {"v1", "pods"}};
+constexpr KindInfo kKinds[kKindCount] = {{"v1", "namespaces"},
+                                         {"v1", "nodes"},
+                                         {"apps/v1", "deployments"},
+                                         {"v1", "configmaps"},
+                                         {"v1", "services"},
+                                         {"v1", "endpoints"},
+                                         {"v1", "pods"},
+                                         {"apiextensions.k8s.io/v1", "customresourcedefinitions"}};
+
+// Informers whose list may never succeed without holding up discovery: Nodes only add NodePort addresses, CRDs only
+// refine the hub's output validation (it has built-in Istio schemas); listing either may be forbidden or not served.
+bool Optional(int k) { return k == kNodes || k == kCrds; }
+
+// The CRDs of the kinds vmesh writes (hub/translate), whose schemas the hub validates this cluster's outputs with.
+bool IsOutputCrd(std::string_view name) {
+  return name == "serviceentries.networking.istio.io" || name == "destinationrules.networking.istio.io" ||
+         name == "gateways.networking.istio.io" || name == "virtualservices.networking.istio.io" ||
+         name == "authorizationpolicies.security.istio.io";
+}
+
+// A copy without "description" keys (most of a CRD's bytes; validation does not read them).
+json::value WithoutDescriptions(const json::value& v) {
+  if (const json::object* o = v.if_object()) {
+    json::object out;
+    for (const auto& [k, child] : *o) {
+      if (k != "description") out.emplace(k, WithoutDescriptions(child));
+    }
+    return out;
+  }
+  if (const json::array* a = v.if_array()) {
+    json::array out;
+    for (const auto& child : *a) out.push_back(WithoutDescriptions(child));
+    return out;
+  }
+  return v;
+}
+
+const json::value* Field(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* at = &v;
+  for (std::string_view key : path) {
+    const json::object* o = at->if_object();
+    at = o != nullptr ? o->if_contains(key) : nullptr;
+    if (at == nullptr) return nullptr;
+  }
+  return at;
+}
+
+// The cluster's output CRDs trimmed to what schema validation needs, ordered by name, with their digest.
+link::v1::IstioSchemas TrimmedIstioSchemas(const std::map<std::string, json::value>& crds) {
+  std::map<std::string, json::value> by_name;
+  for (const auto& [key, crd] : crds) {
+    const json::value* name = Field(crd, {"metadata", "name"});
+    if (name == nullptr || !name->is_string() || !IsOutputCrd(name->get_string())) continue;
+    json::object spec;
+    for (std::string_view key : {"group", "names", "scope"}) {
+      if (const json::value* v = Field(crd, {"spec", key})) spec.emplace(key, *v);
+    }
+    json::array versions;
+    if (const json::value* vs = Field(crd, {"spec", "versions"}); vs != nullptr && vs->is_array()) {
+      for (const auto& v : vs->get_array()) {
+        json::object trimmed;
+        for (std::string_view key : {"name", "served", "schema"}) {
+          if (const json::value* f = Field(v, {key})) trimmed.emplace(key, WithoutDescriptions(*f));
+        }
+        versions.push_back(std::move(trimmed));
+      }
+    }
+    spec.emplace("versions", std::move(versions));
+    by_name[std::string(name->get_string())] = json::object{{"apiVersion", "apiextensions.k8s.io/v1"},
+                                                            {"kind", "CustomResourceDefinition"},
+                                                            {"metadata", json::object{{"name", name->get_string()}}},
+                                                            {"spec", std::move(spec)}};
+  }
+  link::v1::IstioSchemas out;
+  if (by_name.empty()) return out;
+  json::array list;
+  for (auto& [name, crd] : by_name) list.push_back(std::move(crd));
+  out.set_crds_json(json::serialize(list));
+  auto digest = pki::Sha256Hex(out.crds_json());
+  out.set_digest(digest.ok() ? *digest : "");
+  return out;
+}
 
 // Only Istio's mesh config ConfigMaps ("istio", "istio-<rev>") matter; the root-certificate copies istiod puts
 // into every namespace change often and are ignored.
@@ -113,6 +193,7 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
     for (const auto& [k, m] : meshes_) *r.add_meshes() = m;
     for (const auto& [k, d] : destinations_) *r.add_destinations() = d;
     for (const auto& [k, w] : workloads_) *r.add_workloads() = w;
+    if (!schemas_.digest().empty()) *r.mutable_istio_schemas() = schemas_;
     return r;
   }
 
@@ -138,6 +219,10 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
 
   void OnEvent(Kind k, const kube::WatchEvent& e) {
     if (k == kConfigMaps && !IsMeshConfig(e.object)) return;
+    if (k == kCrds) {
+      const json::value* name = Field(e.object, {"metadata", "name"});
+      if (name == nullptr || !name->is_string() || !IsOutputCrd(name->get_string())) return;
+    }
     Schedule();
   }
 
@@ -149,7 +234,7 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
       if (ec || !self || self->stopped_ || self->synced_) return;
       std::string missing;
       for (int k = 0; k < kKindCount; ++k) {
-        if (!self->listed_[k] && k != kNodes)
+        if (!self->listed_[k] && !Optional(k))
           missing += (missing.empty() ? "" : ", ") + std::string(kKinds[k].resource);
       }
       spdlog::warn("discovery: cluster {} not synced yet; still waiting to list {}", self->options_.cluster,
@@ -161,9 +246,7 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
   void Schedule() {
     if (stopped_ || pending_) return;
     for (int k = 0; k < kKindCount; ++k) {
-      // Nodes only add NodePort addresses, and listing them may be forbidden (or not served, as by kubesim):
-      // they are not worth waiting for.
-      if (!listed_[k] && k != kNodes) return;
+      if (!listed_[k] && !Optional(k)) return;
     }
     pending_ = true;
     debounce_.expires_after(options_.debounce);
@@ -208,6 +291,17 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
     Diff(
         workloads_, workloads, [](const api::v1::Workload& w) { return WorkloadKey(w); },
         [&] { return delta.add_workloads(); }, delta.mutable_removed_workloads());
+    if (listed_[kCrds]) {
+      link::v1::IstioSchemas schemas = TrimmedIstioSchemas(informers_[kCrds]->cache());
+      if (schemas.digest() != schemas_.digest()) {
+        if (synced_) {
+          spdlog::info("discovery: cluster {}: Istio CRDs {} (digest {})", options_.cluster,
+                       schemas.digest().empty() ? "gone" : "read", schemas.digest().substr(0, 12));
+        }
+        schemas_ = schemas;
+        *delta.mutable_istio_schemas() = std::move(schemas);
+      }
+    }
 
     if (!synced_) {
       synced_ = true;
@@ -217,7 +311,7 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
     }
     const bool empty = delta.meshes().empty() && delta.destinations().empty() && delta.workloads().empty() &&
                        delta.removed_meshes().empty() && delta.removed_destinations().empty() &&
-                       delta.removed_workloads().empty();
+                       delta.removed_workloads().empty() && !delta.has_istio_schemas();
     if (empty) return;
     spdlog::debug("discovery: cluster {}: {} meshes, {} destinations, {} workloads changed; {}/{}/{} removed",
                   options_.cluster, delta.meshes_size(), delta.destinations_size(), delta.workloads_size(),
@@ -241,6 +335,7 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
   std::map<std::string, api::v1::Mesh> meshes_;
   std::map<std::string, api::v1::Destination> destinations_;
   std::map<std::string, api::v1::Workload> workloads_;
+  link::v1::IstioSchemas schemas_;  // empty until the CRDs were listed (and while none of vmesh's kinds exists)
 };
 
 DiscoveryWatcher::DiscoveryWatcher(asio::io_context& io, kube::Client& client, DiscoveryWatcherOptions options)

@@ -9,10 +9,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
 #include <thread>
 
 #include "common/base/test_paths.h"
+#include "common/crdschema/schema_set.h"
 #include "common/kube/config.h"
+#include "common/pki/openssl_util.h"
 #include "e2e/kubesim/test_cluster.h"
 
 namespace vmesh::agent {
@@ -231,6 +234,52 @@ TEST_F(DiscoveryWatcherDroppedWatchesTest, NoChangeIsLost) {
     for (const auto& name : r.removed_destinations()) removed |= name == "bookinfo/ratings";
   }
   EXPECT_TRUE(removed);
+}
+
+// The cluster's Istio CRDs of the kinds vmesh writes, trimmed, go to the hub with the discovery (issue 11).
+class DiscoveryWatcherCrdsTest : public DiscoveryWatcherTest {
+ protected:
+  void SetUp() override {
+    extra_args_ = {"--crds", testpaths::IstioCrdsFile()};
+    DiscoveryWatcherTest::SetUp();
+  }
+};
+
+TEST_F(DiscoveryWatcherCrdsTest, ReportsTheOutputKindsSchemasAndTheirChanges) {
+  ASSERT_TRUE(RunUntil([&] { return watcher_->synced() && watcher_->FullReport().has_istio_schemas(); }));
+  const link::v1::IstioSchemas schemas = watcher_->FullReport().istio_schemas();
+  auto digest = pki::Sha256Hex(schemas.crds_json());
+  ASSERT_TRUE(digest.ok());
+  EXPECT_EQ(schemas.digest(), *digest);
+  EXPECT_EQ(schemas.crds_json().find("\"description\""), std::string::npos) << "descriptions are dropped";
+  boost::json::value crds = boost::json::parse(schemas.crds_json());
+  std::vector<std::string> names;
+  for (const auto& crd : crds.as_array()) names.emplace_back(crd.at("metadata").at("name").as_string());
+  EXPECT_THAT(names, ElementsAre("authorizationpolicies.security.istio.io", "destinationrules.networking.istio.io",
+                                 "gateways.networking.istio.io", "serviceentries.networking.istio.io",
+                                 "virtualservices.networking.istio.io"));
+  auto compiled = crdschema::SchemaSet::LoadObjects(
+      std::vector<boost::json::value>(crds.as_array().begin(), crds.as_array().end()));
+  ASSERT_TRUE(compiled.ok()) << compiled.error().message;
+
+  // A CRD of another kind changes nothing; one of vmesh's kinds going away is reported with the new digest.
+  Kubectl({"delete", "crd", "telemetries.telemetry.istio.io"});
+  Kubectl({"delete", "crd", "gateways.networking.istio.io"});
+  ASSERT_TRUE(RunUntil([&] {
+    for (const auto& r : reports_) {
+      if (r.has_istio_schemas() && r.istio_schemas().digest() != schemas.digest()) return true;
+    }
+    return false;
+  }));
+  int changes = 0;  // (the first schemas may come as a delta too when the CRDs were listed after the first sync)
+  for (const auto& r : reports_) changes += r.has_istio_schemas() && r.istio_schemas().digest() != schemas.digest();
+  EXPECT_EQ(changes, 1) << "the telemetry CRD is not one of vmesh's kinds";
+  EXPECT_EQ(watcher_->FullReport().istio_schemas().crds_json().find("gateways.networking.istio.io"), std::string::npos);
+}
+
+TEST_F(DiscoveryWatcherTest, AClusterWithoutIstioCrdsReportsNoSchemas) {
+  ASSERT_TRUE(RunUntil([&] { return BookinfoReady(); }));
+  EXPECT_FALSE(watcher_->FullReport().has_istio_schemas());
 }
 
 TEST_F(DiscoveryWatcherTest, StopEndsEveryInformer) {

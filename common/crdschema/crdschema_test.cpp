@@ -9,7 +9,9 @@
 #include <iostream>
 #include <string>
 
+#include "common/base/files.h"
 #include "common/base/test_paths.h"
+#include "common/crdschema/builtin_istio.h"
 #include "common/crdschema/schema_set.h"
 #include "common/crdschema/yaml_to_json.h"
 
@@ -168,6 +170,27 @@ TEST(SchemaSetLoadTest, LoadsSmallCrdsAndSkipsUnservedVersionsAndOtherDocuments)
   Result<SchemaSet> set = SchemaSet::Load(yaml);
   ASSERT_TRUE(set.ok()) << set.error().message;
   EXPECT_THAT(set->Kinds(), ElementsAre("example.com/v1 Widget"));
+}
+
+TEST(SchemaSetLoadTest, LoadObjectsTakesDecodedCrdsWithTheSameRules) {
+  Result<std::vector<json::value>> docs = YamlDocumentsToJson(kTinyCrd);
+  ASSERT_TRUE(docs.ok()) << docs.error().message;
+  Result<SchemaSet> set = SchemaSet::LoadObjects(*docs);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_THAT(set->Kinds(), ElementsAre("example.com/v1 Widget"));
+  Result<SchemaSet> none = SchemaSet::LoadObjects({json::parse(R"({"kind": "ConfigMap"})")});
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.error().message, HasSubstr("no served CustomResourceDefinition"));
+}
+
+// The hub's fallback schemas are the vendored file, byte for byte, and they compile.
+TEST(BuiltinIstioTest, IsTheVendoredFileAndServesTheKindsVmeshWrites) {
+  Result<std::string> file = ReadFile(testpaths::IstioCrdsFile());
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_EQ(BuiltinIstioCrdsYaml(), *file);
+  EXPECT_EQ(BuiltinIstioSchemas().Kinds(), Istio().Kinds());
+  EXPECT_THAT(BuiltinIstioSchemas().Kinds(), testing::Contains("networking.istio.io/v1beta1 ServiceEntry"));
+  EXPECT_THAT(BuiltinIstioSchemas().Kinds(), testing::Contains("security.istio.io/v1 AuthorizationPolicy"));
 }
 
 TEST(SchemaSetLoadTest, PatternThatStdRegexCannotCompileIsSkipped) {

@@ -202,9 +202,13 @@ SchemaSet::SchemaSet(std::shared_ptr<const internal::CompiledSchemas> schemas) :
 Result<SchemaSet> SchemaSet::Load(std::string_view crd_yaml) {
   Result<std::vector<json::value>> documents = YamlDocumentsToJson(crd_yaml);
   if (!documents.ok()) return documents.error().Wrap("loading CRDs");
+  return LoadObjects(*documents);
+}
+
+Result<SchemaSet> SchemaSet::LoadObjects(const std::vector<json::value>& documents) {
   auto schemas = std::make_shared<CompiledSchemas>();
-  for (size_t i = 0; i < documents->size(); ++i) {
-    const json::object* doc = (*documents)[i].if_object();
+  for (size_t i = 0; i < documents.size(); ++i) {
+    const json::object* doc = documents[i].if_object();
     if (doc == nullptr) continue;
     const json::string* kind = StringAt(*doc, "kind");
     if (kind == nullptr || *kind != "CustomResourceDefinition") continue;

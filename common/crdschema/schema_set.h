@@ -56,6 +56,8 @@ class SchemaSet {
   // syntax, a CRD without group/kind/schema, an unsupported schema construct, the same group/version/kind
   // twice, no CRD at all) name the document by number and CRD name.
   static Result<SchemaSet> Load(std::string_view crd_yaml);
+  // Load() on CRD objects already decoded (e.g. read from a cluster's API server); same rules and errors.
+  static Result<SchemaSet> LoadObjects(const std::vector<boost::json::value>& crds);
   // Load() on a file's contents; an unreadable file is an error naming the path.
   static Result<SchemaSet> LoadFile(const std::string& path);
 

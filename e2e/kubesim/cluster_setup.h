@@ -41,7 +41,7 @@ Status LoadSeed(ObjectStore& store, const ResourceRegistry& registry, std::strin
 
 // Registers the kinds that CustomResourceDefinitions in `yaml` (multi-document) define: one ResourceType
 // per served version, with the status subresource where the CRD declares it. The CRD objects themselves
-// are not stored. Fails, naming the document, on a document that is not a well-formed v1 CRD.
+// are stored by the caller (kubesim's main loads them like a seed). Fails, naming the document, on a document that is not a well-formed v1 CRD.
 Status RegisterCustomResources(ResourceRegistry& registry, std::string_view yaml);
 
 // A kubeconfig with one cluster, user and context named `name`, pointing at `server_url`; the user

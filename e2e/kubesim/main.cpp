@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
   const ClusterNetwork network = ClusterNetworkFor(cluster_index);
 
   ResourceRegistry registry = MakeBuiltinRegistry();
+  std::vector<std::string> crd_texts;
   for (const auto& file : crds) {
     std::ifstream in(file);
     if (!in) return Fail("cannot read CRDs " + file);
@@ -134,12 +135,18 @@ int main(int argc, char** argv) {
     text << in.rdbuf();
     if (auto s = RegisterCustomResources(registry, text.str()); !s.ok())
       return Fail("CRDs " + file + ": " + s.error().message);
+    crd_texts.push_back(text.str());
   }
   ObjectStore::Options store_options;
   store_options.event_log_capacity = event_log_capacity;
   store_options.service_ip_prefix = network.service_ip_prefix;
   ObjectStore store(store_options);
   if (auto s = CreateSystemNamespaces(store); !s.ok()) return Fail(s.error().message);
+  // The CustomResourceDefinition objects themselves, readable like on a real API server.
+  for (size_t i = 0; i < crd_texts.size(); ++i) {
+    if (auto s = LoadSeed(store, registry, crd_texts[i], {}); !s.ok())
+      return Fail("CRDs " + crds[i] + ": " + s.error().message);
+  }
   for (const auto& seed : seeds) {
     std::ifstream in(seed);
     if (!in) return Fail("cannot read seed " + seed);

@@ -108,6 +108,18 @@ std::vector<ResourceType> BuiltinResourceTypes() {
       {"apps", "v1", "replicasets", "ReplicaSet", "replicaset", true, true, true, true, {"rs"}, {"all"}},
       {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", true, false, true, false, {}, {}},
       {"coordination.k8s.io", "v1", "leases", "Lease", "lease", true, false, true, false, {}, {}},
+      // The objects of --crds are stored as well, so that clients (the agent) can read a cluster's schemas.
+      {"apiextensions.k8s.io",
+       "v1",
+       "customresourcedefinitions",
+       "CustomResourceDefinition",
+       "customresourcedefinition",
+       false,
+       true,
+       true,
+       false,
+       {"crd", "crds"},
+       {}},
   };
   return types;
 }

@@ -199,6 +199,13 @@ spec: {selector: {app: details}, ports: [{name: http, port: 9080}]}
     }
   }
 
+  // The hub checked each cluster's outputs against the Istio CRDs that cluster's agent read from its API server.
+  for (auto& c : clusters_) {
+    EXPECT_NE(hub_.Log().find("cluster " + c->name() + ": validating its outputs against its own Istio CRDs"),
+              std::string::npos)
+        << Logs();
+  }
+
   // DISABLED removes the deny policy.
   std::string disabled = kVirtualMesh;
   disabled.replace(disabled.find("globalAccessPolicy: ENABLED"), 27, "globalAccessPolicy: DISABLED");

@@ -43,6 +43,9 @@ struct DesiredState {
   std::set<std::string> roots_needed;
   // Per mesh key: destinations federated into it, outputs written into its cluster for it.
   std::map<std::string, std::uint32_t> federated_destinations;
+  // Clusters whose outputs must be offered again although the computation did not change them (the schemas they
+  // are validated against changed; see OutputValidator). Set by HubReconciler::Reconcile.
+  std::set<std::string> revalidated_clusters;
 };
 
 DesiredState ComputeDesiredState(const HubState& state);

@@ -34,7 +34,42 @@ void HubReconciler::SetDeregistered(const std::string& cluster, bool deregistere
   }
   deregistered_.insert(cluster);
   connected_.erase(cluster);
+  validator_.ForgetCluster(cluster);
 }
+
+namespace {
+
+// Outputs held back because they do not validate against their cluster's schemas make the mesh of their
+// VirtualMesh in that cluster FAILED, with the validator's message (SPEC §4 FAILED: the spec is valid, writing an
+// output failed). An output without a member mesh in its cluster is reported on the VirtualMesh as a whole.
+void ReportRejectedOutputs(const std::map<std::string, std::vector<RejectedOutput>>& rejected, const HubState& state,
+                           std::vector<VirtualMeshResult>& statuses) {
+  for (const auto& [cluster, list] : rejected) {
+    for (const RejectedOutput& r : list) {
+      for (auto& result : statuses) {
+        if (result.key != r.virtual_mesh) continue;
+        api::v1::ApprovalStatus* target = nullptr;
+        for (const auto& key : result.active_meshes) {
+          auto mesh = state.status.meshes.find(key);
+          if (mesh == state.status.meshes.end() || mesh->second.spec().cluster() != cluster) continue;
+          auto status = result.status.mutable_meshes()->find(key);
+          if (status != result.status.mutable_meshes()->end()) target = &status->second;
+          break;
+        }
+        if (target != nullptr) {
+          target->set_state(api::v1::FAILED);
+          target->add_errors(r.message);
+          result.status.set_state(OverallState(result.status));
+        } else {
+          result.status.add_errors(r.message);
+          result.status.set_state(api::v1::FAILED);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void HubReconciler::SetReport(const std::string& mesh_key, MeshReport report) {
   reports_[mesh_key] = std::move(report);
@@ -126,6 +161,10 @@ Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots) const {
   return state;
 }
 
+void HubReconciler::SetIstioSchemas(const std::string& cluster, const link::v1::IstioSchemas& schemas) {
+  validator_.SetClusterSchemas(cluster, schemas);
+}
+
 Result<DesiredState> HubReconciler::Reconcile() {
   SecretRoots secret_roots;
   auto state = Gather(&secret_roots);
@@ -165,6 +204,9 @@ Result<DesiredState> HubReconciler::Reconcile() {
     }
     desired = compute(*state);
   }
+  validator_.Check(desired.resources);
+  desired.revalidated_clusters = validator_.TakeChanged();
+  ReportRejectedOutputs(validator_.rejected(), *state, desired.statuses);
   for (size_t i = 0; i < desired.statuses.size(); ++i) {
     const VirtualMeshResult& r = desired.statuses[i];
     const VirtualMeshInput& in = state->status.virtual_meshes[i];

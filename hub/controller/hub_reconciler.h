@@ -22,6 +22,7 @@
 #include "hub/ca/ca_service.h"
 #include "hub/controller/desired_state.h"
 #include "hub/controller/incremental_state.h"
+#include "hub/controller/output_validator.h"
 
 namespace vmesh::hub {
 
@@ -36,6 +37,10 @@ class HubReconciler {
   // `deregistered` false: the cluster was registered again (its agent is welcome back).
   void SetDeregistered(const std::string& cluster, bool deregistered = true);
   void SetReport(const std::string& mesh_key, MeshReport report);
+  // The Istio CRDs a cluster's agent read from its API server: that cluster's outputs are validated against them
+  // (see OutputValidator); an output that does not validate is not sent and makes its mesh FAILED naming it.
+  void SetIstioSchemas(const std::string& cluster, const link::v1::IstioSchemas& schemas);
+  const OutputValidator& validator() const { return validator_; }
 
   Result<DesiredState> Reconcile();
 
@@ -77,6 +82,7 @@ class HubReconciler {
   int status_writes_ = 0;
   bool incremental_on_ = true;
   IncrementalDesiredState incremental_;
+  OutputValidator validator_;
 };
 
 }  // namespace vmesh::hub

@@ -614,7 +614,10 @@ class Core : public std::enable_shared_from_this<Core> {
       Fact([cluster, meshes = discovery_.Meshes(cluster), destinations = discovery_.Destinations(cluster)](
                HubReconciler& r) mutable { r.SetDiscovery(cluster, std::move(meshes), std::move(destinations)); });
     }
-    if (first || !changes.meshes.empty() || !changes.destinations.empty()) {
+    if (report.has_istio_schemas()) {
+      Fact([cluster, schemas = report.istio_schemas()](HubReconciler& r) { r.SetIstioSchemas(cluster, schemas); });
+    }
+    if (first || !changes.meshes.empty() || !changes.destinations.empty() || report.has_istio_schemas()) {
       spdlog::debug("hub: cluster {}: discovery: {} meshes, {} destinations, {} workloads changed", cluster,
                     changes.meshes.size(), changes.destinations.size(), changes.workloads.size());
       TriggerReconcile();
@@ -855,7 +858,10 @@ class Core : public std::enable_shared_from_this<Core> {
     const bool only_changed = !incremental.last_was_full() && computes == applied_computes_ + 1;
     applied_computes_ = computes;
     std::optional<std::set<std::string>> changed;
-    if (only_changed) changed = incremental.changed_clusters();
+    if (only_changed) {
+      changed = incremental.changed_clusters();
+      changed->insert(desired->revalidated_clusters.begin(), desired->revalidated_clusters.end());
+    }
     std::lock_guard lock(mu_);
     if (!stopped_) ApplyDesired(std::move(*desired), changed ? &*changed : nullptr);
     return true;
