@@ -80,8 +80,6 @@ bool OutputValidator::SetClusterSchemas(const std::string& cluster, const link::
             cluster, schemas.digest().substr(0, 12), fallback_name_, problem);
       } else {
         by_digest_[schemas.digest()] = set;
-        spdlog::info("hub: cluster {}: validating its outputs against its own Istio CRDs (digest {}: {} kinds)",
-                     cluster, schemas.digest().substr(0, 12), set->Kinds().size());
       }
     }
     if (set) next = Compiled{std::move(set), schemas.digest()};
@@ -93,6 +91,10 @@ bool OutputValidator::SetClusterSchemas(const std::string& cluster, const link::
   }
   for (auto it = by_digest_.begin(); it != by_digest_.end();) it = it->second.expired() ? by_digest_.erase(it) : ++it;
   if (CompiledFor(cluster).id == before) return false;
+  if (const Compiled& now = CompiledFor(cluster); now.schemas) {
+    spdlog::info("hub: cluster {}: validating its outputs against its own Istio CRDs (digest {}: {} kinds)", cluster,
+                 now.id.substr(0, 12), now.schemas->Kinds().size());
+  }
   verdicts_.erase(cluster);
   changed_.insert(cluster);
   return true;
