@@ -48,6 +48,9 @@ class FieldErrors {
   void Invalid(const std::string& field, const std::string& value, const std::string& detail) {
     errors_.push_back(field + ": Invalid value: " + value + ": " + detail);
   }
+  void TooLong(const std::string& field, size_t max) {
+    errors_.push_back(field + ": Too long: may not be more than " + std::to_string(max) + " bytes");
+  }
   void NotSupported(const std::string& field, const std::string& quoted_value,
                     const std::vector<std::string>& supported) {
     std::string list;
@@ -269,7 +272,7 @@ ApiResult<WriteParams> ParseWriteParams(const QueryParams& query, WriteVerb verb
     errors.Required("fieldManager", "is required for apply patch");
   }
   if (params.field_manager.size() > kFieldManagerMaxLength) {
-    errors.Invalid("fieldManager", GoQuote(params.field_manager), "may not be more than 128 bytes");
+    errors.TooLong("fieldManager", kFieldManagerMaxLength);
   }
   for (unsigned char c : params.field_manager) {
     if (c < 0x20 || c == 0x7f) {

@@ -135,7 +135,9 @@ TEST(QueryParamsTest, WriteOptions) {
   EXPECT_EQ(apply->force, true);
   EXPECT_EQ(Write("force=false", WriteVerb::kPatch).error().message,
             R"(PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch)");
-  EXPECT_FALSE(Write("fieldManager=" + std::string(129, 'm'), WriteVerb::kCreate).ok());
+  EXPECT_EQ(Write("fieldManager=" + std::string(129, 'm'), WriteVerb::kCreate).error().message,
+            R"(CreateOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes)");
+  EXPECT_TRUE(Write("fieldManager=" + std::string(128, 'm'), WriteVerb::kCreate).ok());
 }
 
 TEST(QueryParamsTest, DeleteOptions) {
