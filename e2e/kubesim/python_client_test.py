@@ -181,6 +181,30 @@ class PythonClientTest(unittest.TestCase):
         for i in range(EVENT_LOG_CAPACITY + 5):
             self.v1.delete_namespaced_config_map("churn-%d" % i, NS)
 
+    def test_send_initial_events(self):
+        # Client 22.6 predates sendInitialEvents (client-go's WatchList), so the raw call_api.
+        self.v1.create_namespaced_config_map(NS, configmap("initial", labels={"initial": "yes"}))
+        listed = self.v1.list_namespaced_config_map(NS).metadata.resource_version
+        resp = api_client.call_api(
+            "/api/v1/namespaces/%s/configmaps" % NS, "GET",
+            query_params=[("watch", "true"), ("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan"),
+                          ("allowWatchBookmarks", "true"), ("labelSelector", "initial=yes"), ("timeoutSeconds", "1")],
+            auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
+        try:
+            events = [json.loads(line) for line in resp.data.decode().splitlines()]
+        finally:
+            resp.release_conn()
+        self.assertEqual([e["type"] for e in events], ["ADDED", "BOOKMARK"], events)
+        self.assertEqual(events[0]["object"]["metadata"]["name"], "initial")
+        end = events[1]["object"]["metadata"]
+        self.assertEqual(end.get("annotations"), {"k8s.io/initial-events-end": "true"}, events[1])
+        self.assertEqual(end["resourceVersion"], listed)
+        err = self.assertApiError(422, api_client.call_api, "/api/v1/namespaces/%s/configmaps" % NS, "GET",
+                                  query_params=[("watch", "1"), ("sendInitialEvents", "true")],
+                                  auth_settings=["BearerToken"], response_type="object")
+        self.assertIn("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                      json.loads(err.body)["message"])
+
     def test_paging(self):
         for i in range(5):
             self.v1.create_namespaced_config_map(NS, configmap("page-%d" % i, labels={"paged": "yes"}))
