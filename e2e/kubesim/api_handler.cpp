@@ -559,8 +559,7 @@ class RequestContext {
   HttpResponse Apply(const ResourcePath& path) const {
     auto params = ParseWriteParams(target_.query, WriteVerb::kApply);
     if (!params.ok()) return ErrorResponse(params.error());
-    const Commit commit_mode = params->dry_run ? Commit::kDryRun : Commit::kYes;
-    const Commit* commit = &commit_mode;
+    const Commit commit = params->dry_run ? Commit::kDryRun : Commit::kYes;
     const std::string& manager = params->field_manager;
     const bool force = params->force.value_or(false);
     auto documents = ParseYamlDocuments(request_.body);
@@ -596,7 +595,7 @@ class RequestContext {
               if (!result.ok()) return result.error();
               return CheckBody(path, std::move(*result));
             },
-            Scope(path), *commit);
+            Scope(path), commit);
         if (!applied.ok()) return ErrorResponse(applied.error());
         return JsonResponse(200, Served(*path.type, **applied));
       }
@@ -607,7 +606,7 @@ class RequestContext {
       if (!object.ok()) return ErrorResponse(object.error());
       (*object)["metadata"].get_object()["name"] = path.name;
       if (path.type->has_status) object->erase("status");
-      auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), *commit);
+      auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), commit);
       if (created.ok()) return JsonResponse(201, Served(*path.type, **created));
       if (created.error().reason != "AlreadyExists") return ErrorResponse(created.error());
     }
