@@ -12,6 +12,7 @@
 #include "e2e/kubesim/json_patch.h"
 #include "e2e/kubesim/managed_fields.h"
 #include "e2e/kubesim/protobuf_decoder.h"
+#include "e2e/kubesim/query_params.h"
 #include "e2e/kubesim/table.h"
 #include "e2e/kubesim/yaml_json.h"
 
@@ -37,30 +38,9 @@ json::object StatusObject(const ApiError& error) {
                       {"code", error.code}};
 }
 
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size()) {
-      int v = 0;
-      auto [ptr, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-      if (ec == std::errc() && ptr == s.data() + i + 3) {
-        out += static_cast<char>(v);
-        i += 2;
-      } else {
-        out += s[i];
-      }
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 struct ParsedTarget {
   std::vector<std::string> segments;
-  std::map<std::string, std::string> query;
+  QueryParams query;
 };
 
 ParsedTarget ParseTarget(std::string_view target) {
@@ -75,28 +55,11 @@ ParsedTarget ParseTarget(std::string_view target) {
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
-  if (q != std::string_view::npos) {
-    std::string_view query = target.substr(q + 1);
-    while (!query.empty()) {
-      size_t amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      size_t eq = pair.find('=');
-      std::string key = PercentDecode(pair.substr(0, eq));
-      std::string value = eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
-      if (!key.empty()) parsed.query[key] = value;
-      if (amp == std::string_view::npos) break;
-      query.remove_prefix(amp + 1);
-    }
-  }
+  parsed.query = ParseQuery(target);
   return parsed;
 }
 
-bool IsTrue(const std::map<std::string, std::string>& query, const std::string& key) {
-  auto it = query.find(key);
-  return it != query.end() && (it->second == "1" || it->second == "true" || it->second.empty());
-}
-
-std::string QueryValue(const std::map<std::string, std::string>& query, const std::string& key) {
+std::string QueryValue(const QueryParams& query, const std::string& key) {
   auto it = query.find(key);
   return it == query.end() ? std::string() : it->second;
 }
@@ -310,7 +273,7 @@ class RequestContext {
     const std::string& method = request_.method;
     if (path->name.empty()) {
       if (method == "GET") {
-        if (IsTrue(target_.query, "watch")) return Watch(*path);
+        if (IsWatchQuery(target_.query)) return Watch(*path);
         return Respond(List(*path));
       }
       if (method == "POST") return Respond(Create(*path));
@@ -328,35 +291,47 @@ class RequestContext {
         ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource"});
   }
 
-  // The dryRun parameter: absent, or "All" (the only value Kubernetes defines).
-  ApiResult<Commit> CommitMode() const {
-    auto it = target_.query.find("dryRun");
-    if (it == target_.query.end()) return Commit::kYes;
-    if (it->second == "All") return Commit::kDryRun;
-    return BadRequestError("unsupported dryRun value \"" + it->second + "\": only All is allowed");
+  // The write's options (query_params.h): dryRun=All means computed, not stored.
+  ApiResult<Commit> CommitMode(WriteVerb verb) const {
+    auto params = ParseWriteParams(target_.query, verb);
+    if (!params.ok()) return params.error();
+    return params->dry_run ? Commit::kDryRun : Commit::kYes;
   }
 
-  ApiResult<ListOptions> ParseListOptions() const {
-    ListOptions options;
-    auto labels = LabelSelector::Parse(QueryValue(target_.query, "labelSelector"));
-    if (!labels.ok()) return BadRequestError(labels.error().message);
-    options.labels = std::move(*labels);
-    auto fields = FieldSelector::Parse(QueryValue(target_.query, "fieldSelector"));
-    if (!fields.ok()) return BadRequestError(fields.error().message);
-    options.fields = std::move(*fields);
-    if (std::string limit = QueryValue(target_.query, "limit"); !limit.empty()) {
-      auto n = ParseUint(limit);
-      if (!n) return BadRequestError("invalid limit \"" + limit + "\"");
-      options.limit = *n;
+  // ListOptions from the query (query_params.h) and the resourceVersion as a number ("" and "0": none).
+  struct ParsedList {
+    ListParams params;
+    std::optional<uint64_t> resource_version;
+  };
+  ApiResult<ParsedList> ParseList() const {
+    auto params = ParseListParams(target_.query);
+    if (!params.ok()) return params.error();
+    ParsedList parsed{std::move(*params), std::nullopt};
+    const std::string& rv = parsed.params.resource_version;
+    if (!rv.empty() && rv != "0") {
+      auto n = ParseUint(rv);
+      if (!n) {
+        return BadRequestError("resourceVersion: Invalid value: \"" + rv + "\": strconv.ParseUint: parsing \"" + rv +
+                               "\": invalid syntax");
+      }
+      parsed.resource_version = *n;
     }
-    options.continue_token = QueryValue(target_.query, "continue");
-    return options;
+    return parsed;
   }
 
+  // LIST: resourceVersion unset, "0" or with NotOlderThan serves the current state (never older than
+  // any version this store handed out); with Exact, the state at that version.
   HttpResponse List(const ResourcePath& path) const {
-    auto options = ParseListOptions();
-    if (!options.ok()) return ErrorResponse(options.error());
-    auto list = handler_.store().List(*path.type, path.ns, *options);
+    auto parsed = ParseList();
+    if (!parsed.ok()) return ErrorResponse(parsed.error());
+    const ListParams& params = parsed->params;
+    ListOptions options;
+    options.labels = params.labels;
+    options.fields = params.fields;
+    options.limit = params.limit > 0 ? static_cast<size_t>(params.limit) : 0;
+    options.continue_token = params.continue_token;
+    if (params.resource_version_match == "Exact") options.exact_resource_version = parsed->resource_version;
+    auto list = handler_.store().List(*path.type, path.ns, options);
     if (!list.ok()) return ErrorResponse(list.error());
     if (WantsTable(request_.accept)) {
       json::object table = RenderTable(*path.type, list->items, std::chrono::system_clock::now());
@@ -381,26 +356,34 @@ class RequestContext {
                                           {"items", items}});
   }
 
+  // WATCH. Without sendInitialEvents: resourceVersion unset or "0" starts with the current objects as
+  // ADDED events, another one starts after that version. With sendInitialEvents (resourceVersionMatch
+  // NotOlderThan, validated by ParseListParams): true sends the current objects (at least as new as the
+  // version) then, with allowWatchBookmarks, a BOOKMARK annotated k8s.io/initial-events-end; false starts
+  // after the version given, or now.
   HandleResult Watch(const ResourcePath& path) const {
-    auto options = ParseListOptions();
-    if (!options.ok()) return Respond(ErrorResponse(options.error()));
+    auto parsed = ParseList();
+    if (!parsed.ok()) return Respond(ErrorResponse(parsed.error()));
+    const ListParams& params = parsed->params;
     WatchRequest watch;
     watch.type = path.type;
     watch.ns = path.ns;
-    watch.labels = options->labels;
-    watch.fields = options->fields;
-    std::string rv = QueryValue(target_.query, "resourceVersion");
-    if (!rv.empty() && rv != "0") {
-      auto parsed = ParseUint(rv);
-      if (!parsed) return Respond(ErrorResponse(BadRequestError("invalid resourceVersion \"" + rv + "\"")));
-      watch.resource_version = *parsed;
+    watch.labels = params.labels;
+    watch.fields = params.fields;
+    watch.allow_bookmarks = params.allow_watch_bookmarks;
+    if (params.send_initial_events) {
+      watch.initial_events = *params.send_initial_events;
+      watch.initial_events_end_bookmark = *params.send_initial_events && params.allow_watch_bookmarks;
+      if (!watch.initial_events) watch.resource_version = parsed->resource_version;
+    } else {
+      watch.resource_version = parsed->resource_version;
+      watch.initial_events = !parsed->resource_version;
     }
-    watch.allow_bookmarks = IsTrue(target_.query, "allowWatchBookmarks");
     watch.as_table = WantsTable(request_.accept);
-    if (std::string timeout = QueryValue(target_.query, "timeoutSeconds"); !timeout.empty()) {
-      auto seconds = ParseUint(timeout);
-      if (!seconds) return Respond(ErrorResponse(BadRequestError("invalid timeoutSeconds \"" + timeout + "\"")));
-      watch.timeout = std::chrono::seconds(*seconds);
+    // kube-apiserver picks a random timeout when none is given; kubesim keeps 30 minutes. A negative
+    // timeoutSeconds counts as none.
+    if (params.timeout_seconds && *params.timeout_seconds > 0) {
+      watch.timeout = std::chrono::seconds(*params.timeout_seconds);
     }
     return HandleResult{std::nullopt, std::move(watch)};
   }
@@ -463,7 +446,7 @@ class RequestContext {
   }
 
   HttpResponse Create(const ResourcePath& path) const {
-    auto commit = CommitMode();
+    auto commit = CommitMode(WriteVerb::kCreate);
     if (!commit.ok()) return ErrorResponse(commit.error());
     auto body = ParseBody();
     if (!body.ok()) return ErrorResponse(body.error());
@@ -512,7 +495,7 @@ class RequestContext {
   }
 
   HttpResponse Update(const ResourcePath& path) const {
-    auto commit = CommitMode();
+    auto commit = CommitMode(WriteVerb::kUpdate);
     if (!commit.ok()) return ErrorResponse(commit.error());
     auto body = ParseBody();
     if (!body.ok()) return ErrorResponse(body.error());
@@ -531,13 +514,13 @@ class RequestContext {
   }
 
   HttpResponse Patch(const ResourcePath& path) const {
-    auto commit = CommitMode();
-    if (!commit.ok()) return ErrorResponse(commit.error());
     std::string content_type = request_.content_type.substr(0, request_.content_type.find(';'));
+    if (content_type == "application/apply-patch+yaml") return Apply(path);
+    auto commit = CommitMode(WriteVerb::kPatch);
+    if (!commit.ok()) return ErrorResponse(commit.error());
     const bool merge = content_type == "application/merge-patch+json";
     const bool strategic = content_type == "application/strategic-merge-patch+json";
     const bool json_patch = content_type == "application/json-patch+json";
-    if (content_type == "application/apply-patch+yaml") return Apply(path);
     if (!merge && !strategic && !json_patch) {
       return ErrorResponse(ApiError{415, "UnsupportedMediaType",
                                     "the body of the request was in an unknown format - accepted media types "
@@ -574,14 +557,11 @@ class RequestContext {
 
   // Server-side apply: creates the object or merges the configuration in, with field ownership.
   HttpResponse Apply(const ResourcePath& path) const {
-    auto commit = CommitMode();
-    if (!commit.ok()) return ErrorResponse(commit.error());
-    const std::string manager = QueryValue(target_.query, "fieldManager");
-    if (manager.empty()) {
-      return ErrorResponse(InvalidError(
-          "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
-    }
-    const bool force = IsTrue(target_.query, "force");
+    auto params = ParseWriteParams(target_.query, WriteVerb::kApply);
+    if (!params.ok()) return ErrorResponse(params.error());
+    const Commit commit = params->dry_run ? Commit::kDryRun : Commit::kYes;
+    const std::string& manager = params->field_manager;
+    const bool force = params->force.value_or(false);
     auto documents = ParseYamlDocuments(request_.body);
     if (!documents.ok()) return ErrorResponse(BadRequestError(documents.error().message));
     if (documents->size() != 1 || !(*documents)[0].is_object()) {
@@ -615,7 +595,7 @@ class RequestContext {
               if (!result.ok()) return result.error();
               return CheckBody(path, std::move(*result));
             },
-            Scope(path), *commit);
+            Scope(path), commit);
         if (!applied.ok()) return ErrorResponse(applied.error());
         return JsonResponse(200, Served(*path.type, **applied));
       }
@@ -626,7 +606,7 @@ class RequestContext {
       if (!object.ok()) return ErrorResponse(object.error());
       (*object)["metadata"].get_object()["name"] = path.name;
       if (path.type->has_status) object->erase("status");
-      auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), *commit);
+      auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), commit);
       if (created.ok()) return JsonResponse(201, Served(*path.type, **created));
       if (created.error().reason != "AlreadyExists") return ErrorResponse(created.error());
     }
@@ -676,7 +656,7 @@ class RequestContext {
 
   // PUT or PATCH of /scale: only spec.replicas of the target changes.
   HttpResponse UpdateScale(const ResourcePath& path) const {
-    auto commit = CommitMode();
+    auto commit = CommitMode(request_.method == "PUT" ? WriteVerb::kUpdate : WriteVerb::kPatch);
     if (!commit.ok()) return ErrorResponse(commit.error());
     std::string content_type = request_.content_type.substr(0, request_.content_type.find(';'));
     const bool put = request_.method == "PUT";
@@ -729,7 +709,7 @@ class RequestContext {
   }
 
   HttpResponse Delete(const ResourcePath& path) const {
-    auto commit = CommitMode();
+    auto commit = CommitMode(WriteVerb::kDelete);
     if (!commit.ok()) return ErrorResponse(commit.error());
     DeletePreconditions preconditions;
     if (!request_.body.empty()) {
@@ -740,7 +720,12 @@ class RequestContext {
         // kubectl sends dryRun in the DeleteOptions body rather than the query.
         if (const json::value* dry_run = options.get_object().if_contains("dryRun"); dry_run && dry_run->is_array()) {
           for (const auto& v : dry_run->get_array()) {
-            if (v != "All") return ErrorResponse(BadRequestError("unsupported dryRun value: only All is allowed"));
+            if (v != "All") {
+              return ErrorResponse(
+                  InvalidError("DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
+                               "[]string{" +
+                               json::serialize(v) + "}: supported values: \"All\""));
+            }
             *commit = Commit::kDryRun;
           }
         }
@@ -806,8 +791,8 @@ std::string WatchStream::Line(const char* type, const json::object& object) cons
 
 std::vector<std::string> WatchStream::Start() {
   std::vector<std::string> lines;
-  if (request_.resource_version) {
-    delivered_through_ = *request_.resource_version;
+  if (!request_.initial_events) {
+    delivered_through_ = request_.resource_version ? *request_.resource_version : store_.resource_version();
   } else {
     ListOptions options;
     options.labels = request_.labels;
@@ -818,6 +803,7 @@ std::vector<std::string> WatchStream::Start() {
       for (const auto& item : list->items) lines.push_back(Line("ADDED", *item));
       delivered_through_ = list->resource_version;
     }
+    if (request_.initial_events_end_bookmark) lines.push_back(BookmarkLine(true));
   }
   for (auto& line : Poll()) lines.push_back(std::move(line));
   return lines;
@@ -856,10 +842,11 @@ std::vector<std::string> WatchStream::Poll() {
   return lines;
 }
 
-std::string WatchStream::BookmarkLine() const {
-  json::object object{{"apiVersion", request_.type->GroupVersion()},
-                      {"kind", request_.type->kind},
-                      {"metadata", json::object{{"resourceVersion", std::to_string(delivered_through_)}}}};
+std::string WatchStream::BookmarkLine(bool initial_events_end) const {
+  json::object metadata{{"resourceVersion", std::to_string(delivered_through_)}};
+  if (initial_events_end) metadata["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
+  json::object object{
+      {"apiVersion", request_.type->GroupVersion()}, {"kind", request_.type->kind}, {"metadata", std::move(metadata)}};
   return json::serialize(json::object{{"type", "BOOKMARK"}, {"object", object}}) + "\n";
 }
 

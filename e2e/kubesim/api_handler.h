@@ -46,8 +46,13 @@ struct WatchRequest {
   std::string ns;  // empty: all namespaces
   LabelSelector labels;
   FieldSelector fields;
-  // Changes after this version; nullopt ("" or "0") means: first the current objects as ADDED events.
+  // With initial_events: first the current objects as ADDED events, then the changes after them.
+  // Otherwise the changes after resource_version (nullopt: after the store's version at Start()).
+  bool initial_events = true;
   std::optional<uint64_t> resource_version;
+  // sendInitialEvents=true with bookmarks: a BOOKMARK annotated k8s.io/initial-events-end after the
+  // initial events.
+  bool initial_events_end_bookmark = false;
   bool allow_bookmarks = false;
   bool as_table = false;  // events carry meta.k8s.io/v1 Tables (what `kubectl get --watch` asks for)
   std::chrono::seconds timeout{1800};
@@ -91,14 +96,16 @@ class WatchStream {
   WatchStream(ObjectStore& store, WatchRequest request);
 
   // Starts watching and returns the first lines to send: the current objects as ADDED events when the
-  // request had no resourceVersion, then the changes after it. As kube-apiserver does, a resourceVersion
-  // that has left the store's log yields one ERROR line carrying a 410 Expired Status, and done().
+  // request asks for initial events (and the initial-events-end BOOKMARK), then the changes after them. As
+  // kube-apiserver does, a resourceVersion that has left the store's log yields one ERROR line carrying a 410 Expired
+  // Status, and done().
   std::vector<std::string> Start();
   // Lines for the changes since the last call. When the watch has fallen so far behind that the log no
   // longer holds its changes, returns one ERROR line (a 410 Status) and done() becomes true.
   std::vector<std::string> Poll();
-  // A BOOKMARK line carrying the newest resourceVersion this stream has delivered up to.
-  std::string BookmarkLine() const;
+  // A BOOKMARK line carrying the newest resourceVersion this stream has delivered up to; with
+  // initial_events_end, annotated `k8s.io/initial-events-end: "true"` (the end of sendInitialEvents).
+  std::string BookmarkLine(bool initial_events_end = false) const;
 
   bool done() const { return done_; }
   const WatchRequest& request() const { return request_; }

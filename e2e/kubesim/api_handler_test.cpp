@@ -210,7 +210,8 @@ TEST_F(ApiHandlerTest, DryRunChangesNothing) {
   EXPECT_EQ(created.at("data").at("a"), "1");
   EXPECT_EQ(Call("GET", base + "/cm").status, 404);
   EXPECT_EQ(store_.resource_version(), rv);
-  EXPECT_EQ(CallJson("POST", base + "?dryRun=Some", 400, R"({"metadata":{"name":"cm"}})").at("reason"), "BadRequest");
+  // As kube-apiserver's ValidateCreateOptions: 422 Invalid.
+  EXPECT_EQ(CallJson("POST", base + "?dryRun=Some", 422, R"({"metadata":{"name":"cm"}})").at("reason"), "Invalid");
 
   CallJson("POST", base, 201, R"({"metadata":{"name":"cm"},"data":{"a":"1"}})");
   json::value patched =
@@ -357,6 +358,75 @@ TEST_F(ApiHandlerTest, WatchWithoutVersionStartsWithCurrentObjects) {
   std::vector<std::string> lines = stream.Poll();
   EXPECT_EQ(Types(lines), (std::vector<std::string>{"ADDED", "DELETED", "MODIFIED"}));
   EXPECT_EQ(json::parse(lines[1]).at("object").at("metadata").at("name"), "a");
+}
+
+// issue 18: the Python client sends watch=True; kube-apiserver takes every value but "0"/"false" as true.
+TEST_F(ApiHandlerTest, WatchParameterAsTheApiServerDecodesIt) {
+  const std::string base = "/api/v1/namespaces/default/configmaps";
+  for (const char* v : {"True", "true", "1", "t", ""}) {
+    EXPECT_TRUE(handler_.Handle(HttpRequest{"GET", base + "?watch=" + v}).watch.has_value()) << v;
+  }
+  for (const char* v : {"False", "false", "0"}) {
+    HandleResult result = handler_.Handle(HttpRequest{"GET", base + "?watch=" + v});
+    ASSERT_TRUE(result.response.has_value()) << v;
+    EXPECT_NE(result.response->body.find(R"("kind":"ConfigMapList")"), std::string::npos) << v;
+  }
+  json::value bad = CallJson("GET", base + "?watch=true&timeoutSeconds=5s", 400);
+  EXPECT_EQ(bad.at("reason"), "BadRequest");
+  EXPECT_EQ(bad.at("message"), R"(timeoutSeconds: strconv.ParseInt: parsing "5s": invalid syntax)");
+  json::value invalid = CallJson("GET", base + "?watch=1&resourceVersionMatch=Exact", 422);
+  EXPECT_EQ(invalid.at("reason"), "Invalid");
+  EXPECT_EQ(CallJson("GET", base + "?limit=-", 400).at("reason"), "BadRequest");
+  EXPECT_EQ(CallJson("GET", base + "?resourceVersion=x", 400).at("reason"), "BadRequest");
+  EXPECT_EQ(CallJson("POST", base + "?fieldValidation=Loose", 422, R"({"metadata":{"name":"x"}})").at("reason"),
+            "Invalid");
+  EXPECT_EQ(Call("GET", base + "/x").status, 404);  // nothing was created
+  EXPECT_EQ(CallJson("DELETE", base + "/x?propagationPolicy=Now", 422).at("reason"), "Invalid");
+  EXPECT_EQ(Watch(base + "?watch=1&timeoutSeconds=7").timeout, std::chrono::seconds(7));
+}
+
+// sendInitialEvents (the WatchList protocol): ADDED for the current objects, then a BOOKMARK annotated
+// k8s.io/initial-events-end at the list's version, then changes.
+TEST_F(ApiHandlerTest, WatchWithSendInitialEvents) {
+  const std::string base = "/api/v1/namespaces/default/configmaps";
+  CallJson("POST", base, 201, R"({"metadata":{"name":"a"}})");
+  CallJson("POST", base, 201, R"({"metadata":{"name":"b"}})");
+  const std::string listed = std::to_string(store_.resource_version());
+  WatchStream stream(store_, Watch(base + "?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+                                          "&allowWatchBookmarks=true&resourceVersion=1"));
+  std::vector<std::string> first = stream.Start();
+  ASSERT_EQ(Types(first), (std::vector<std::string>{"ADDED", "ADDED", "BOOKMARK"}));
+  json::value bookmark = json::parse(first[2]);
+  EXPECT_EQ(bookmark.at("object").at("metadata").at("resourceVersion"), listed.c_str());
+  EXPECT_EQ(bookmark.at("object").at("metadata").at("annotations").at("k8s.io/initial-events-end"), "true");
+  CallJson("POST", base, 201, R"({"metadata":{"name":"c"}})");
+  EXPECT_EQ(Types(stream.Poll()), (std::vector<std::string>{"ADDED"}));
+
+  // sendInitialEvents=false without a version: only what happens from now on.
+  WatchStream later(store_, Watch(base + "?watch=1&sendInitialEvents=false&resourceVersionMatch=NotOlderThan"));
+  EXPECT_TRUE(later.Start().empty());
+  CallJson("DELETE", base + "/a", 200);
+  EXPECT_EQ(Types(later.Poll()), (std::vector<std::string>{"DELETED"}));
+  // Without bookmarks there is no end marker.
+  WatchStream plain(store_, Watch(base + "?watch=1&sendInitialEvents=1&resourceVersionMatch=NotOlderThan"));
+  EXPECT_EQ(Types(plain.Start()), (std::vector<std::string>{"ADDED", "ADDED"}));
+}
+
+TEST_F(ApiHandlerTest, ListAtExactVersion) {
+  const std::string base = "/api/v1/namespaces/default/configmaps";
+  CallJson("POST", base, 201, R"({"metadata":{"name":"a"}})");
+  const std::string before = std::to_string(store_.resource_version());
+  CallJson("DELETE", base + "/a", 200);
+  json::value then = CallJson("GET", base + "?resourceVersion=" + before + "&resourceVersionMatch=Exact", 200);
+  EXPECT_EQ(then.at("items").as_array().size(), 1u);
+  EXPECT_EQ(then.at("metadata").at("resourceVersion"), before.c_str());
+  EXPECT_TRUE(CallJson("GET", base + "?resourceVersion=" + before + "&resourceVersionMatch=NotOlderThan", 200)
+                  .at("items")
+                  .as_array()
+                  .empty());
+  for (int i = 0; i < 20; ++i) CallJson("POST", base, 201, R"({"metadata":{"generateName":"cm-"}})");  // log: 16
+  EXPECT_EQ(CallJson("GET", base + "?resourceVersion=" + before + "&resourceVersionMatch=Exact", 410).at("reason"),
+            "Expired");
 }
 
 TEST_F(ApiHandlerTest, WatchFromExpiredVersionGetsGoneError) {

@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 
+#include "e2e/kubesim/query_params.h"
+
 namespace vmesh::kubesim {
 namespace {
 
@@ -116,20 +118,7 @@ bool FaultInjector::TakeExpireNextWatch() {
   return expire;
 }
 
-bool IsWatchTarget(const std::string& target) {
-  size_t q = target.find('?');
-  if (q == std::string::npos) return false;
-  std::string_view query(target);
-  query.remove_prefix(q + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    if (pair == "watch=1" || pair == "watch=true") return true;
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return false;
-}
+bool IsWatchTarget(const std::string& target) { return IsWatchQuery(ParseQuery(target)); }
 
 std::string ExpiredWatchLine() {
   return R"({"type":"ERROR","object":)" +

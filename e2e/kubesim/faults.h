@@ -58,7 +58,7 @@ class FaultInjector {
   std::mt19937_64 random_;
 };
 
-// Whether a request target asks for a watch (`watch=1` or `watch=true` in the query).
+// Whether a request target asks for a watch (the `watch` parameter, decoded as kube-apiserver does).
 bool IsWatchTarget(const std::string& target);
 
 // The single ERROR line (410 Expired Status) that a forcibly expired watch gets.

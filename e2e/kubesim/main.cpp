@@ -2,7 +2,8 @@
 //
 //   kubesim --listen 127.0.0.1:0 --kubeconfig-out FILE [--crds CRDS.yaml ...] [--seed FILE.yaml ...]
 //           [--cluster-name NAME] [--cluster-index N] [--tls] [--token T] [--pod-ready-delay-ms N]
-//           [--event-log-capacity N] [--bookmark-interval-ms N] [--fault-* ...]   (see --help)
+//           [--event-log-capacity N] [--event-log-window-seconds S] [--bookmark-interval-ms N] [--fault-* ...]   (see
+//           --help)
 //
 // Prints "listening on HOST:PORT" once it accepts connections and the kubeconfig is written; stops on
 // SIGTERM or SIGINT.
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   std::string cluster_name;
   std::string token;
   size_t event_log_capacity;
+  double event_log_window_seconds;
   int bookmark_interval_ms;
   int pod_ready_delay_ms;
   int cluster_index;
@@ -83,6 +85,8 @@ int main(int argc, char** argv) {
       "cluster name: kubeconfig names and the ${CLUSTER_NAME} seed placeholder")(
       "event-log-capacity", po::value(&event_log_capacity)->default_value(10000),
       "changes kept for watches; older resourceVersions get 410 Expired")(
+      "event-log-window-seconds", po::value(&event_log_window_seconds)->default_value(0),
+      "also drop changes older than S seconds from that log (0: only the capacity bounds it)")(
       "bookmark-interval-ms", po::value(&bookmark_interval_ms)->default_value(60000),
       "interval of BOOKMARK events on watches that allow them")("pod-ready-delay-ms",
                                                                 po::value(&pod_ready_delay_ms)->default_value(500),
@@ -123,6 +127,7 @@ int main(int argc, char** argv) {
   if (port < 0 || port > 65535) return Fail("--listen: invalid port in \"" + listen + "\"");
   if (cluster_index < 0 || cluster_index > 127) return Fail("--cluster-index must be within [0, 127]");
   if (fault_error_rate < 0 || fault_error_rate > 1) return Fail("--fault-error-rate must be within [0, 1]");
+  if (event_log_window_seconds < 0) return Fail("--event-log-window-seconds must be >= 0");
   if (fault_latency_ms < 0 || fault_drop_watch_after_seconds < 0) return Fail("fault durations must be >= 0");
   const ClusterNetwork network = ClusterNetworkFor(cluster_index);
 
@@ -139,6 +144,7 @@ int main(int argc, char** argv) {
   }
   ObjectStore::Options store_options;
   store_options.event_log_capacity = event_log_capacity;
+  store_options.event_log_window = std::chrono::milliseconds(std::llround(event_log_window_seconds * 1000));
   store_options.service_ip_prefix = network.service_ip_prefix;
   ObjectStore store(store_options);
   if (auto s = CreateSystemNamespaces(store); !s.ok()) return Fail(s.error().message);

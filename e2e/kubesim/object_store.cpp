@@ -128,9 +128,42 @@ ApiResult<ListResult> ObjectStore::List(const ResourceType& type, const std::str
     has_start = true;
     result.resource_version = static_cast<uint64_t>(token.get_object().at("rv").get_int64());
   }
+  std::optional<uint64_t> at = has_start ? std::optional(result.resource_version) : options.exact_resource_version;
+  if (at && *at > resource_version_) {
+    return ApiError{
+        504, "Timeout",
+        "Too large resource version: " + std::to_string(*at) + ", current: " + std::to_string(resource_version_)};
+  }
+  if (at && *at < CompactedThroughLocked()) {
+    return has_start ? GoneError(
+                           "The provided continue parameter is too old to display a consistent list result. You "
+                           "can start a new list without the continue parameter.")
+                     : GoneError("The resourceVersion for the provided list is too old.");
+  }
+  static const Objects kNone;
   auto t = objects_.find({type.group, type.resource});
-  if (t == objects_.end()) return result;
-  const Objects& objects = t->second;
+  const Objects* current = t == objects_.end() ? &kNone : &t->second;
+  Objects snapshot;
+  if (at && *at < resource_version_) {
+    // Rewind the newer changes of this type.
+    snapshot = *current;
+    for (auto e = log_.rbegin(); e != log_.rend() && e->resource_version > *at; ++e) {
+      if (e->group != type.group || e->resource != type.resource) continue;
+      const json::object& md = e->object->at("metadata").get_object();
+      const json::value* name = md.if_contains("name");
+      ObjectKey key{e->ns, name && name->is_string() ? std::string(name->get_string()) : std::string()};
+      if (e->type == EventType::kAdded) {
+        snapshot.erase(key);
+      } else if (e->type == EventType::kModified) {
+        snapshot[key] = e->previous;
+      } else {
+        snapshot[key] = e->object;
+      }
+    }
+    current = &snapshot;
+    result.resource_version = *at;
+  }
+  const Objects& objects = *current;
   auto it = has_start ? objects.upper_bound(start) : objects.begin();
   size_t remaining = 0;
   ObjectKey last;
@@ -368,12 +401,23 @@ uint64_t ObjectStore::resource_version() const {
   return resource_version_;
 }
 
+uint64_t ObjectStore::CompactedThroughLocked() const {
+  uint64_t compacted = compacted_through_;
+  if (options_.event_log_window.count() > 0) {
+    const auto cutoff = options_.clock() - options_.event_log_window;
+    for (const auto& e : log_) {
+      if (e.at >= cutoff) break;
+      compacted = e.resource_version;
+    }
+  }
+  return compacted;
+}
+
 ApiResult<ObjectStore::EventBatch> ObjectStore::EventsSince(const ResourceType& type, const std::string& ns,
                                                             uint64_t since) const {
   std::lock_guard lock(mu_);
-  if (since < compacted_through_) {
-    return GoneError("too old resource version: " + std::to_string(since) + " (" +
-                     std::to_string(compacted_through_ + 1) + ")");
+  if (const uint64_t compacted = CompactedThroughLocked(); since < compacted) {
+    return GoneError("too old resource version: " + std::to_string(since) + " (" + std::to_string(compacted + 1) + ")");
   }
   EventBatch batch;
   batch.through = std::max(since, resource_version_);
@@ -401,9 +445,11 @@ void ObjectStore::RemoveChangeListener(int id) {
 
 void ObjectStore::RecordLocked(EventType type, const TypeKey& key, const std::string& ns, ObjectPtr object,
                                ObjectPtr previous) {
+  const auto now = options_.clock();
   log_.push_back(
-      StoredEvent{resource_version_, type, key.group, key.resource, ns, std::move(object), std::move(previous)});
-  while (log_.size() > options_.event_log_capacity) {
+      StoredEvent{resource_version_, type, key.group, key.resource, ns, std::move(object), std::move(previous), now});
+  const bool windowed = options_.event_log_window.count() > 0;
+  while (log_.size() > options_.event_log_capacity || (windowed && log_.front().at < now - options_.event_log_window)) {
     compacted_through_ = log_.front().resource_version;
     log_.pop_front();
   }

@@ -44,8 +44,9 @@ struct StoredEvent {
   std::string group;
   std::string resource;
   std::string ns;
-  ObjectPtr object;    // the object after the change; for DELETED, its last state
-  ObjectPtr previous;  // for MODIFIED, the object before the change; null otherwise
+  ObjectPtr object;                          // the object after the change; for DELETED, its last state
+  ObjectPtr previous;                        // for MODIFIED, the object before the change; null otherwise
+  std::chrono::system_clock::time_point at;  // when the change was made (Options::clock)
 };
 
 struct ListOptions {
@@ -53,6 +54,10 @@ struct ListOptions {
   FieldSelector fields;
   size_t limit = 0;  // 0: no limit
   std::string continue_token;
+  // The state at this resourceVersion (resourceVersionMatch=Exact) instead of the current one; rebuilt
+  // from the change log, so 410 Expired once changes after it have left the log, 504 when it is newer than
+  // the store. A continue token carries the version of the first page and is served the same way.
+  std::optional<uint64_t> exact_resource_version;
 };
 
 struct ListResult {
@@ -80,10 +85,11 @@ class ObjectStore {
   using Clock = std::function<std::chrono::system_clock::time_point()>;
 
   struct Options {
-    size_t event_log_capacity = 10000;        // watches from before the oldest logged change get 410 Gone
-    Clock clock;                              // default: the system clock
-    uint64_t random_seed = 0;                 // for uids and generated names; 0: seeded from std::random_device
-    std::string service_ip_prefix = "10.96";  // Services get <prefix>.x.y cluster IPs
+    size_t event_log_capacity = 10000;              // watches from before the oldest logged change get 410 Gone
+    std::chrono::milliseconds event_log_window{0};  // changes older than this leave the log too (0: never)
+    Clock clock;                                    // default: the system clock
+    uint64_t random_seed = 0;                       // for uids and generated names; 0: seeded from std::random_device
+    std::string service_ip_prefix = "10.96";        // Services get <prefix>.x.y cluster IPs
   };
 
   ObjectStore();
@@ -91,7 +97,8 @@ class ObjectStore {
 
   ApiResult<ObjectPtr> Get(const ResourceType& type, const std::string& ns, const std::string& name) const;
 
-  // Lists objects of a type in `ns` (all namespaces when empty), ordered by namespace and name.
+  // Lists objects of a type in `ns` (all namespaces when empty), ordered by namespace and name. Pages
+  // (limit/continue) are consistent: every page shows the state at the first page's resourceVersion.
   ApiResult<ListResult> List(const ResourceType& type, const std::string& ns, const ListOptions& options) const;
 
   // Creates an object. Fails with AlreadyExists, with NotFound when the namespace does not exist, and with
@@ -144,6 +151,8 @@ class ObjectStore {
   ApiResult<ObjectPtr> DeleteLocked(const ResourceType& type, const std::string& ns, const std::string& name);
   void RecordLocked(EventType type, const TypeKey& key, const std::string& ns, ObjectPtr object,
                     ObjectPtr previous = nullptr);
+  // The newest resourceVersion whose change has left the log (capacity or window).
+  uint64_t CompactedThroughLocked() const;
   bool NamespaceExistsLocked(const std::string& ns) const;
   std::string NewUidLocked();
   std::string NowRfc3339() const;

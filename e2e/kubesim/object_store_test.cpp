@@ -267,6 +267,77 @@ TEST_F(ObjectStoreTest, EventsSinceReplaysAndExpires) {
   EXPECT_TRUE(store_.EventsSince(*configmaps_, "", store_.resource_version() - 8).ok());
 }
 
+// resourceVersionMatch=Exact and continue tokens: the state at that version, rebuilt from the change log.
+TEST_F(ObjectStoreTest, ListAtAnExactVersionAndConsistentPages) {
+  CreateConfigMap("default", "a", R"({"v":"1"})");
+  CreateConfigMap("default", "b");
+  const uint64_t before = store_.resource_version();
+  ASSERT_TRUE(store_.Update(*configmaps_, "default", "a", Obj(R"({"metadata":{"name":"a","labels":{"v":"2"}}})")).ok());
+  ASSERT_TRUE(store_.Delete(*configmaps_, "default", "b").ok());
+  CreateConfigMap("default", "c");
+
+  ListOptions exact;
+  exact.exact_resource_version = before;
+  auto then = store_.List(*configmaps_, "default", exact);
+  ASSERT_TRUE(then.ok()) << then.error().message;
+  ASSERT_EQ(then->items.size(), 2u);
+  EXPECT_EQ(Meta(then->items[0], "name"), "a");
+  EXPECT_EQ(then->items[0]->at("metadata").at("labels").at("v"), "1");
+  EXPECT_EQ(Meta(then->items[1], "name"), "b");
+  EXPECT_EQ(then->resource_version, before);
+
+  // A page after the first shows the first page's state, not objects created in between.
+  ListOptions paged;
+  paged.limit = 1;
+  auto page1 = store_.List(*configmaps_, "default", paged);
+  ASSERT_TRUE(page1.ok());
+  EXPECT_EQ(page1->remaining_item_count, 1u);
+  CreateConfigMap("default", "d");
+  paged.continue_token = page1->continue_token;
+  auto page2 = store_.List(*configmaps_, "default", paged);
+  ASSERT_TRUE(page2.ok()) << page2.error().message;
+  ASSERT_EQ(page2->items.size(), 1u);
+  EXPECT_EQ(Meta(page2->items[0], "name"), "c");
+  EXPECT_TRUE(page2->continue_token.empty());
+
+  exact.exact_resource_version = store_.resource_version() + 5;
+  EXPECT_EQ(store_.List(*configmaps_, "default", exact).error().code, 504);
+  // The log holds 8 changes: once `before` has left it, neither the version nor the token is served.
+  for (int i = 0; i < 8; ++i) CreateConfigMap("default", "n" + std::to_string(i));
+  exact.exact_resource_version = before;
+  auto gone = store_.List(*configmaps_, "default", exact);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, 410);
+  EXPECT_EQ(gone.error().message, "The resourceVersion for the provided list is too old.");
+  EXPECT_EQ(store_.List(*configmaps_, "default", paged).error().code, 410);
+}
+
+// --event-log-window-seconds: changes older than the window leave the log whatever its capacity.
+TEST(ObjectStoreWindowTest, OldChangesLeaveTheLog) {
+  auto now = std::make_shared<std::chrono::system_clock::time_point>(std::chrono::seconds(1767225600));
+  ObjectStore::Options options;
+  options.event_log_capacity = 1000;
+  options.event_log_window = std::chrono::seconds(60);
+  options.clock = [now] { return *now; };
+  ObjectStore store(options);
+  ASSERT_TRUE(CreateSystemNamespaces(store).ok());
+  ResourceRegistry registry = MakeBuiltinRegistry();
+  const ResourceType& configmaps = *registry.Find("", "v1", "configmaps");
+  const uint64_t start = store.resource_version();
+  ASSERT_TRUE(store.Create(configmaps, "default", Obj(R"({"metadata":{"name":"a"}})")).ok());
+  *now += std::chrono::seconds(59);
+  ASSERT_TRUE(store.EventsSince(configmaps, "", start).ok());  // still inside the window
+  *now += std::chrono::seconds(2);
+  auto expired = store.EventsSince(configmaps, "", start);  // no write since: the read notices the age
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, 410);
+  // Watching from the newest version still works: nothing after it is missing.
+  EXPECT_TRUE(store.EventsSince(configmaps, "", store.resource_version()).ok());
+  ASSERT_TRUE(store.Create(configmaps, "default", Obj(R"({"metadata":{"name":"b"}})")).ok());
+  EXPECT_EQ(store.EventsSince(configmaps, "", start).error().code, 410);
+  EXPECT_EQ(store.EventsSince(configmaps, "", store.resource_version() - 1)->events.size(), 1u);
+}
+
 TEST_F(ObjectStoreTest, ListenersRunAfterChanges) {
   int calls = 0;
   int id = store_.AddChangeListener([&] { ++calls; });
