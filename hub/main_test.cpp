@@ -86,12 +86,14 @@ class HubCliTest : public ::testing::Test {
     children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
-  // Waits (bounded) until `path` exists or the child exits; true when it exists.
-  bool WaitForFile(const std::string& path, pid_t pid) {
+  // Waits (bounded) until `path` exists or the child exits; true when it exists. `exit_code` receives the child's
+  // exit code when it exited.
+  bool WaitForFile(const std::string& path, pid_t pid, int* exit_code = nullptr) {
     for (int i = 0; i < 1000; ++i) {
       if (std::filesystem::exists(path)) return true;
       int status = 0;
       if (::waitpid(pid, &status, WNOHANG) == pid) {
+        if (exit_code != nullptr) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
         return std::filesystem::exists(path);
       }
@@ -191,15 +193,28 @@ std::string WriteKek(const std::string& path, char fill, mode_t mode) {
 // by serve, with one line naming the file and its mode.
 TEST_F(HubCliTest, KeyEncryptionKeyReadableByOthersIsRefused) {
   const std::string kek = WriteKek(dir_ + "/kek", 'a', 0644);
-  for (const std::string& command : {std::string("init"), std::string("serve")}) {
-    if (command == "serve") ASSERT_EQ(Hub("init --data-dir " + dir_ + "/d").exit_code, 0);
-    ProcessResult r = Hub(command + " --data-dir " + dir_ + "/d --root-key-encryption-key-file " + kek);
-    EXPECT_NE(r.exit_code, 0) << command;
-    EXPECT_THAT(r.output, HasSubstr(kek + " has mode 0644")) << command;
-    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << command << ": " << r.output;
-  }
+  const std::string data = dir_ + "/d";
+  ProcessResult init = Hub("init --data-dir " + data + " --root-key-encryption-key-file " + kek);
+  EXPECT_EQ(init.exit_code, 2);
+  EXPECT_THAT(init.output, HasSubstr(kek + " has mode 0644"));
+  EXPECT_EQ(std::count(init.output.begin(), init.output.end(), '\n'), 1) << init.output;
+  EXPECT_FALSE(std::filesystem::exists(data + "/hub.db")) << "nothing created with a refused key";
+
+  ASSERT_EQ(Hub("init --data-dir " + data).exit_code, 0);
+  // Started like a real server: were the key accepted, it would serve (and this test would see endpoints.json).
+  pid_t serve = StartServe({"--data-dir", data, "--agent-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                            "--root-key-encryption-key-file", kek},
+                           dir_ + "/serve.log");
+  int code = -1;
+  EXPECT_FALSE(WaitForFile(data + "/endpoints.json", serve, &code)) << "served with a key others can read";
+  EXPECT_EQ(code, 2);
+  const std::string out = *vmesh::ReadFile(dir_ + "/serve.log");
+  EXPECT_THAT(out, HasSubstr(kek + " has mode 0644"));
+  EXPECT_THAT(out, HasSubstr("chmod 600"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+
   ASSERT_TRUE(vmesh::WriteFileAtomically(dir_ + "/short", "0123456789\n", 0600).ok());
-  ProcessResult r = Hub("init --data-dir " + dir_ + "/d --root-key-encryption-key-file " + dir_ + "/short");
+  ProcessResult r = Hub("init --data-dir " + data + " --root-key-encryption-key-file " + dir_ + "/short");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("not a 256-bit key"));
 }
@@ -242,7 +257,7 @@ TEST_F(HubCliTest, ServeWithAKeyEncryptionKeySealsKeysStoredBeforeIt) {
   EXPECT_EQ(StoreBytes(data).find("PRIVATE KEY"), std::string::npos) << "a plain key is left in the store files";
   {
     auto store = *vmesh::hub::OpenSqliteStore(data + "/hub.db");
-    EXPECT_TRUE(vmesh::pki::IsSealed((*store->GetLinkCa())->key_pem));
+    ASSERT_TRUE(vmesh::pki::IsSealed((*store->GetLinkCa())->key_pem));
     auto root = *store->GetRootCa("vmesh/old");
     ASSERT_TRUE(root.has_value());
     ASSERT_TRUE(vmesh::pki::IsSealed(root->key_pem));
@@ -257,7 +272,9 @@ TEST_F(HubCliTest, ServeWithAKeyEncryptionKeySealsKeysStoredBeforeIt) {
                                      "127.0.0.1:0", "--api-listen", "127.0.0.1:0"};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_t refused = StartServe(argv, dir_ + "/refused.log");
-    EXPECT_EQ(Wait(refused), 1) << says;
+    int code = -1;
+    EXPECT_FALSE(WaitForFile(data + "/endpoints.json", refused, &code)) << says;
+    EXPECT_EQ(code, 1) << says;
     const std::string out = *vmesh::ReadFile(dir_ + "/refused.log");
     EXPECT_THAT(out, HasSubstr(says));
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
