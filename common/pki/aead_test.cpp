@@ -37,6 +37,26 @@ TEST(pkiAead, WrongKeyAlteredDataOrOtherAssociatedDataFail) {
   EXPECT_THAT(Seal("short", "x", "").error().message, HasSubstr("32 bytes"));
 }
 
+TEST(pkiAead, SecureStringWipesAndMoves) {
+  std::string plain = "-----BEGIN PRIVATE KEY-----secret";
+  const size_t size = plain.size();
+  Cleanse(plain);
+  EXPECT_EQ(plain, std::string(size, '\0')) << "wiped in place, size kept";
+
+  SecureString a(std::string("-----BEGIN PRIVATE KEY-----secret"));
+  const char* buffer = a.value().data();
+  SecureString b(std::move(a));
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): moved-from state is specified
+  EXPECT_EQ(b.value().data(), buffer) << "a heap buffer is taken over, not copied";
+  EXPECT_EQ(b.view(), "-----BEGIN PRIVATE KEY-----secret");
+  b.Clear();
+  EXPECT_TRUE(b.empty());
+  SecureString small(std::string("short"));
+  SecureString moved = std::move(small);
+  EXPECT_EQ(moved.value(), "short");
+  EXPECT_TRUE(small.empty());  // NOLINT(bugprone-use-after-move)
+}
+
 TEST(pkiAead, KeyFilesInRawHexOrBase64) {
   char tmpl[] = "/tmp/vmesh-kek-XXXXXX";
   std::string dir = mkdtemp(tmpl);
