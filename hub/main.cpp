@@ -265,16 +265,21 @@ int RunServe(const std::vector<std::string>& args) {
   if (kek) {
     // Keys stored before the key-encryption key was configured get sealed now (one transaction); a wrong key
     // fails here. Counts only: never key material.
-    auto secrets = vmesh::hub::ObjectService(
-                       **store, hub_namespace, [] { return std::chrono::system_clock::now(); }, kek)
-                       .SealStoredSecrets();
-    if (!secrets.ok()) return Fail("serve: sealing stored Secrets: " + secrets.error().message, 1);
-    if (*secrets > 0) spdlog::info("sealed the private values of {} Secret(s) stored in plain", *secrets);
     auto sealed = vmesh::hub::SealKeysAtRest(**store, *kek);
     if (!sealed.ok()) return Fail("serve: " + sealed.error().message, 1);
     spdlog::info("keys at rest: link CA {}; {} root key(s) sealed now, {} already sealed",
                  sealed->link_ca_sealed ? "sealed now" : "already sealed", sealed->roots_sealed,
                  sealed->roots_already_sealed);
+    // Then the private values of Secrets (a user-provided root's key.pem), once the key is known to be right.
+    auto secrets = vmesh::hub::ObjectService(
+                       **store, hub_namespace, [] { return std::chrono::system_clock::now(); }, kek)
+                       .SealStoredSecrets();
+    if (!secrets.ok()) return Fail("serve: sealing stored Secrets: " + secrets.error().message, 1);
+    if (*secrets > 0) {
+      // An empty update only checkpoints: the plain values must not linger in the write-ahead log.
+      if (auto s = (*store)->ReplaceStoredKeys({}); !s.ok()) return Fail("serve: " + s.error().message, 1);
+      spdlog::info("sealed the private values of {} Secret(s) stored in plain", *secrets);
+    }
   }
   auto link_ca = vmesh::hub::LoadLinkCa(**store, kek);
   if (!link_ca.ok()) return Fail("serve: " + link_ca.error().message, 1);

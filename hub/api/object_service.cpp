@@ -315,6 +315,18 @@ Result<int> ObjectService::SealStoredSecrets() {
   if (!kek_) return 0;
   auto rows = store_.ListObjects("Secret");
   if (!rows.ok()) return rows.error();
+  // Nothing is written unless every value already sealed opens with this key (a wrong key changes nothing).
+  for (const auto& row : *rows) {
+    auto secret = ParseStored<api::v1::Secret>(row);
+    if (!secret.ok()) return secret.error();
+    for (const auto& [key, value] : secret->data()) {
+      if (!pki::IsSealed(value)) continue;
+      if (auto opened = pki::Open(*kek_, value, SealContext(row.ns, row.name, key)); !opened.ok()) {
+        return opened.error().Wrap("Secret " + row.ns + "/" + row.name + " " + key +
+                                   " (wrong --root-key-encryption-key-file?)");
+      }
+    }
+  }
   int sealed_count = 0;
   for (auto& row : *rows) {
     auto secret = ParseStored<api::v1::Secret>(row);

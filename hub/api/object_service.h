@@ -62,6 +62,7 @@ class ObjectService {
 
   // With a key-encryption key: seals the private values of Secrets stored in plain before the key was configured
   // (their resourceVersion changes, nothing else). Returns how many Secrets were rewritten; 0 without a key.
+  // Fails, writing nothing, when a value already sealed does not open with the key.
   Result<int> SealStoredSecrets();
 
   // Stores a new status (the reconciler's write); no-op when equal. Fails when the object is gone.

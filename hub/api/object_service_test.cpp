@@ -241,6 +241,9 @@ TEST_F(SecretServiceTest, SecretsStoredInPlainAreSealedLater) {
   EXPECT_NE(row->body.find("BEGIN CERTIFICATE"), std::string::npos) << "certificates are public";
   EXPECT_EQ((*sealed.GetSecretData("vmesh", "my-root"))->data().at("key.pem"), key_);
   EXPECT_EQ(*sealed.SealStoredSecrets(), 0) << "already sealed values are left alone";
+  ObjectService wrong(
+      *store_, "vmesh", [this] { return now_; }, std::string(32, 'w'));
+  EXPECT_THAT(wrong.SealStoredSecrets().error().message, HasSubstr("wrong --root-key-encryption-key-file"));
   EXPECT_EQ((*sealed.GetSecretData("vmesh", "my-root"))->data().at("key.pem"), key_);
 }
 
