@@ -24,6 +24,7 @@
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/pki/aead.h"
+#include "common/pki/secure_string.h"
 #include "hub/api/object_service.h"
 #include "hub/ca/ca_service.h"
 #include "hub/init/hub_init.h"
@@ -41,6 +42,7 @@ constexpr char kUsage[] =
 
 Usage:
   vmesh-hub init --data-dir DIR [--hub-name NAME] [--advertise-host HOST]... [--api-url URL]
+                 [--root-key-encryption-key-file FILE]
   vmesh-hub serve --data-dir DIR [--agent-listen 0.0.0.0:9900] [--api-listen 127.0.0.1:9901] [flags]
   vmesh-hub --help | --version
   vmesh-hub <command> --help
@@ -72,7 +74,10 @@ int RunInit(const std::vector<std::string>& args) {
       ("advertise-host", po::value<std::vector<std::string>>()->composing(),
        "host name or IP agents use to reach the hub (repeatable; localhost and 127.0.0.1 always included)")  //
       ("api-url", po::value<std::string>()->default_value("https://127.0.0.1:9901"),
-       "hub API URL written into admin.vmeshconfig");
+       "hub API URL written into admin.vmeshconfig")  //
+      ("root-key-encryption-key-file", po::value<std::string>(),
+       "seal the link CA key (and any root key stored in plain) at rest with this AES-256 key; mode 0600 or "
+       "stricter");
   vmesh::cli::AddCommonOptions(options);
   auto vm = vmesh::cli::Parse(args, options);
   if (!vm.ok()) return Fail(vm.error().message);
@@ -91,6 +96,11 @@ int RunInit(const std::vector<std::string>& args) {
   init.hub_name = (*vm)["hub-name"].as<std::string>();
   if (vm->count("advertise-host")) init.advertise_hosts = (*vm)["advertise-host"].as<std::vector<std::string>>();
   init.api_url = (*vm)["api-url"].as<std::string>();
+  if (vm->count("root-key-encryption-key-file")) {
+    auto key = vmesh::pki::LoadKeyEncryptionKey((*vm)["root-key-encryption-key-file"].as<std::string>());
+    if (!key.ok()) return Fail("init: " + key.error().message);
+    init.key_encryption_key = std::move(*key);
+  }
   auto report = vmesh::hub::InitHub(init, std::chrono::system_clock::now());
   if (!report.ok()) return Fail("init: " + report.error().message);
   if (report->hub_name != init.hub_name) {
@@ -139,10 +149,11 @@ vmesh::Result<std::chrono::seconds> ParseSeconds(const po::variables_map& vm, co
 
 // Points admin.vmeshconfig at the bound API address; everything else in it stays as it is.
 vmesh::Status RewriteAdminConfig(const std::string& path, const std::string& api_url) {
-  auto text = vmesh::ReadFile(path);
+  auto text = vmesh::ReadFile(path, vmesh::ReadOptions{.no_follow = true});
   if (!text.ok()) return text.error();
+  vmesh::pki::SecureString secret(std::move(*text));
   vmesh::config::v1::AdminConfig admin;
-  if (auto errors = vmesh::api::DecodeInto(*text, &admin); !errors.empty())
+  if (auto errors = vmesh::api::DecodeInto(secret.value(), &admin); !errors.empty())
     return vmesh::MakeError(path + ": " + vmesh::api::JoinErrors(errors));
   if (admin.hub_url() == api_url) return vmesh::OkStatus();
   admin.set_hub_url(api_url);
@@ -176,7 +187,8 @@ int RunServe(const std::vector<std::string>& args) {
       ("store", po::value<std::string>()->default_value("sqlite"), "sqlite (kubernetes: not in this build)")  //
       ("namespace", po::value<std::string>()->default_value("vmesh"), "the hub namespace of API objects")     //
       ("root-key-encryption-key-file", po::value<std::string>(),
-       "seal VirtualMesh root keys at rest with this AES-256 key (32 bytes, or 64 hex characters)")                //
+       "seal the link CA key and VirtualMesh root keys at rest with this AES-256 key (32 bytes, 64 hex or 44 base64 "
+       "characters; mode 0600 or stricter); keys stored in plain earlier are sealed at start")                     //
       ("identity-ttl", po::value<std::string>()->default_value("24h"), "lifetime of agent identity certificates")  //
       ("status-interval", po::value<std::string>()->default_value("10s"), "how often agents send status reports")  //
       ("ping-interval", po::value<std::string>()->default_value("10s"), "WebSocket ping interval")                 //
@@ -250,13 +262,42 @@ int RunServe(const std::vector<std::string>& args) {
   auto hub_name = (*store)->GetSetting(vmesh::hub::kHubNameSetting);
   if (!hub_name.ok()) return Fail("serve: " + hub_name.error().message, 1);
   if (!hub_name->has_value()) return Fail("serve: " + dir + " has no hub name (run vmesh-hub init first)", 1);
-  auto link_ca = vmesh::hub::LoadLinkCa(**store);
-  if (!link_ca.ok()) return Fail("serve: link CA: " + link_ca.error().message, 1);
+  if (kek) {
+    // Keys stored before the key-encryption key was configured get sealed now (one transaction); a wrong key
+    // fails here. Counts only: never key material.
+    auto sealed = vmesh::hub::SealKeysAtRest(**store, *kek);
+    if (!sealed.ok()) return Fail("serve: " + sealed.error().message, 1);
+    spdlog::info("keys at rest: link CA {}; {} root key(s) sealed now, {} already sealed",
+                 sealed->link_ca_sealed ? "sealed now" : "already sealed", sealed->roots_sealed,
+                 sealed->roots_already_sealed);
+    // Then the private values of Secrets (a user-provided root's key.pem), once the key is known to be right.
+    auto secrets = vmesh::hub::ObjectService(
+                       **store, hub_namespace, [] { return std::chrono::system_clock::now(); }, kek)
+                       .SealStoredSecrets();
+    if (!secrets.ok()) return Fail("serve: sealing stored Secrets: " + secrets.error().message, 1);
+    if (*secrets > 0) {
+      // An empty update only checkpoints: the plain values must not linger in the write-ahead log.
+      if (auto s = (*store)->ReplaceStoredKeys({}); !s.ok()) return Fail("serve: " + s.error().message, 1);
+      spdlog::info("sealed the private values of {} Secret(s) stored in plain", *secrets);
+    }
+  }
+  auto link_ca = vmesh::hub::LoadLinkCa(**store, kek);
+  if (!link_ca.ok()) return Fail("serve: " + link_ca.error().message, 1);
+  // Data directories from before admin serials were pinned: pin admin.vmeshconfig's certificate, once.
+  if (auto pinned = vmesh::hub::PinAdminCredentialOnce(**store, *link_ca, **hub_name, vmesh::hub::AdminConfigPath(dir),
+                                                       std::chrono::system_clock::now());
+      !pinned.ok()) {
+    return Fail("serve: admin credential: " + pinned.error().message, 1);
+  } else if (pinned->has_value()) {
+    spdlog::info("pinned the admin certificate of {} (serial {})", vmesh::hub::AdminConfigPath(dir), **pinned);
+  }
   auto server_cert = vmesh::ReadFile(vmesh::hub::ServerCertificatePath(dir));
-  auto server_key = vmesh::ReadFile(vmesh::hub::ServerKeyPath(dir));
+  auto server_key = vmesh::ReadFile(vmesh::hub::ServerKeyPath(dir), vmesh::ReadOptions{.no_follow = true});
   if (!server_cert.ok()) return Fail("serve: " + server_cert.error().message, 1);
   if (!server_key.ok()) return Fail("serve: " + server_key.error().message, 1);
-  auto tls = vmesh::link::TlsContext::Server({*server_cert, *server_key, link_ca->certificate().ToPem()});
+  vmesh::pki::SecureString server_key_pem(std::move(*server_key));
+  auto tls = vmesh::link::TlsContext::Server({*server_cert, server_key_pem.value(), link_ca->certificate().ToPem()});
+  server_key_pem.Clear();
   if (!tls.ok()) return Fail("serve: server TLS: " + tls.error().message, 1);
 
   // SIGINT/SIGTERM are taken by sigwait below; block them before any thread starts so that every thread
@@ -329,9 +370,10 @@ int RunServe(const std::vector<std::string>& args) {
     std::lock_guard lock(identity->mu);
     identity->check = core->IdentityCheck();
   }
-  routes = std::make_unique<vmesh::hub::HubRoutes>(vmesh::hub::HubRoutes{
-      *registration, **store, **hub_name, hub_namespace,
-      [&core](const std::string& cluster) { core->OnDeregistered(cluster); }, objects.get(), core.get(), &metrics});
+  routes = std::make_unique<vmesh::hub::HubRoutes>(
+      vmesh::hub::HubRoutes{*registration, **store, **hub_name, hub_namespace,
+                            [&core](const std::string& cluster) { core->OnDeregistered(cluster); }, objects.get(),
+                            core.get(), &metrics, &*link_ca});
   vmesh::hub::InstallAgentRoutes(agent_server, *routes);
   vmesh::hub::InstallApiRoutes(api_server, *routes);
   if (auto s = api_server.Start(); !s.ok()) {

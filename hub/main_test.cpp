@@ -20,8 +20,11 @@
 #include "common/base/test_paths.h"
 #include "common/link/client.h"
 #include "common/link/http.h"
+#include "common/pki/aead.h"
 #include "common/pki/csr.h"
+#include "common/pki/issuer.h"
 #include "common/pki/key.h"
+#include "hub/store/store.h"
 #include "vmesh/config/v1/config.pb.h"
 #include "vmesh/link/v1/link.pb.h"
 
@@ -83,12 +86,14 @@ class HubCliTest : public ::testing::Test {
     children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
-  // Waits (bounded) until `path` exists or the child exits; true when it exists.
-  bool WaitForFile(const std::string& path, pid_t pid) {
+  // Waits (bounded) until `path` exists or the child exits; true when it exists. `exit_code` receives the child's
+  // exit code when it exited.
+  bool WaitForFile(const std::string& path, pid_t pid, int* exit_code = nullptr) {
     for (int i = 0; i < 1000; ++i) {
       if (std::filesystem::exists(path)) return true;
       int status = 0;
       if (::waitpid(pid, &status, WNOHANG) == pid) {
+        if (exit_code != nullptr) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
         return std::filesystem::exists(path);
       }
@@ -167,6 +172,112 @@ TEST_F(HubCliTest, ServeRefusesBadFlagsWithOneLine) {
     EXPECT_THAT(r.output, ::testing::StartsWith("vmesh-hub: ")) << args;
     EXPECT_THAT(r.output, HasSubstr(says)) << args;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": " << r.output;
+  }
+}
+
+// The bytes of the store files (hub.db and its WAL/shared-memory files).
+std::string StoreBytes(const std::string& data) {
+  std::string bytes;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    if (auto content = vmesh::ReadFile(data + "/hub.db" + suffix); content.ok()) bytes += *content;
+  }
+  return bytes;
+}
+
+std::string WriteKek(const std::string& path, char fill, mode_t mode) {
+  EXPECT_TRUE(vmesh::WriteFileAtomically(path, std::string(64, fill) + "\n", mode).ok());
+  return path;
+}
+
+// Like ssh with a private key: a key-encryption key file that group or others may read is refused, by init and
+// by serve, with one line naming the file and its mode.
+TEST_F(HubCliTest, KeyEncryptionKeyReadableByOthersIsRefused) {
+  const std::string kek = WriteKek(dir_ + "/kek", 'a', 0644);
+  const std::string data = dir_ + "/d";
+  ProcessResult init = Hub("init --data-dir " + data + " --root-key-encryption-key-file " + kek);
+  EXPECT_EQ(init.exit_code, 2);
+  EXPECT_THAT(init.output, HasSubstr(kek + " has mode 0644"));
+  EXPECT_EQ(std::count(init.output.begin(), init.output.end(), '\n'), 1) << init.output;
+  EXPECT_FALSE(std::filesystem::exists(data + "/hub.db")) << "nothing created with a refused key";
+
+  ASSERT_EQ(Hub("init --data-dir " + data).exit_code, 0);
+  // Started like a real server: were the key accepted, it would serve (and this test would see endpoints.json).
+  pid_t serve = StartServe({"--data-dir", data, "--agent-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                            "--root-key-encryption-key-file", kek},
+                           dir_ + "/serve.log");
+  int code = -1;
+  EXPECT_FALSE(WaitForFile(data + "/endpoints.json", serve, &code)) << "served with a key others can read";
+  EXPECT_EQ(code, 2);
+  const std::string out = *vmesh::ReadFile(dir_ + "/serve.log");
+  EXPECT_THAT(out, HasSubstr(kek + " has mode 0644"));
+  EXPECT_THAT(out, HasSubstr("chmod 600"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+
+  ASSERT_TRUE(vmesh::WriteFileAtomically(dir_ + "/short", "0123456789\n", 0600).ok());
+  ProcessResult r = Hub("init --data-dir " + data + " --root-key-encryption-key-file " + dir_ + "/short");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("not a 256-bit key"));
+}
+
+// A hub initialized and run without a key-encryption key, with a root stored in plain; then served with one: the
+// link CA key and the root key are sealed in place, no "PRIVATE KEY" is left in the store files, and the hub
+// works. Then a wrong key, and no key, each fail with one line.
+TEST_F(HubCliTest, ServeWithAKeyEncryptionKeySealsKeysStoredBeforeIt) {
+  const std::string data = dir_ + "/d";
+  ASSERT_EQ(Hub("init --data-dir " + data).exit_code, 0);
+  auto root_key = *vmesh::pki::PrivateKey::Generate(vmesh::pki::KeySpec::EcdsaP256());
+  {
+    auto store = vmesh::hub::OpenSqliteStore(data + "/hub.db");
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto root = *vmesh::pki::IssueRootCa(root_key, {.common_name = "old root"}, std::chrono::system_clock::now());
+    ASSERT_TRUE((*store)
+                    ->PutRootCaIfAbsent({"vmesh/old", root.ToPem(), "", root_key.ToPem(), "generated",
+                                         std::chrono::system_clock::now()})
+                    .ok());
+  }
+  ASSERT_NE(StoreBytes(data).find("PRIVATE KEY"), std::string::npos) << "precondition: stored in plain";
+
+  const std::string kek = WriteKek(dir_ + "/kek", 'a', 0600);
+  pid_t hub = StartServe({"--data-dir", data, "--agent-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                          "--root-key-encryption-key-file", kek},
+                         dir_ + "/serve.log");
+  ASSERT_TRUE(WaitForFile(data + "/endpoints.json", hub)) << *vmesh::ReadFile(dir_ + "/serve.log");
+  vmesh::config::v1::AdminConfig admin;
+  ASSERT_TRUE(vmesh::api::DecodeInto(*vmesh::ReadFile(data + "/admin.vmeshconfig"), &admin).empty());
+  auto tls = *vmesh::link::TlsContext::Client({admin.hub_ca(), admin.client_certificate(), admin.client_key()});
+  auto clusters = vmesh::link::Fetch(tls, {"GET", admin.hub_url() + "/v1/clusters", "", "application/json"});
+  ASSERT_TRUE(clusters.ok()) << clusters.error().message;
+  EXPECT_EQ(clusters->status, 200) << "the sealed link CA still serves";
+  ::kill(hub, SIGTERM);
+  EXPECT_EQ(Wait(hub), 0);
+  const std::string log = *vmesh::ReadFile(dir_ + "/serve.log");
+  EXPECT_THAT(log, HasSubstr("link CA sealed now; 1 root key(s) sealed now"));
+  EXPECT_EQ(log.find("PRIVATE KEY"), std::string::npos) << "never log keys";
+
+  EXPECT_EQ(StoreBytes(data).find("PRIVATE KEY"), std::string::npos) << "a plain key is left in the store files";
+  {
+    auto store = *vmesh::hub::OpenSqliteStore(data + "/hub.db");
+    ASSERT_TRUE(vmesh::pki::IsSealed((*store->GetLinkCa())->key_pem));
+    auto root = *store->GetRootCa("vmesh/old");
+    ASSERT_TRUE(root.has_value());
+    ASSERT_TRUE(vmesh::pki::IsSealed(root->key_pem));
+    EXPECT_EQ(vmesh::pki::Open(std::string(32, '\xaa'), root->key_pem, "vmesh/old")->value(), root_key.ToPem());
+  }
+
+  const std::string wrong = WriteKek(dir_ + "/wrong", 'b', 0600);
+  for (const auto& [args, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--root-key-encryption-key-file", wrong}, "wrong --root-key-encryption-key-file"},
+           {{}, "start the hub with --root-key-encryption-key-file"}}) {
+    std::vector<std::string> argv = {"--data-dir",  data,           "--agent-listen",
+                                     "127.0.0.1:0", "--api-listen", "127.0.0.1:0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_t refused = StartServe(argv, dir_ + "/refused.log");
+    int code = -1;
+    EXPECT_FALSE(WaitForFile(data + "/endpoints.json", refused, &code)) << says;
+    EXPECT_EQ(code, 1) << says;
+    const std::string out = *vmesh::ReadFile(dir_ + "/refused.log");
+    EXPECT_THAT(out, HasSubstr(says));
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   }
 }
 

@@ -7,6 +7,7 @@
 #include "common/base/files.h"
 #include "common/link/client.h"
 #include "common/link/http.h"
+#include "common/pki/secure_string.h"
 #include "vmesh/link/v1/link.pb.h"
 
 namespace vmesh::agent {
@@ -65,10 +66,11 @@ class FileIdentityStore final : public IdentityStore {
 
   boost::asio::awaitable<Result<std::optional<AgentIdentity>>> Load() override {
     if (!FileExists(path_)) co_return std::optional<AgentIdentity>();
-    auto text = ReadFile(path_);
-    if (!text.ok()) co_return text.error();
+    auto read = ReadFile(path_);
+    if (!read.ok()) co_return read.error();
+    const pki::SecureString text(std::move(*read));  // holds the key PEM: wiped once parsed
     boost::system::error_code ec;
-    json::value v = json::parse(*text, ec);
+    json::value v = json::parse(text.value(), ec);
     if (ec || !v.is_object()) co_return MakeError(Describe() + ": not a JSON object");
     StateData data;
     for (const auto& [key, value] : v.get_object()) {
@@ -82,7 +84,8 @@ class FileIdentityStore final : public IdentityStore {
   boost::asio::awaitable<Status> Save(const AgentIdentity& identity) override {
     json::object o;
     for (const auto& [key, value] : ToData(identity)) o[key] = value;
-    co_return WriteFileAtomically(path_, json::serialize(o), 0600);
+    const pki::SecureString text(json::serialize(o));
+    co_return WriteFileAtomically(path_, text.value(), 0600);
   }
 
   std::string Describe() const override { return "file " + path_; }

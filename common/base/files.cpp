@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -44,45 +45,52 @@ Status SyncDirectory(const std::string& dir) {
   return OkStatus();
 }
 
+// A new temporary file next to `path`, created by mkstemp (O_EXCL, random name), with `mode` and `content`,
+// fsync'd. Returns its name; on failure nothing is left behind.
+Result<std::string> WriteTemporary(const std::string& path, const std::string& content, mode_t mode) {
+  std::string tmp = path + ".tmp-XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return Errno("cannot create a temporary file for " + path + " in " + DirName(path));
+  // Before any byte is written, and independent of the umask.
+  if (::fchmod(fd, mode) != 0) {
+    Error e = Errno("cannot set the mode of " + tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  Status s = WriteAll(fd, content, tmp);
+  if (::close(fd) != 0 && s.ok()) s = Errno("cannot write " + tmp);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s.error();
+  }
+  return tmp;
+}
+
 }  // namespace
 
 Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("cannot create " + tmp);
-  ::fchmod(fd, mode);  // independent of the umask
-  Status s = WriteAll(fd, content, tmp);
-  ::close(fd);
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Error e = Errno("cannot rename " + tmp + " to " + path);
-    ::unlink(tmp.c_str());
+  auto tmp = WriteTemporary(path, content, mode);
+  if (!tmp.ok()) return tmp.error();
+  if (::rename(tmp->c_str(), path.c_str()) != 0) {
+    Error e = Errno("cannot rename " + *tmp + " to " + path);
+    ::unlink(tmp->c_str());
     return e;
   }
   return SyncDirectory(DirName(path));
 }
 
 Status WriteNewFile(const std::string& path, const std::string& content, mode_t mode) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("cannot create " + tmp);
-  ::fchmod(fd, mode);
-  Status s = WriteAll(fd, content, tmp);
-  ::close(fd);
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  // link() fails with EEXIST instead of replacing: the existing file always wins.
-  if (::link(tmp.c_str(), path.c_str()) != 0) {
+  auto tmp = WriteTemporary(path, content, mode);
+  if (!tmp.ok()) return tmp.error();
+  // link() fails with EEXIST instead of replacing (and does not follow a symlink at `path`): the existing file
+  // always wins.
+  if (::link(tmp->c_str(), path.c_str()) != 0) {
     Error e = errno == EEXIST ? MakeError(path + " already exists") : Errno("cannot create " + path);
-    ::unlink(tmp.c_str());
+    ::unlink(tmp->c_str());
     return e;
   }
-  ::unlink(tmp.c_str());
+  ::unlink(tmp->c_str());
   return SyncDirectory(DirName(path));
 }
 
@@ -93,6 +101,61 @@ Result<std::string> ReadFile(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) return Errno("cannot read " + path);
   return ss.str();
+}
+
+Result<std::string> ReadFile(const std::string& path, const ReadOptions& options) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (options.no_follow ? O_NOFOLLOW : 0));
+  if (fd < 0) {
+    if (errno == ELOOP && options.no_follow) {
+      return MakeError("cannot read " + path + ": it is a symbolic link, which is not followed for this file");
+    }
+    return Errno("cannot read " + path);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error e = Errno("cannot stat " + path);
+    ::close(fd);
+    return e;
+  }
+  auto refuse = [&](const std::string& why) -> Result<std::string> {
+    ::close(fd);
+    return MakeError(path + " " + why);
+  };
+  if ((options.max_bytes > 0 || options.private_only) && !S_ISREG(st.st_mode)) return refuse("is not a regular file");
+  if (options.private_only && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return refuse(std::string("has mode ") + mode + ": it must not be accessible by group or others (chmod 600 " +
+                  path + ")");
+  }
+  if (options.max_bytes > 0 && static_cast<size_t>(st.st_size) > options.max_bytes) {
+    return refuse("is " + std::to_string(st.st_size) + " bytes, more than the " + std::to_string(options.max_bytes) +
+                  " expected");
+  }
+  // Secrets pass through here: size the buffer once (no reallocation leaves copies behind) and wipe the stack
+  // buffer afterwards.
+  std::string content;
+  if (S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < (64 << 20)) content.reserve(st.st_size + 1);
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Error e = Errno("cannot read " + path);
+      ::explicit_bzero(buf, sizeof buf);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<size_t>(n));
+    if (options.max_bytes > 0 && content.size() > options.max_bytes) {
+      ::explicit_bzero(buf, sizeof buf);
+      return refuse("is larger than the " + std::to_string(options.max_bytes) + " bytes expected");
+    }
+  }
+  ::explicit_bzero(buf, sizeof buf);
+  ::close(fd);
+  return content;
 }
 
 Status MakeDirectories(const std::string& path, mode_t mode) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/api/manifest.h"
+#include "common/base/files.h"
 #include "common/base/test_paths.h"
 #include "common/link/client.h"
 #include "common/link/tls.h"
@@ -275,10 +276,8 @@ Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const st
   if (!errors.empty()) return MakeError("cannot read bundle " + bundle_path + ": " + errors.front().ToString());
   bundle.set_hub_url(hub_url);
   const std::string path = bundle_path + ".rewritten.yaml";
-  std::ofstream out(path, std::ios::trunc);
-  out << api::Encode(bundle, api::Format::kYaml);
-  if (!out.flush()) return MakeError("cannot write " + path);
-  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  // A bundle carries a bootstrap token: written like every credential file (mkstemp, 0600, rename).
+  if (Status s = WriteFileAtomically(path, api::Encode(bundle, api::Format::kYaml), 0600); !s.ok()) return s.error();
   return path;
 }
 

@@ -13,11 +13,11 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "common/base/files.h"
 #include "e2e/kubesim/api_handler.h"
 #include "e2e/kubesim/cluster_setup.h"
 #include "e2e/kubesim/controller_runner.h"
@@ -34,19 +34,6 @@ namespace po = boost::program_options;
 using namespace vmesh::kubesim;
 
 namespace {
-
-vmesh::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << content;
-    if (!out.flush()) return vmesh::MakeError("cannot write " + temp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) return vmesh::MakeError("cannot rename " + temp + " to " + path + ": " + ec.message());
-  return vmesh::OkStatus();
-}
 
 int Fail(const std::string& message) {
   std::cerr << "kubesim: " << message << "\n";
@@ -193,9 +180,10 @@ int main(int argc, char** argv) {
   if (!bound.ok()) return Fail(bound.error().message);
   const std::string address = host + ":" + std::to_string(*bound);
   if (!kubeconfig_out.empty()) {
-    if (auto s = WriteFileAtomically(
+    // The kubeconfig carries the bearer token: written like every credential file (mkstemp, 0600, rename).
+    if (auto s = vmesh::WriteFileAtomically(
             kubeconfig_out,
-            KubeconfigYaml(cluster_name, (ca_pem.empty() ? "http://" : "https://") + address, token, ca_pem));
+            KubeconfigYaml(cluster_name, (ca_pem.empty() ? "http://" : "https://") + address, token, ca_pem), 0600);
         !s.ok()) {
       return Fail(s.error().message);
     }

@@ -12,6 +12,7 @@
 #include "common/api/secret.h"
 #include "common/pki/aead.h"
 #include "common/pki/certificate.h"
+#include "common/pki/secure_string.h"
 
 namespace vmesh::hub {
 
@@ -304,10 +305,48 @@ Result<api::v1::Secret> ObjectService::DecodeSecret(const StoredObject& row) con
     }
     auto opened = pki::Open(*kek_, value, SealContext(row.ns, row.name, key));
     if (!opened.ok()) return opened.error().Wrap("Secret " + row.ns + "/" + row.name + " " + key);
-    value = std::move(*opened);
+    value = opened->value();  // the caller's protobuf holds it from here
   }
   secret->mutable_metadata()->set_resource_version(std::to_string(row.resource_version));
   return secret;
+}
+
+Result<int> ObjectService::SealStoredSecrets() {
+  if (!kek_) return 0;
+  auto rows = store_.ListObjects("Secret");
+  if (!rows.ok()) return rows.error();
+  // Nothing is written unless every value already sealed opens with this key (a wrong key changes nothing).
+  for (const auto& row : *rows) {
+    auto secret = ParseStored<api::v1::Secret>(row);
+    if (!secret.ok()) return secret.error();
+    for (const auto& [key, value] : secret->data()) {
+      if (!pki::IsSealed(value)) continue;
+      if (auto opened = pki::Open(*kek_, value, SealContext(row.ns, row.name, key)); !opened.ok()) {
+        return opened.error().Wrap("Secret " + row.ns + "/" + row.name + " " + key +
+                                   " (wrong --root-key-encryption-key-file?)");
+      }
+    }
+  }
+  int sealed_count = 0;
+  for (auto& row : *rows) {
+    auto secret = ParseStored<api::v1::Secret>(row);
+    if (!secret.ok()) return secret.error();
+    bool changed = false;
+    for (auto& [key, value] : *secret->mutable_data()) {
+      if (pki::IsSealed(value) || api::IsPublicSecretValue(value)) continue;
+      auto sealed = pki::Seal(*kek_, value, SealContext(row.ns, row.name, key));
+      if (!sealed.ok()) return sealed.error().Wrap("Secret " + row.ns + "/" + row.name + " " + key);
+      pki::Cleanse(value);
+      value = std::move(*sealed);
+      changed = true;
+    }
+    if (!changed) continue;
+    pki::Cleanse(row.body);
+    row.body = SerializeDeterministic(*secret);
+    if (auto put = store_.PutObject(row, row.resource_version); !put.ok()) return put.error();
+    ++sealed_count;
+  }
+  return sealed_count;
 }
 
 Result<std::vector<api::v1::Secret>> ObjectService::ListSecrets() {

@@ -60,6 +60,11 @@ class ObjectService {
   // return it from the API.
   Result<std::optional<api::v1::Secret>> GetSecretData(const std::string& ns, const std::string& name);
 
+  // With a key-encryption key: seals the private values of Secrets stored in plain before the key was configured
+  // (their resourceVersion changes, nothing else). Returns how many Secrets were rewritten; 0 without a key.
+  // Fails, writing nothing, when a value already sealed does not open with the key.
+  Result<int> SealStoredSecrets();
+
   // Stores a new status (the reconciler's write); no-op when equal. Fails when the object is gone.
   Status UpdateVirtualMeshStatus(const std::string& ns, const std::string& name, const api::v1::VirtualMeshStatus& s,
                                  const std::optional<api::v1::VirtualMeshSpec>& last_good, std::int64_t last_good_gen);

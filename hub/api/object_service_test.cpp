@@ -226,6 +226,27 @@ TEST_F(SecretServiceTest, KeysAreSealedAtRestWithTheKeyEncryptionKey) {
   EXPECT_EQ(service_->ListSecrets()->front().data().at("key.pem"), "") << "listing needs no key";
 }
 
+// Secrets applied before the hub had a key-encryption key: sealed at serve start (SealStoredSecrets), once.
+TEST_F(SecretServiceTest, SecretsStoredInPlainAreSealedLater) {
+  ASSERT_TRUE(service_->Apply(RootSecretManifest(cert_, key_)).ok());
+  ASSERT_NE((*store_->GetObject("Secret", "vmesh", "my-root"))->body.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(*service_->SealStoredSecrets(), 0) << "nothing to do without a key";
+
+  const std::string kek(32, 'k');
+  ObjectService sealed(
+      *store_, "vmesh", [this] { return now_; }, kek);
+  EXPECT_EQ(*sealed.SealStoredSecrets(), 1);
+  auto row = *store_->GetObject("Secret", "vmesh", "my-root");
+  EXPECT_EQ(row->body.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_NE(row->body.find("BEGIN CERTIFICATE"), std::string::npos) << "certificates are public";
+  EXPECT_EQ((*sealed.GetSecretData("vmesh", "my-root"))->data().at("key.pem"), key_);
+  EXPECT_EQ(*sealed.SealStoredSecrets(), 0) << "already sealed values are left alone";
+  ObjectService wrong(
+      *store_, "vmesh", [this] { return now_; }, std::string(32, 'w'));
+  EXPECT_THAT(wrong.SealStoredSecrets().error().message, HasSubstr("wrong --root-key-encryption-key-file"));
+  EXPECT_EQ((*sealed.GetSecretData("vmesh", "my-root"))->data().at("key.pem"), key_);
+}
+
 TEST_F(SecretServiceTest, ExpiredRootIsRefusedAtApply) {
   const pki::CaSigner old =
       pki::test::MakeRoot(pki::KeySpec::EcdsaP256(), now_ - std::chrono::days(30), std::chrono::days(1));

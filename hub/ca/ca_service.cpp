@@ -2,6 +2,7 @@
 
 #include "common/pki/aead.h"
 #include "common/pki/csr.h"
+#include "common/pki/secure_string.h"
 #include "common/pki/verify.h"
 
 namespace vmesh::hub {
@@ -35,17 +36,19 @@ CaService::CaService(Store& store, std::optional<std::string> key_encryption_key
 Result<RootCa> CaService::Build(const RootCaRecord& record) {
   auto cert = pki::Certificate::FromPem(record.certificate_pem);
   if (!cert.ok()) return cert.error().Wrap("root CA of " + record.virtual_mesh);
-  std::string key_pem = record.key_pem;
-  if (pki::IsSealed(key_pem)) {
+  // The unsealed PEM is wiped as soon as the key is parsed.
+  pki::SecureString opened_pem;
+  if (pki::IsSealed(record.key_pem)) {
     if (!kek_) {
       return MakeError("the root key of " + record.virtual_mesh +
                        " is encrypted: start the hub with --root-key-encryption-key-file");
     }
-    auto opened = pki::Open(*kek_, key_pem, record.virtual_mesh);
+    auto opened = pki::Open(*kek_, record.key_pem, record.virtual_mesh);
     if (!opened.ok()) return opened.error().Wrap("root key of " + record.virtual_mesh);
-    key_pem = std::move(*opened);
+    opened_pem = std::move(*opened);
   }
-  auto key = pki::PrivateKey::FromPem(key_pem);
+  auto key = pki::PrivateKey::FromPem(opened_pem.empty() ? std::string_view(record.key_pem) : opened_pem.view());
+  opened_pem.Clear();
   if (!key.ok()) return key.error().Wrap("root key of " + record.virtual_mesh);
   std::vector<pki::Certificate> upstream;
   if (!record.chain_pem.empty()) {
@@ -83,13 +86,15 @@ Result<RootCa> CaService::EnsureGeneratedRoot(const std::string& virtual_mesh,
                                 .ttl = std::chrono::hours(24) * days},
                                now);
   if (!cert.ok()) return cert.error().Wrap("root CA for " + virtual_mesh);
-  std::string key_pem = key->ToPem();
+  pki::SecureString key_pem(key->ToPem());
   if (kek_) {
-    auto sealed = pki::Seal(*kek_, key_pem, virtual_mesh);
+    auto sealed = pki::Seal(*kek_, key_pem.view(), virtual_mesh);
     if (!sealed.ok()) return sealed.error();
-    key_pem = std::move(*sealed);
+    key_pem = pki::SecureString(std::move(*sealed));
   }
-  auto stored = store_.PutRootCaIfAbsent({virtual_mesh, cert->ToPem(), "", key_pem, "generated", now});
+  RootCaRecord record{virtual_mesh, cert->ToPem(), "", key_pem.value(), "generated", now};
+  auto stored = store_.PutRootCaIfAbsent(record);
+  pki::Cleanse(record.key_pem);
   if (!stored.ok()) return stored.error();
   return Build(*stored);
 }
@@ -125,13 +130,15 @@ Result<RootCa> CaService::ImportRoot(const std::string& virtual_mesh, const std:
     }
     return Build(**existing);
   }
-  std::string stored_key = key->ToPem();
+  pki::SecureString stored_key(key->ToPem());
   if (kek_) {
-    auto sealed = pki::Seal(*kek_, stored_key, virtual_mesh);
+    auto sealed = pki::Seal(*kek_, stored_key.view(), virtual_mesh);
     if (!sealed.ok()) return sealed.error();
-    stored_key = std::move(*sealed);
+    stored_key = pki::SecureString(std::move(*sealed));
   }
-  auto stored = store_.PutRootCaIfAbsent({virtual_mesh, cert->ToPem(), cert_chain_pem, stored_key, "secret", clock_()});
+  RootCaRecord record{virtual_mesh, cert->ToPem(), cert_chain_pem, stored_key.value(), "secret", clock_()};
+  auto stored = store_.PutRootCaIfAbsent(record);
+  pki::Cleanse(record.key_pem);
   if (!stored.ok()) return stored.error();
   return Build(*stored);
 }

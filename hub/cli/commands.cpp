@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -13,6 +14,10 @@
 #include "common/api/secret.h"
 #include "common/base/files.h"
 #include "common/log/log.h"
+#include "common/pki/csr.h"
+#include "common/pki/key.h"
+#include "common/pki/secure_string.h"
+#include "common/pki/verify.h"
 #include "hub/cli/ctl_client.h"
 #include "vmesh/config/v1/config.pb.h"
 
@@ -120,6 +125,8 @@ struct Context {
   std::ostream& out;
   std::ostream& err;
   TimePoint now;
+  const std::string& config_path;             // the admin credential file in use
+  const config::v1::AdminConfig& credential;  // its content
 };
 
 // The non-empty lines of a message.
@@ -530,6 +537,67 @@ int Check(const Context& c) {
   return 0;
 }
 
+// `admin rotate`: a new key made here (it never leaves this machine), a CSR for it sent over the current admin
+// connection, the returned certificate checked against the key and the hub CA, and the credential file rewritten
+// atomically (0600). The hub revokes the old serial when it signs, so the file must be writable first.
+int AdminRotate(const Context& c) {
+  const std::string what = "rotate the admin credential";
+  // A symlinked credential is rotated where it lives: the link stays, its target gets the new content.
+  std::error_code ec;
+  const std::string path = std::filesystem::canonical(c.config_path, ec).string();
+  if (ec) return Fail(c.err, what, c.config_path + ": " + ec.message());
+  {
+    auto current = ReadFile(path, ReadOptions{.no_follow = true});
+    if (!current.ok()) return Fail(c.err, what, current.error().message);
+    pki::SecureString text(std::move(*current));
+    // Proves (before the hub revokes anything) that the file can be replaced, and makes it 0600.
+    if (Status s = WriteFileAtomically(path, text.value(), 0600); !s.ok()) {
+      return Fail(c.err, what, "the credential file cannot be rewritten, nothing was changed: " + s.error().message);
+    }
+  }
+  auto old_cert = pki::Certificate::FromPem(c.credential.client_certificate());
+  if (!old_cert.ok()) return Fail(c.err, what, "clientCertificate: " + old_cert.error().message);
+  auto key = pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  if (!key.ok()) return Fail(c.err, what, key.error().message);
+  auto csr = pki::Csr::Create(*key, {});
+  if (!csr.ok()) return Fail(c.err, what, csr.error().message);
+  auto body = c.hub.CallOk("POST", "/v1/admin/rotate", json::serialize(json::object{{"csr", csr->ToPem()}}));
+  if (!body.ok()) return Fail(c.err, what, body.error().message);
+  auto v = ParseJson(*body);
+  if (!v.ok() || !v->is_object()) return Fail(c.err, what, "unexpected answer from the hub");
+  const json::value* cert_pem = v->get_object().if_contains("certificate");
+  if (cert_pem == nullptr || !cert_pem->is_string()) return Fail(c.err, what, "the hub's answer has no certificate");
+  auto cert = pki::Certificate::FromPem(std::string(cert_pem->get_string()));
+  Status checked = cert.ok() ? pki::KeyMatchesCertificate(*key, *cert) : Status(cert.error());
+  if (checked.ok()) {
+    auto hub_ca = pki::ParsePemBundle(c.credential.hub_ca());
+    auto chain = hub_ca.ok() ? pki::VerifyChain(*cert, *hub_ca, {}, c.now)
+                             : Result<std::vector<pki::Certificate>>(hub_ca.error());
+    if (!chain.ok()) checked = chain.error();
+  }
+  const std::string revoked = "the hub revoked serial " + old_cert->serial_hex() + "; ";
+  if (!checked.ok()) {
+    return Fail(c.err, what, revoked + "the certificate it returned is unusable: " + checked.error().message);
+  }
+  config::v1::AdminConfig updated = c.credential;
+  updated.set_client_certificate(cert->ToPem());
+  updated.set_client_key(pki::SecureString(key->ToPem()).value());
+  pki::SecureString encoded(api::Encode(updated, api::Format::kYaml));
+  pki::Cleanse(*updated.mutable_client_key());
+  if (Status s = WriteFileAtomically(path, encoded.value(), 0600); !s.ok()) {
+    return Fail(c.err, what, revoked + "the new credential could not be written: " + s.error().message);
+  }
+  if (c.inv.output != OutputFormat::kTable) {
+    PrintStructured(c.out,
+                    json::object{{"file", path}, {"serial", cert->serial_hex()}, {"revoked", old_cert->serial_hex()}},
+                    c.inv.output);
+    return 0;
+  }
+  c.out << "admin credential rotated: " << path << " now holds certificate serial " << cert->serial_hex()
+        << " (new key, mode 0600); serial " << old_cert->serial_hex() << " is revoked\n";
+  return 0;
+}
+
 // Usage problems a command can see without the hub (so they are reported as such, before any credential is read).
 Status CheckArguments(const CommandSpec& command, const std::vector<std::string>& args, const Invocation& inv) {
   const std::string path = PathText(command);
@@ -694,6 +762,16 @@ const std::vector<CommandSpec>& Commands() {
        "current discovery without storing anything. Prints the status as comments, then per cluster a\n"
        "\"# cluster: NAME\" comment followed by the objects as YAML documents (-o json: the hub's answer).",
        {"filename"},
+       0,
+       0},
+      {{"admin", "rotate"},
+       "admin rotate",
+       "replace the admin credential with a new key and certificate; the old one is revoked",
+       "Generates a new private key locally (keys never travel), sends a CSR for it over the current admin\n"
+       "connection, and the hub signs it (link CA, admin identity), pins the new serial and revokes the caller's\n"
+       "old one: from then on the old certificate gets HTTP 403. The credential file (--config or $VMESHCONFIG;\n"
+       "a symlink's target) is rewritten atomically with mode 0600; copies of the old file stop working.",
+       {},
        0,
        0},
       {{"check"},
@@ -928,7 +1006,7 @@ int Run(const Invocation& invocation, const std::string& version, std::ostream& 
   if (!hub.ok()) return Fail(err, "configuration", hub.error().message);
   spdlog::debug("hub API at {}", hub->url());
 
-  Context c{invocation, args, *hub, out, err, std::chrono::system_clock::now()};
+  Context c{invocation, args, *hub, out, err, std::chrono::system_clock::now(), config_path, *config};
   const std::string path = PathText(**command);
   if (path == "cluster register") return ClusterRegister(c);
   if (path == "cluster list") return ClusterList(c);
@@ -941,6 +1019,7 @@ int Run(const Invocation& invocation, const std::string& version, std::ostream& 
   if (path == "mesh restart") return MeshRestart(c);
   if (path == "preview") return Preview(c);
   if (path == "check") return Check(c);
+  if (path == "admin rotate") return AdminRotate(c);
   return Usage(err, "command " + path + " is not implemented");
 }
 

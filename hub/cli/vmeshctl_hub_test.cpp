@@ -195,5 +195,32 @@ TEST_F(RealHubTest, ACredentialOfAnotherHubIsRefusedNamingTheUrl) {
   EXPECT_THAT(r.err, HasSubstr("vmeshctl: get virtualmeshes: cannot reach the hub at " + api_url_ + ": "));
 }
 
+// `vmeshctl admin rotate`: a new key and certificate in the same (0600) file; the copy of the old credential is
+// refused from then on, the new one works, and no key shows up in the hub's log.
+TEST_F(RealHubTest, AdminRotateRevokesTheOldCredential) {
+  const std::string old_copy = dir_ + "/old.vmeshconfig";
+  ASSERT_TRUE(WriteFileAtomically(old_copy, *ReadFile(config_), 0600).ok());
+  ProcessResult before = Ctl("cluster list", old_copy);
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+
+  ProcessResult rotated = Ctl("admin rotate");
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_THAT(rotated.out, HasSubstr("admin credential rotated"));
+  EXPECT_THAT(rotated.out, HasSubstr("is revoked"));
+  struct stat st {};
+  ASSERT_EQ(::stat(config_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(*ReadFile(config_), *ReadFile(old_copy));
+
+  ProcessResult old = Ctl("cluster list", old_copy);
+  EXPECT_EQ(old.exit_code, 1);
+  EXPECT_THAT(old.err, HasSubstr("revoked"));
+  ProcessResult fresh = Ctl("cluster list");
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_EQ(Ctl("admin rotate", old_copy).exit_code, 1) << "a revoked credential cannot rotate itself back";
+  EXPECT_EQ(Ctl("cluster list").exit_code, 0);
+  EXPECT_EQ(ServeLog().find("PRIVATE KEY"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vmesh::cli

@@ -3,7 +3,8 @@
 // missing is created.
 //
 // Data directory layout (mode 0700):
-//   hub.db              SQLite store (0600): the link CA (certificate + key), the hub name, clusters, ...
+//   hub.db              SQLite store (0600): the link CA (certificate + key, sealed with AES-256-GCM when a
+//                       key-encryption key is configured), the hub name, pinned admin serials, clusters, ...
 //   server.crt          the hub's TLS server certificate (agent and API endpoints), chained to the link CA
 //   server.key          its key (0600)
 //   admin.vmeshconfig   hub URL, link CA, admin client certificate and key (0600) — what vmeshctl reads
@@ -29,6 +30,9 @@ struct InitOptions {
   std::vector<std::string> advertise_hosts;
   // URL written into admin.vmeshconfig.
   std::string api_url = "https://127.0.0.1:9901";
+  // --root-key-encryption-key-file: the link CA key (new, or stored in plain by an earlier init) and any root
+  // key stored in plain are sealed with it.
+  std::optional<std::string> key_encryption_key;
 };
 
 struct InitReport {
@@ -39,8 +43,46 @@ struct InitReport {
 
 Result<InitReport> InitHub(const InitOptions& options, TimePoint now);
 
-// The link CA as a signer, from the store.
-Result<pki::CaSigner> LoadLinkCa(Store& store);
+// The link CA as a signer, from the store. A sealed key needs `key_encryption_key`; without it, or with the
+// wrong one, the error says so in one line.
+Result<pki::CaSigner> LoadLinkCa(Store& store, const std::optional<std::string>& key_encryption_key = std::nullopt);
+
+// The associated data the link CA key is sealed with (root keys use their VirtualMesh, "<namespace>/<name>").
+inline constexpr char kLinkCaSealContext[] = "vmesh link CA";
+
+struct SealReport {
+  bool link_ca_sealed = false;  // the link CA key was stored in plain and is now sealed
+  int roots_sealed = 0;         // root keys that were stored in plain and are now sealed
+  int roots_already_sealed = 0;
+};
+
+// With a key-encryption key (serve and init with --root-key-encryption-key-file): first checks that every key
+// already sealed opens with it (a wrong key fails here, naming the key it does not open), then seals the link
+// CA key and every VirtualMesh root key still stored in plain, all in one store transaction. Idempotent.
+Result<SealReport> SealKeysAtRest(Store& store, const std::string& key_encryption_key);
+
+// --- Admin credentials (pinned by serial; SPEC §2) ---------------------------------------------------------
+// The admin client certificate profile: O=vmesh, CN "vmesh admin", SAN spiffe://<hub-name>/admin, clientAuth.
+pki::LeafProfile AdminProfile(const std::string& hub_name);
+
+// The upgrade rule for data directories made before admin serials were pinned: when the store has no admin
+// credential at all (none pinned, none revoked), the certificate in `admin_config_path` is pinned, provided it
+// chains to the link CA and carries the admin identity. Runs once: after that, pins only change through init
+// (a new admin.vmeshconfig) and `vmeshctl admin rotate`. Returns the serial pinned, or nullopt when nothing was
+// to do (already pinned, or no admin.vmeshconfig).
+Result<std::optional<std::string>> PinAdminCredentialOnce(Store& store, const pki::CaSigner& link_ca,
+                                                          const std::string& hub_name,
+                                                          const std::string& admin_config_path, TimePoint now);
+
+struct RotatedAdmin {
+  std::string certificate_pem;
+  std::string serial;
+};
+
+// `vmeshctl admin rotate` on the hub: signs `csr_pem` (only its public key is used) as a new admin certificate
+// from the link CA, pins its serial and revokes `old_serial` (the caller's) in one transaction.
+Result<RotatedAdmin> RotateAdminCredential(Store& store, const pki::CaSigner& link_ca, const std::string& hub_name,
+                                           const std::string& old_serial, const std::string& csr_pem, TimePoint now);
 
 std::string StorePath(const std::string& data_dir);
 std::string ServerCertificatePath(const std::string& data_dir);

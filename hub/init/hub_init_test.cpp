@@ -8,7 +8,11 @@
 
 #include "common/api/manifest.h"
 #include "common/base/files.h"
+#include "common/pki/aead.h"
+#include "common/pki/csr.h"
+#include "common/pki/issuer.h"
 #include "common/pki/verify.h"
+#include "hub/store/sqlite.h"
 #include "vmesh/config/v1/config.pb.h"
 
 namespace vmesh::hub {
@@ -111,6 +115,120 @@ TEST_F(HubInitTest, BadFlagsAreNamed) {
   options_.data_dir = "";
   EXPECT_THAT(InitHub(options_, now_).error().message, HasSubstr("--data-dir"));
   EXPECT_FALSE(std::filesystem::exists(root_ + "/data")) << "nothing written for bad flags";
+}
+
+// The bytes of hub.db and its WAL/shared-memory files.
+std::string StoreBytes(const std::string& dir) {
+  std::string bytes;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    if (auto content = ReadFile(StorePath(dir) + suffix); content.ok()) bytes += *content;
+  }
+  return bytes;
+}
+
+const std::string kKek(32, '\x5a');
+
+TEST_F(HubInitTest, KeyEncryptionKeySealsTheLinkCaAtInit) {
+  options_.key_encryption_key = kKek;
+  ASSERT_TRUE(InitHub(options_, now_).ok());
+  auto store = *OpenSqliteStore(StorePath(options_.data_dir));
+  EXPECT_TRUE(pki::IsSealed((*store->GetLinkCa())->key_pem));
+  EXPECT_EQ(StoreBytes(options_.data_dir).find("PRIVATE KEY"), std::string::npos);
+  ASSERT_TRUE(LoadLinkCa(*store, kKek).ok());
+  EXPECT_THAT(LoadLinkCa(*store).error().message, HasSubstr("--root-key-encryption-key-file"));
+  EXPECT_THAT(LoadLinkCa(*store, std::string(32, '\x01')).error().message, HasSubstr("wrong"));
+  // Re-running init with the key keeps everything; without it (or with another) it says why it cannot go on.
+  EXPECT_TRUE(InitHub(options_, now_).ok());
+  options_.key_encryption_key = std::string(32, '\x01');
+  EXPECT_THAT(InitHub(options_, now_).error().message, HasSubstr("does not open the sealed link CA key"));
+}
+
+// A data directory from before the key-encryption key: its plain link CA key and root keys are sealed in one go,
+// the plain PEM text is gone from the database files, and the keys still load.
+TEST_F(HubInitTest, SealKeysAtRestSealsWhatWasStoredInPlain) {
+  ASSERT_TRUE(InitHub(options_, now_).ok());
+  auto store = *OpenSqliteStore(StorePath(options_.data_dir));
+  auto root_key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  auto root = *pki::IssueRootCa(root_key, {.common_name = "root"}, now_);
+  ASSERT_TRUE(store->PutRootCaIfAbsent({"vmesh/vm1", root.ToPem(), "", root_key.ToPem(), "generated", now_}).ok());
+  ASSERT_TRUE(store->PutRootCaIfAbsent({"vmesh/vm2", root.ToPem(), "", root_key.ToPem(), "secret", now_}).ok());
+  ASSERT_NE(StoreBytes(options_.data_dir).find("PRIVATE KEY"), std::string::npos) << "precondition";
+
+  auto report = SealKeysAtRest(*store, kKek);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->link_ca_sealed);
+  EXPECT_EQ(report->roots_sealed, 2);
+  EXPECT_EQ(report->roots_already_sealed, 0);
+  EXPECT_EQ(StoreBytes(options_.data_dir).find("PRIVATE KEY"), std::string::npos);
+  auto roots = *store->ListRootCas();
+  ASSERT_EQ(roots.size(), 2u);
+  for (const auto& r : roots) {
+    ASSERT_TRUE(pki::IsSealed(r.key_pem)) << r.virtual_mesh;
+    EXPECT_EQ(pki::Open(kKek, r.key_pem, r.virtual_mesh)->value(), root_key.ToPem());
+  }
+  EXPECT_TRUE(LoadLinkCa(*store, kKek).ok());
+
+  auto again = SealKeysAtRest(*store, kKek);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->link_ca_sealed);
+  EXPECT_EQ(again->roots_sealed, 0);
+  EXPECT_EQ(again->roots_already_sealed, 2);
+  EXPECT_THAT(SealKeysAtRest(*store, std::string(32, '\x01')).error().message,
+              HasSubstr("does not open the sealed link CA key"));
+}
+
+TEST_F(HubInitTest, InitPinsTheAdminCertificateAndRotationReplacesIt) {
+  ASSERT_TRUE(InitHub(options_, now_).ok());
+  auto store = *OpenSqliteStore(StorePath(options_.data_dir));
+  config::v1::AdminConfig admin;
+  ASSERT_TRUE(api::DecodeInto(*ReadFile(AdminConfigPath(options_.data_dir)), &admin).empty());
+  const std::string serial = pki::Certificate::FromPem(admin.client_certificate())->serial_hex();
+  auto pinned = *store->ListAdminCredentials();
+  ASSERT_EQ(pinned.size(), 1u);
+  EXPECT_EQ(pinned[0].serial, serial);
+  EXPECT_TRUE(store->CheckAdminCredential(serial).ok());
+
+  auto ca = *LoadLinkCa(*store);
+  auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  auto rotated = RotateAdminCredential(*store, ca, "hub-a", serial, pki::Csr::Create(key, {})->ToPem(), now_);
+  ASSERT_TRUE(rotated.ok()) << rotated.error().message;
+  auto cert = *pki::Certificate::FromPem(rotated->certificate_pem);
+  EXPECT_TRUE(pki::KeyMatchesCertificate(key, cert).ok());
+  EXPECT_THAT(cert.uri_sans(), Contains("spiffe://hub-a/admin"));
+  EXPECT_TRUE(store->CheckAdminCredential(rotated->serial).ok());
+  EXPECT_THAT(store->CheckAdminCredential(serial).error().message, HasSubstr("revoked"));
+  // The revoked credential cannot rotate again.
+  EXPECT_THAT(
+      RotateAdminCredential(*store, ca, "hub-a", serial, pki::Csr::Create(key, {})->ToPem(), now_).error().message,
+      HasSubstr("revoked"));
+  // Nothing more to pin: the upgrade rule runs only for stores with no admin credential at all.
+  EXPECT_FALSE(PinAdminCredentialOnce(*store, ca, "hub-a", AdminConfigPath(options_.data_dir), now_)->has_value());
+}
+
+// A data directory from before admin serials were pinned: the certificate in admin.vmeshconfig is pinned once,
+// and only if it is this hub's admin certificate.
+TEST_F(HubInitTest, UpgradePinsTheExistingAdminCertificateOnce) {
+  ASSERT_TRUE(InitHub(options_, now_).ok());
+  {
+    auto db = Database::Open(StorePath(options_.data_dir));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DELETE FROM admin_credentials").ok());
+  }
+  auto store = *OpenSqliteStore(StorePath(options_.data_dir));
+  auto ca = *LoadLinkCa(*store);
+  const std::string path = AdminConfigPath(options_.data_dir);
+  config::v1::AdminConfig admin;
+  ASSERT_TRUE(api::DecodeInto(*ReadFile(path), &admin).empty());
+  const std::string serial = pki::Certificate::FromPem(admin.client_certificate())->serial_hex();
+  EXPECT_FALSE(store->CheckAdminCredential(serial).ok());
+
+  EXPECT_THAT(PinAdminCredentialOnce(*store, ca, "other-hub", path, now_).error().message,
+              HasSubstr("lacks the admin identity"));
+  auto pinned = PinAdminCredentialOnce(*store, ca, "hub-a", path, now_);
+  ASSERT_TRUE(pinned.ok()) << pinned.error().message;
+  EXPECT_EQ(pinned->value_or(""), serial);
+  EXPECT_TRUE(store->CheckAdminCredential(serial).ok());
+  EXPECT_FALSE(PinAdminCredentialOnce(*store, ca, "hub-a", path, now_)->has_value()) << "once";
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "common/link/event_loop.h"
 #include "common/link/server.h"
 #include "common/pki/csr.h"
+#include "common/pki/verify.h"
 #include "hub/init/hub_init.h"
 #include "hub/server/routes.h"
 #include "vmesh/config/v1/config.pb.h"
@@ -121,7 +122,10 @@ class ApiRoutesTest : public ::testing::Test {
     config::v1::AdminConfig admin;
     ASSERT_TRUE(api::DecodeInto(*ReadFile(AdminConfigPath(dir_)), &admin).empty());
     admin_tls_ = *link::TlsContext::Client({ca_pem_, admin.client_certificate(), admin.client_key()});
+    admin_serial_ = pki::Certificate::FromPem(admin.client_certificate())->serial_hex();
     anonymous_tls_ = *link::TlsContext::Client({ca_pem_, "", ""});
+    link_ca_ = std::make_unique<pki::CaSigner>(*ca);
+    routes_->link_ca = link_ca_.get();
     // A certificate of the same CA that is not the admin's (as an agent's would be).
     auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
     pki::LeafProfile profile{.uri_sans = {"spiffe://hub1/cluster/c9"}, .client_auth = true};
@@ -142,11 +146,21 @@ class ApiRoutesTest : public ::testing::Test {
   link::HttpResponse Admin(std::string method, std::string path, std::string body = "") {
     return Call(admin_tls_, std::move(method), std::move(path), std::move(body));
   }
-  static link::PeerIdentity AdminPeer() {
+  link::PeerIdentity AdminPeer() const {
     link::PeerIdentity peer;
     peer.authenticated = true;
     peer.uri_sans = {"spiffe://hub1/admin"};
+    peer.serial_hex = admin_serial_;
     return peer;
+  }
+  // A TLS client with a fresh key and a certificate for it from the link CA (`uri` SAN, client auth).
+  link::TlsContextPtr ClientFor(const std::string& uri, std::string* serial = nullptr) {
+    auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+    pki::LeafProfile profile{.uri_sans = {uri}, .client_auth = true};
+    auto cert = pki::IssueLeaf(*link_ca_, *pki::Csr::Create(key, {}), profile, std::chrono::system_clock::now());
+    EXPECT_TRUE(cert.ok()) << cert.error().message;
+    if (serial != nullptr) *serial = cert->serial_hex();
+    return *link::TlsContext::Client({ca_pem_, cert->ToPem(), key.ToPem()});
   }
   static json::value Parse(const link::HttpResponse& r) {
     boost::system::error_code ec;
@@ -169,6 +183,8 @@ class ApiRoutesTest : public ::testing::Test {
   link::TlsContextPtr admin_tls_;
   link::TlsContextPtr anonymous_tls_;
   link::TlsContextPtr other_tls_;
+  std::string admin_serial_;
+  std::unique_ptr<pki::CaSigner> link_ca_;
 };
 
 TEST_F(ApiRoutesTest, HealthAndMetricsNeedNoCertificateReadyzWaitsForTheCore) {
@@ -203,6 +219,43 @@ TEST_F(ApiRoutesTest, OnlyTheAdminMayUseTheApi) {
     EXPECT_THAT(r.body, HasSubstr("admin credential")) << path;
   }
   EXPECT_TRUE(objects_->ListVirtualMeshes()->empty()) << "a refused apply wrote nothing";
+}
+
+// The admin SAN is not enough: a certificate from the link CA that claims the admin identity but whose serial was
+// never pinned (e.g. minted by someone holding a copy of the link CA key, or an admin certificate issued by an
+// older hub before rotation) is refused.
+TEST_F(ApiRoutesTest, AdminCertificateMustBePinnedBySerial) {
+  auto unpinned = ClientFor("spiffe://hub1/admin");
+  auto r = Call(unpinned, "GET", "/v1/objects/virtualmeshes");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("not a credential this hub pinned"));
+  EXPECT_EQ(Call(unpinned, "POST", "/v1/apply", kVm).status, 403);
+  EXPECT_TRUE(objects_->ListVirtualMeshes()->empty());
+  EXPECT_EQ(Admin("GET", "/v1/objects/virtualmeshes").status, 200);
+}
+
+// POST /v1/admin/rotate signs the CSR's key as the new admin credential and revokes the caller's.
+TEST_F(ApiRoutesTest, AdminRotationRevokesTheCallersCertificate) {
+  auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  const std::string csr = pki::Csr::Create(key, {})->ToPem();
+  EXPECT_EQ(Call(other_tls_, "POST", "/v1/admin/rotate", json::serialize(json::object{{"csr", csr}})).status, 403);
+  EXPECT_EQ(Admin("POST", "/v1/admin/rotate", "{}").status, 400);
+  EXPECT_EQ(Admin("POST", "/v1/admin/rotate", R"({"csr": "not a csr"})").status, 400);
+  EXPECT_EQ(Admin("GET", "/v1/objects/virtualmeshes").status, 200) << "refused rotations revoke nothing";
+
+  auto r = Admin("POST", "/v1/admin/rotate", json::serialize(json::object{{"csr", csr}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto answer = Parse(r).as_object();
+  auto cert = *pki::Certificate::FromPem(std::string(answer.at("certificate").as_string()));
+  EXPECT_EQ(cert.serial_hex(), std::string(answer.at("serial").as_string()));
+  EXPECT_TRUE(pki::KeyMatchesCertificate(key, cert).ok());
+  auto rotated = *link::TlsContext::Client({ca_pem_, cert.ToPem(), key.ToPem()});
+
+  auto old = Admin("GET", "/v1/objects/virtualmeshes");
+  EXPECT_EQ(old.status, 403);
+  EXPECT_THAT(old.body, HasSubstr("revoked"));
+  EXPECT_EQ(Admin("POST", "/v1/admin/rotate", json::serialize(json::object{{"csr", csr}})).status, 403);
+  EXPECT_EQ(Call(rotated, "GET", "/v1/objects/virtualmeshes").status, 200);
 }
 
 TEST_F(ApiRoutesTest, ApplyCreatesThenLeavesUnchangedAndTriggersReconcile) {

@@ -6,6 +6,7 @@
 #include "common/api/duration.h"
 #include "common/api/manifest.h"
 #include "hub/api/object_service.h"
+#include "hub/init/hub_init.h"
 
 namespace vmesh::hub {
 namespace {
@@ -213,9 +214,32 @@ Result<std::string> ApiKind(const std::string& spelling) {
 }
 
 std::optional<link::HttpResponse> HubRoutes::RequireAdmin(const link::HttpRequest& request) const {
-  if (request.peer.spiffe_id() == "spiffe://" + hub_name + "/admin") return std::nullopt;
-  return Problem(
-      403, "this API needs the hub's admin credential (admin.vmeshconfig); " + request.peer.ToString() + " is not it");
+  if (request.peer.spiffe_id() != "spiffe://" + hub_name + "/admin") {
+    return Problem(403, "this API needs the hub's admin credential (admin.vmeshconfig); " + request.peer.ToString() +
+                            " is not it");
+  }
+  // The SAN alone is not enough: the serial must be pinned and not revoked (`vmeshctl admin rotate`).
+  if (Status s = store.CheckAdminCredential(request.peer.serial_hex); !s.ok()) {
+    return Problem(403, "refused: " + s.error().message);
+  }
+  return std::nullopt;
+}
+
+link::HttpResponse HubRoutes::RotateAdmin(const link::HttpRequest& request) const {
+  if (auto refused = RequireAdmin(request)) return *refused;
+  if (request.method != "POST") return Problem(405, "use POST with {\"csr\": PEM}");
+  if (!link_ca) return NotReady("link CA");
+  auto body = ParseObject(request.body);
+  if (!body.ok()) return Problem(400, body.error().message);
+  const std::string csr = StringMember(*body, "csr");
+  if (csr.empty()) return Problem(400, "\"csr\" is required: the PEM CSR of the new admin key");
+  auto rotated =
+      RotateAdminCredential(store, *link_ca, hub_name, request.peer.serial_hex, csr, std::chrono::system_clock::now());
+  if (!rotated.ok()) {
+    const std::string& m = rotated.error().message;
+    return Problem(m.find("admin CSR") != std::string::npos ? 400 : 409, m);
+  }
+  return Json(200, json::object{{"certificate", rotated->certificate_pem}, {"serial", rotated->serial}});
 }
 
 link::HttpResponse HubRoutes::Bootstrap(const link::HttpRequest& request) const {
@@ -547,6 +571,7 @@ link::HttpResponse HubRoutes::Api(const link::HttpRequest& request) const {
   if (p == "/v1/preview") return Preview(request);
   if (p == "/v1/meshes/restart") return RestartMesh(request);
   if (p == "/v1/sessions") return Sessions(request);
+  if (p == "/v1/admin/rotate") return RotateAdmin(request);
   if (p.rfind("/v1/objects/", 0) == 0) return Objects(request);
   if (auto refused = RequireAdmin(request)) return *refused;
   return Problem(404, "no endpoint " + p);
@@ -557,8 +582,9 @@ void InstallApiRoutes(link::Server& server, const HubRoutes& routes) {
   for (const char* open : {"/healthz", "/readyz", "/metrics"}) {
     server.Handle(open, link::HttpRoute{link::ClientCertPolicy::kOptional, handler});
   }
-  std::vector<std::string> paths = {"/v1/clusters", "/v1/clusters/deregister", "/v1/apply",    "/v1/delete",
-                                    "/v1/preview",  "/v1/meshes/restart",      "/v1/sessions", "/v1/objects/"};
+  std::vector<std::string> paths = {"/v1/clusters",    "/v1/clusters/deregister", "/v1/apply",    "/v1/delete",
+                                    "/v1/preview",     "/v1/meshes/restart",      "/v1/sessions", "/v1/objects/",
+                                    "/v1/admin/rotate"};
   for (const auto& kind : KindSpellings()) paths.push_back("/v1/objects/" + kind);
   for (const auto& path : paths) server.Handle(path, link::HttpRoute{link::ClientCertPolicy::kRequired, handler});
 }

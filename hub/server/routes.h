@@ -18,6 +18,10 @@
 //   POST /v1/preview             manifest with one VirtualMesh -> {"status": {...}, "clusters": {...}}
 //   POST /v1/meshes/restart      {"mesh": "..."} -> {"requestId": "..."}; 404 for an unknown mesh
 //   GET  /v1/sessions            -> {"items": [...]}
+//   POST /v1/admin/rotate        {"csr": PEM} -> {"certificate": PEM, "serial": hex}: a new admin certificate for
+//                                the CSR's key; the caller's certificate is revoked (403 from then on)
+// The admin credential is pinned: a client certificate passes only when it carries the admin SAN *and* its serial
+// is an active admin credential in the store (init pins the one it writes; rotation replaces it).
 // Errors are text/plain, one line per problem: 400 bad input, 403 not admin, 404 not found, 405 wrong method,
 // 409 conflict, 500 internal, 503 not ready.
 //
@@ -49,6 +53,8 @@ struct HubRoutes {
   ObjectService* objects = nullptr;
   HubCore* core = nullptr;
   const metrics::Registry* metrics = nullptr;
+  // Signs rotated admin certificates; /v1/admin/rotate answers 503 without it.
+  const pki::CaSigner* link_ca = nullptr;
 
   link::HttpResponse Bootstrap(const link::HttpRequest& request) const;
   link::HttpResponse RegisterCluster(const link::HttpRequest& request) const;
@@ -65,11 +71,12 @@ struct HubRoutes {
   link::HttpResponse Preview(const link::HttpRequest& request) const;
   link::HttpResponse RestartMesh(const link::HttpRequest& request) const;
   link::HttpResponse Sessions(const link::HttpRequest& request) const;
+  link::HttpResponse RotateAdmin(const link::HttpRequest& request) const;
 
   // Any API-endpoint request, routed by path and method (admin checks included).
   link::HttpResponse Api(const link::HttpRequest& request) const;
 
-  // 403 unless the peer is this hub's admin.
+  // 403 unless the peer is this hub's admin: the admin SAN and a pinned, unrevoked serial.
   std::optional<link::HttpResponse> RequireAdmin(const link::HttpRequest& request) const;
 };
 

@@ -29,9 +29,12 @@ Result<Database> Database::Open(const std::string& path) {
   if (rc != SQLITE_OK) return SqliteError(raw, "cannot open database " + path);
   sqlite3_busy_timeout(raw, 5000);
   sqlite3_extended_result_codes(raw, 1);
-  if (Status s = db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !s.ok()) {
+  if (Status s =
+          db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;");
+      !s.ok()) {
     return s.error().Wrap("cannot configure database " + path);
   }
+  // secure_delete: freed content (a key replaced by its sealed form) is zeroed, not left in free pages.
   // The WAL and shared-memory files hold database content too: keep them private.
   for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
   return db;

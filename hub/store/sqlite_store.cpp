@@ -107,6 +107,17 @@ CREATE TABLE counters (
 );
 INSERT INTO counters (name, value) VALUES ('resource_version', 0);
 )sql",
+    // 4: admin client certificates the API accepts, pinned by serial and revocable (`vmeshctl admin rotate`).
+    R"sql(
+CREATE TABLE admin_credentials (
+  serial                 TEXT PRIMARY KEY,
+  not_after              INTEGER NOT NULL,
+  public_key_fingerprint TEXT NOT NULL,
+  created_at             INTEGER NOT NULL,
+  revoked_at             INTEGER,
+  replaced_by            TEXT NOT NULL DEFAULT ''
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -328,6 +339,68 @@ class SqliteStore final : public Store {
     return OkStatus();
   }
 
+  Status ReplaceStoredKeys(const std::vector<StoredKeyUpdate>& updates) override {
+    std::lock_guard lock(mu_);
+    {
+      auto tx = Transaction::Begin(db_);
+      if (!tx.ok()) return tx.error();
+      for (const auto& u : updates) {
+        const bool link = u.virtual_mesh.empty();
+        auto q = db_.Prepare(link ? "UPDATE link_ca SET key_pem = ?2 WHERE id = 1 AND key_pem = ?1"
+                                  : "UPDATE root_cas SET key_pem = ?2 WHERE key_pem = ?1 AND virtual_mesh = ?3");
+        if (!q.ok()) return q.error();
+        q->Bind(1, u.expected_key_pem).Bind(2, u.key_pem);
+        if (!link) q->Bind(3, u.virtual_mesh);
+        if (Status s = q->Run(); !s.ok()) return s;
+        if (db_.Changes() != 1) {
+          return MakeError((link ? std::string("the link CA key") : "the root key of " + u.virtual_mesh) +
+                           " changed while it was being rewritten; nothing was changed");
+        }
+      }
+      if (Status s = tx->Commit(); !s.ok()) return s;
+    }
+    // The old values may still sit in the write-ahead log: copy it into the database (whose freed bytes
+    // secure_delete zeroed) and truncate it.
+    return db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+  Status AddAdminCredential(const AdminCredential& c) override {
+    std::lock_guard lock(mu_);
+    return InsertAdminLocked(c);
+  }
+
+  Result<std::vector<AdminCredential>> ListAdminCredentials() override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(std::string(kSelectAdmin) + " ORDER BY created_at, serial");
+    if (!q.ok()) return q.error();
+    std::vector<AdminCredential> out;
+    while (true) {
+      auto row = q->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(ReadAdmin(*q));
+    }
+    return out;
+  }
+
+  Status CheckAdminCredential(const std::string& serial) override {
+    std::lock_guard lock(mu_);
+    return CheckAdminLocked(serial);
+  }
+
+  Status RotateAdminCredential(const std::string& old_serial, const AdminCredential& replacement,
+                               TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    if (Status s = CheckAdminLocked(old_serial); !s.ok()) return s;
+    if (Status s = InsertAdminLocked(replacement); !s.ok()) return s;
+    auto q = db_.Prepare("UPDATE admin_credentials SET revoked_at = ?2, replaced_by = ?3 WHERE serial = ?1");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, old_serial).Bind(2, ToMillis(now)).Bind(3, replacement.serial).Run(); !s.ok()) return s;
+    return tx->Commit();
+  }
+
   Result<std::optional<std::string>> GetSetting(const std::string& key) override {
     std::lock_guard lock(mu_);
     auto q = db_.Prepare("SELECT value FROM settings WHERE key = ?1");
@@ -355,6 +428,20 @@ class SqliteStore final : public Store {
   Result<std::optional<RootCaRecord>> GetRootCa(const std::string& virtual_mesh) override {
     std::lock_guard lock(mu_);
     return LoadRootCa(virtual_mesh);
+  }
+
+  Result<std::vector<RootCaRecord>> ListRootCas() override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare(std::string(kSelectRootCa) + " ORDER BY virtual_mesh");
+    if (!q.ok()) return q.error();
+    std::vector<RootCaRecord> out;
+    while (true) {
+      auto row = q->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(ReadRootCa(*q));
+    }
+    return out;
   }
 
   Result<RootCaRecord> PutRootCaIfAbsent(const RootCaRecord& record) override {
@@ -519,17 +606,65 @@ class SqliteStore final : public Store {
     return std::optional<StoredObject>(ReadObject(*q));
   }
 
+  static constexpr const char* kSelectRootCa =
+      "SELECT virtual_mesh, certificate_pem, chain_pem, key_pem, source, created_at FROM root_cas";
+
+  static RootCaRecord ReadRootCa(const Statement& q) {
+    return RootCaRecord{q.ColumnText(0), q.ColumnText(1), q.ColumnText(2),
+                        q.ColumnText(3), q.ColumnText(4), FromMillis(q.ColumnInt(5))};
+  }
+
   Result<std::optional<RootCaRecord>> LoadRootCa(const std::string& virtual_mesh) {
-    auto q = db_.Prepare(
-        "SELECT virtual_mesh, certificate_pem, chain_pem, key_pem, source, created_at FROM root_cas WHERE "
-        "virtual_mesh = ?1");
+    auto q = db_.Prepare(std::string(kSelectRootCa) + " WHERE virtual_mesh = ?1");
     if (!q.ok()) return q.error();
     q->Bind(1, virtual_mesh);
     auto row = q->Step();
     if (!row.ok()) return row.error();
     if (!*row) return std::optional<RootCaRecord>();
-    return std::optional<RootCaRecord>(RootCaRecord{q->ColumnText(0), q->ColumnText(1), q->ColumnText(2),
-                                                    q->ColumnText(3), q->ColumnText(4), FromMillis(q->ColumnInt(5))});
+    return std::optional<RootCaRecord>(ReadRootCa(*q));
+  }
+
+  static constexpr const char* kSelectAdmin =
+      "SELECT serial, not_after, public_key_fingerprint, created_at, revoked_at, replaced_by FROM admin_credentials";
+
+  static AdminCredential ReadAdmin(const Statement& q) {
+    AdminCredential c;
+    c.serial = q.ColumnText(0);
+    c.not_after = FromMillis(q.ColumnInt(1));
+    c.public_key_fingerprint = q.ColumnText(2);
+    c.created_at = FromMillis(q.ColumnInt(3));
+    c.revoked_at = FromMillis(q.ColumnOptionalInt(4));
+    c.replaced_by = q.ColumnText(5);
+    return c;
+  }
+
+  Status InsertAdminLocked(const AdminCredential& c) {
+    auto q = db_.Prepare(
+        "INSERT INTO admin_credentials (serial, not_after, public_key_fingerprint, created_at) VALUES (?1, ?2, ?3, "
+        "?4)");
+    if (!q.ok()) return q.error();
+    Status s = q->Bind(1, c.serial)
+                   .Bind(2, ToMillis(c.not_after))
+                   .Bind(3, c.public_key_fingerprint)
+                   .Bind(4, ToMillis(c.created_at))
+                   .Run();
+    if (!s.ok()) return s.error().Wrap("admin credential serial " + c.serial);
+    return OkStatus();
+  }
+
+  Status CheckAdminLocked(const std::string& serial) {
+    auto q = db_.Prepare("SELECT revoked_at, replaced_by FROM admin_credentials WHERE serial = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, serial);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return MakeError("admin certificate serial " + serial + " is not a credential this hub pinned");
+    if (!q->ColumnIsNull(0)) {
+      const std::string by = q->ColumnText(1);
+      return MakeError("admin certificate serial " + serial + " was revoked at " + FormatTime(q->ColumnInt(0)) +
+                       (by.empty() ? "" : " (replaced by serial " + by + ", `vmeshctl admin rotate`)"));
+    }
+    return OkStatus();
   }
 
   static constexpr const char* kSelectCluster =

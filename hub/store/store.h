@@ -44,7 +44,25 @@ struct IssuedIdentity {
 
 struct LinkCaMaterial {
   std::string certificate_pem;
+  // The private key PEM, or the key sealed with the key-encryption key (pki::IsSealed tells).
   std::string key_pem;
+};
+
+// Rewrites one stored private key in place (sealing a key stored before a key-encryption key was configured).
+struct StoredKeyUpdate {
+  std::string virtual_mesh;      // whose root key; empty: the link CA key
+  std::string expected_key_pem;  // the stored value being replaced (compare-and-swap)
+  std::string key_pem;           // the new value
+};
+
+// An admin client certificate the API accepts (pinned by serial); revoked ones are kept, with revoked_at.
+struct AdminCredential {
+  std::string serial;  // hex, as pki::Certificate::serial_hex()
+  TimePoint not_after;
+  std::string public_key_fingerprint;
+  TimePoint created_at;
+  std::optional<TimePoint> revoked_at;
+  std::string replaced_by;  // the serial that replaced it (`vmeshctl admin rotate`), if any
 };
 
 // The root CA of one VirtualMesh (SPEC §5.1).
@@ -131,8 +149,26 @@ class Store {
   // Stores the link CA once; fails if one exists (never overwritten).
   virtual Status PutLinkCa(const LinkCaMaterial& material) = 0;
 
+  // Applies every update in one transaction, or none: fails (changing nothing) when a key is missing or no
+  // longer holds `expected_key_pem`. The replaced values are overwritten on disk, not just unlinked (SQLite
+  // secure_delete; the WAL is checkpointed and truncated afterwards, also for an empty list).
+  virtual Status ReplaceStoredKeys(const std::vector<StoredKeyUpdate>& updates) = 0;
+
+  // --- Admin credentials ----------------------------------------------------------------------------------
+  // Pins an admin certificate serial (init, or the one-time upgrade of an older data directory).
+  virtual Status AddAdminCredential(const AdminCredential& credential) = 0;
+  // Every admin credential ever pinned, revoked ones included, oldest first.
+  virtual Result<std::vector<AdminCredential>> ListAdminCredentials() = 0;
+  // OK when `serial` is a pinned, unrevoked admin credential; else an error saying which (unknown or revoked).
+  virtual Status CheckAdminCredential(const std::string& serial) = 0;
+  // In one transaction: `old_serial` must be active; `replacement` is pinned and `old_serial` revoked at `now`.
+  virtual Status RotateAdminCredential(const std::string& old_serial, const AdminCredential& replacement,
+                                       TimePoint now) = 0;
+
   // --- VirtualMesh root CAs and issued intermediates --------------------------------------------------
   virtual Result<std::optional<RootCaRecord>> GetRootCa(const std::string& virtual_mesh) = 0;
+  // Every stored root, ordered by VirtualMesh.
+  virtual Result<std::vector<RootCaRecord>> ListRootCas() = 0;
   // Stores the root unless the VirtualMesh has one; returns the root in force either way (a root is never
   // regenerated: a racing second generation loses and uses the first).
   virtual Result<RootCaRecord> PutRootCaIfAbsent(const RootCaRecord& record) = 0;
