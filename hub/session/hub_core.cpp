@@ -671,11 +671,24 @@ class Core : public std::enable_shared_from_this<Core> {
     if (changed) TriggerReconcile();
   }
 
-  // Under mu_: binds meshes seen for the first time to `cluster` in the store (a write only on first sight: the
-  // bindings are cached in mesh_owner_). Fails when one is bound to another cluster after all (a binding made
-  // by another hub process over the same store) or cannot be recorded.
+  // Under mu_: binds meshes seen for the first time to `cluster` in the store (reads and a write only on first
+  // sight: the bindings are cached in mesh_owner_). Fails when one is bound to another cluster after all (a binding
+  // made by another hub process over the same store) or cannot be recorded.
   Status BindMeshes(const std::string& cluster, const std::vector<std::string>& meshes) {
+    auto clusters = deps_.store.ListClusters();
+    if (!clusters.ok()) return clusters.error().Wrap("listing clusters to bind meshes");
     for (const auto& mesh : meshes) {
+      // Names can collide across clusters (cluster "b" with Istio in "x-a" and cluster "a-b" with Istio in "x"
+      // both derive istiod-x-a-b): such a name belongs to the known cluster with the longest matching name, so
+      // a cluster cannot take a mesh name of one that is registered but has not reported yet.
+      for (const auto& other : *clusters) {
+        const std::string suffix = "-" + other.name;
+        if (other.name.size() > cluster.size() && mesh.size() > suffix.size() &&
+            mesh.compare(mesh.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          return MakeError("Mesh " + mesh + " is the name of a mesh of cluster \"" + other.name +
+                           "\" as well; this connection is cluster \"" + cluster + "\"");
+        }
+      }
       auto owner = deps_.store.BindMeshIfAbsent(mesh, cluster, deps_.clock());
       if (!owner.ok()) return owner.error().Wrap("Mesh " + mesh + ": recording its owner");
       mesh_owner_[mesh] = *owner;

@@ -719,6 +719,31 @@ spec:
   EXPECT_EQ(core_->Meshes()[0].spec().cluster(), "x-c2");
 }
 
+TEST_F(HubCoreTest, AnAmbiguousMeshNameBelongsToTheRegisteredClusterWithTheLongerName) {
+  auto tls_x = Identity("x-c2");  // registered, not connected yet
+  api::v1::Mesh lookalike = MeshOf("c2");
+  lookalike.mutable_metadata()->set_name("istiod-istio-system-x-c2");
+  lookalike.mutable_spec()->set_installation_namespace("istio-system-x");
+  sync::ResourceReceiver r2;
+  auto a2 = Agent("c2");
+  a2->Hello(r2);
+  ASSERT_GE(a2->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  const std::size_t from = a2->count();
+  a2->Discover({lookalike});
+  const auto errors = NackErrors(a2->Probe(from));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("is the name of a mesh of cluster \"x-c2\" as well"));
+  EXPECT_FALSE(store_->GetMeshOwner("istiod-istio-system-x-c2")->has_value());
+  a2->Discover({MeshOf("c2")});  // its unambiguous mesh is fine
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  sync::ResourceReceiver rx;
+  auto ax = Agent("x-c2", tls_x);
+  ax->Hello(rx);
+  ax->Discover({MeshOf("x-c2")});
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 2; }, kWait));
+  EXPECT_EQ(**store_->GetMeshOwner("istiod-istio-system-x-c2"), "x-c2");
+}
+
 TEST_F(HubCoreTest, AReportOverThePerClusterCapIsRefusedWhole) {
   options_.max_objects_per_cluster = 2;
   RestartHub();
