@@ -88,14 +88,15 @@ class TestAgent {
     std::promise<Result<link::ConnectionPtr>> done;
     auto future = done.get_future();
     link::ConnectionHandlers handlers;
-    handlers.on_message = [this](const link::ConnectionPtr&, std::string message) {
+    // The handlers share the inbox, not the agent: the connection may end after the agent is gone.
+    handlers.on_message = [in = in_](const link::ConnectionPtr&, std::string message) {
       Envelope e;
-      std::lock_guard lock(mu_);
-      if (e.ParseFromString(message)) received_.push_back(std::move(e));
+      std::lock_guard lock(in->mu);
+      if (e.ParseFromString(message)) in->received.push_back(std::move(e));
     };
-    handlers.on_closed = [this](const link::ConnectionPtr&, const link::CloseInfo& info) {
-      std::lock_guard lock(mu_);
-      closed_ = info;
+    handlers.on_closed = [in = in_](const link::ConnectionPtr&, const link::CloseInfo& info) {
+      std::lock_guard lock(in->mu);
+      in->closed = info;
     };
     link::Dial(io_, {url_, tls_, {}}, std::move(handlers),
                [&done](Result<link::ConnectionPtr> r) { done.set_value(std::move(r)); });
@@ -134,9 +135,9 @@ class TestAgent {
     int found = -1;
     link::test::WaitFor(
         [&] {
-          std::lock_guard lock(mu_);
-          for (std::size_t i = from; i < received_.size(); ++i) {
-            if (match(received_[i])) {
+          std::lock_guard lock(in_->mu);
+          for (std::size_t i = from; i < in_->received.size(); ++i) {
+            if (match(in_->received[i])) {
               found = static_cast<int>(i);
               return true;
             }
@@ -147,12 +148,12 @@ class TestAgent {
     return found;
   }
   Envelope At(int i) {
-    std::lock_guard lock(mu_);
-    return received_.at(static_cast<std::size_t>(i));
+    std::lock_guard lock(in_->mu);
+    return in_->received.at(static_cast<std::size_t>(i));
   }
   std::size_t count() {
-    std::lock_guard lock(mu_);
-    return received_.size();
+    std::lock_guard lock(in_->mu);
+    return in_->received.size();
   }
 
   // A barrier: an Envelope with no message, which the hub answers with a ProtocolNack after everything it had
@@ -162,9 +163,9 @@ class TestAgent {
     const int at = WaitFor(
         [id](const Envelope& e) { return e.has_protocol_nack() && e.protocol_nack().envelope_id() == id; }, from);
     EXPECT_GE(at, 0) << "no answer to the probe";
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(in_->mu);
     if (at < 0) return {};
-    return {received_.begin() + static_cast<std::ptrdiff_t>(from), received_.begin() + at};
+    return {in_->received.begin() + static_cast<std::ptrdiff_t>(from), in_->received.begin() + at};
   }
 
   // Applies and ACKs every update until `done(receiver)` holds (or the wait times out).
@@ -187,12 +188,12 @@ class TestAgent {
   std::optional<link::CloseInfo> WaitClosed() {
     link::test::WaitFor(
         [&] {
-          std::lock_guard lock(mu_);
-          return closed_.has_value();
+          std::lock_guard lock(in_->mu);
+          return in_->closed.has_value();
         },
         kWait);
-    std::lock_guard lock(mu_);
-    return closed_;
+    std::lock_guard lock(in_->mu);
+    return in_->closed;
   }
 
   std::size_t cursor_ = 0;  // first update SyncUntil has not handled
@@ -204,9 +205,12 @@ class TestAgent {
   std::string cluster_;
   link::ConnectionPtr connection_;
   std::uint64_t next_id_ = 0;
-  std::mutex mu_;
-  std::vector<Envelope> received_;
-  std::optional<link::CloseInfo> closed_;
+  struct Inbox {
+    std::mutex mu;
+    std::vector<Envelope> received;
+    std::optional<link::CloseInfo> closed;
+  };
+  std::shared_ptr<Inbox> in_ = std::make_shared<Inbox>();
 };
 
 bool Holds(const sync::ResourceReceiver& r, const std::string& name) { return r.held().count(name) > 0; }
