@@ -134,6 +134,8 @@ asio::awaitable<Result<std::optional<LiveObject>>> KubeApplier::GetLive(const Ku
 
 asio::awaitable<Status> KubeApplier::Apply(const link::v1::KubeObject& object) {
   const std::string what = What(object.kind(), object.namespace_(), object.name());
+  if (Status s = CheckOutputKind(object.api_version(), object.kind()); !s.ok())
+    co_return s.error().Wrap("apply " + what);
   boost::system::error_code ec;
   json::value body = json::parse(object.json(), ec);
   if (ec || !body.is_object()) co_return MakeError("apply " + what + ": the object is not a JSON object");
@@ -164,6 +166,11 @@ asio::awaitable<Status> KubeApplier::Delete(const KubeRef& ref) {
 }
 
 asio::awaitable<Status> KubeApplier::Remove(const KubeRef& ref) {
+  if (Status s = CheckOutputKind(ref.api_version, ref.kind); !s.ok()) {
+    // Never applied either: there is nothing of vmesh's to remove.
+    spdlog::warn("not removing {}: {}", What(ref.kind, ref.ns, ref.name), s.error().message);
+    co_return OkStatus();
+  }
   auto existing = co_await GetLive(ref);
   if (!existing.ok()) co_return existing.error();
   if (!existing->has_value()) co_return OkStatus();

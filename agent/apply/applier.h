@@ -46,10 +46,11 @@ class KubeApplier {
  public:
   explicit KubeApplier(kube::Client& client, std::string field_manager = "vmesh-agent", ApplierRetry retry = {});
 
-  // Server-side apply (force) after CheckTakeover; error = the API server's message (for the NACK).
+  // Server-side apply (force) after CheckOutputKind and CheckTakeover; error = why not, or the API server's
+  // message (for the NACK).
   boost::asio::awaitable<Status> Apply(const link::v1::KubeObject& object);
-  // Deletes the object if it carries vmesh's labels; absent is OK; a foreign object is never touched (OK too:
-  // there is nothing of vmesh's to remove).
+  // Deletes the object if it carries vmesh's labels; absent is OK; a foreign object, or one of a kind vmesh
+  // does not write (CheckOutputKind), is never touched (OK too: there is nothing of vmesh's to remove).
   boost::asio::awaitable<Status> Remove(const KubeRef& ref);
   // Deletes vmesh-labelled outputs (ServiceEntry, DestinationRule, Gateway, AuthorizationPolicy, all
   // namespaces) whose ObjectKey is not in `desired_keys`; returns how many were deleted. Kinds the cluster

@@ -157,6 +157,33 @@ TEST_F(ApplierTest, NeverOverwritesAHandMadeObject) {
   EXPECT_EQ(Get("serviceentries/hand-made", "istio-system", "{.spec.hosts[0]}"), "hand.example.com");
 }
 
+TEST_F(ApplierTest, AppliesAndRemovesOnlyTheKindsVmeshWrites) {
+  // A Secret and a ClusterRoleBinding with vmesh's labels, as a compromised hub might send them.
+  auto secret = Output("v1", "Secret", "istio-system", "cacerts", json::object{});
+  Status s = Run(applier_->Apply(secret));
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message,
+              HasSubstr("apply Secret istio-system/cacerts: Secret (v1) is not a kind vmesh writes"));
+  EXPECT_EQ(Get("secrets/cacerts", "istio-system", "{.metadata.name}"), "");
+  auto binding = Output("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "vmesh-admin", json::object{});
+  EXPECT_FALSE(Run(applier_->Apply(binding)).ok());
+
+  // An existing Secret carrying vmesh's labels is not deleted through a removal either.
+  auto file = cluster_.WriteFile("secret.yaml", R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: user-secret
+  namespace: istio-system
+  labels: {app.kubernetes.io/managed-by: vmesh}
+data: {k: dg==}
+)");
+  ASSERT_TRUE(file.ok());
+  Kubectl({"apply", "-f", *file});
+  s = Run(applier_->Remove(KubeRef{"v1", "Secret", "istio-system", "user-secret"}));
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(Get("secrets/user-secret", "istio-system", "{.metadata.name}"), "user-secret");
+}
+
 TEST_F(ApplierTest, RemoveDeletesOnlyVmeshObjects) {
   CreateForeign("hand-made");
   ASSERT_TRUE(Run(applier_->Apply(ServiceEntry("ours"))).ok());

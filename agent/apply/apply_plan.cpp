@@ -25,6 +25,25 @@ std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_key
   return out;
 }
 
+Status CheckOutputKind(const std::string& api_version, const std::string& kind) {
+  struct Allowed {
+    const char* group;
+    const char* kind;
+  };
+  static constexpr Allowed kAllowed[] = {{"networking.istio.io", "ServiceEntry"},
+                                         {"networking.istio.io", "DestinationRule"},
+                                         {"networking.istio.io", "Gateway"},
+                                         {"security.istio.io", "AuthorizationPolicy"}};
+  for (const auto& a : kAllowed) {
+    for (const char* version : {"v1beta1", "v1"}) {
+      if (kind == a.kind && api_version == std::string(a.group) + "/" + version) return OkStatus();
+    }
+  }
+  return MakeError(kind + " (" + api_version +
+                   ") is not a kind vmesh writes: the agent applies only ServiceEntry, DestinationRule and Gateway "
+                   "(networking.istio.io) and AuthorizationPolicy (security.istio.io), v1beta1 or v1");
+}
+
 Status CheckTakeover(const LiveObject* existing) {
   if (existing == nullptr || IsManagedByVmesh(*existing)) return OkStatus();
   return MakeError(existing->kind + " " + existing->ns + "/" + existing->name +

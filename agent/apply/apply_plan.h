@@ -36,6 +36,12 @@ bool IsManagedByVmesh(const LiveObject& o);
 // are never returned, whatever their name.
 std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_keys, const std::vector<LiveObject>& live);
 
+// The kinds the hub's translator writes (hub/translate): ServiceEntry, DestinationRule and Gateway of
+// networking.istio.io and AuthorizationPolicy of security.istio.io, each in v1beta1 or v1. The agent applies
+// and removes nothing else, whatever the hub sends (a Secret, RBAC or a workload would be a hub gone wrong):
+// the error names the object's kind and what is allowed.
+Status CheckOutputKind(const std::string& api_version, const std::string& kind);
+
 // Before applying over an existing object: OK when it is vmesh's (or absent); otherwise an error for the NACK
 // that says how to resolve it.
 Status CheckTakeover(const LiveObject* existing);

@@ -46,6 +46,22 @@ TEST(ApplyPlan, NeverTakesOverSomeoneElsesObject) {
 }
 
 // The hub's resource names (hub/controller/desired_state.h KubeResourceName) back to objects.
+TEST(ApplyPlan, OnlyTheKindsTheTranslatorWritesAreAllowed) {
+  for (const char* kind : {"ServiceEntry", "DestinationRule", "Gateway"}) {
+    EXPECT_TRUE(CheckOutputKind("networking.istio.io/v1beta1", kind).ok()) << kind;
+    EXPECT_TRUE(CheckOutputKind("networking.istio.io/v1", kind).ok()) << kind;
+  }
+  EXPECT_TRUE(CheckOutputKind("security.istio.io/v1beta1", "AuthorizationPolicy").ok());
+  EXPECT_TRUE(CheckOutputKind("security.istio.io/v1", "AuthorizationPolicy").ok());
+  Status secret = CheckOutputKind("v1", "Secret");
+  ASSERT_FALSE(secret.ok());
+  EXPECT_THAT(secret.error().message, HasSubstr("Secret (v1) is not a kind vmesh writes"));
+  EXPECT_FALSE(CheckOutputKind("rbac.authorization.k8s.io/v1", "ClusterRoleBinding").ok());
+  EXPECT_FALSE(CheckOutputKind("security.istio.io/v1", "ServiceEntry").ok()) << "right kind, wrong group";
+  EXPECT_FALSE(CheckOutputKind("networking.istio.io/v1beta1", "EnvoyFilter").ok());
+  EXPECT_FALSE(CheckOutputKind("evil.networking.istio.io/v1", "Gateway").ok());
+}
+
 TEST(ApplyPlan, ParsesKubeResourceNames) {
   auto r = ParseKubeResourceName("kube/networking.istio.io/v1beta1/ServiceEntry/istio-system/a.b.svc.c.global");
   ASSERT_TRUE(r.ok()) << r.error().message;

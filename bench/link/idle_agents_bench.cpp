@@ -100,7 +100,7 @@ vmesh::api::v1::Destination MakeDestination(const std::string& cluster, const st
   auto* port = spec->add_ports();
   port->set_name("http");
   port->set_port(8080);
-  port->set_protocol("HTTP");
+  port->set_protocol("TCP");
   port->set_target_port("8080");
   (*spec->mutable_labels())["app"] = name;
   (*spec->mutable_selector())["app"] = name;

@@ -1,5 +1,7 @@
 #include "common/api/dns.h"
 
+#include <arpa/inet.h>
+
 #include <cstdio>
 
 namespace vmesh::api {
@@ -9,6 +11,8 @@ constexpr std::size_t kMaxLabelLength = 63;
 constexpr std::size_t kMaxSubdomainLength = 253;
 constexpr std::size_t kMaxIanaServiceNameLength = 15;
 constexpr std::size_t kMaxQuotedLength = 100;
+constexpr std::size_t kMaxTrustDomainLength = 255;
+constexpr std::uint64_t kMaxPort = 65535;
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
@@ -168,6 +172,43 @@ std::optional<std::string> IanaServiceNameProblem(std::string_view s) {
   bool has_letter = false;
   for (char c : s) has_letter = has_letter || (c >= 'a' && c <= 'z');
   if (!has_letter) return "has no letter (at least one is required)";
+  return std::nullopt;
+}
+
+std::optional<std::string> TrustDomainProblem(std::string_view s) {
+  if (s.empty()) return "is empty";
+  if (s.size() > kMaxTrustDomainLength) return TooLong(s.size(), kMaxTrustDomainLength);
+  if (auto bad = BadCharProblem(
+          s, [](char c) { return IsLowerAlnum(c) || c == '.' || c == '-' || c == '_'; },
+          "lowercase letters, digits, '.', '-' and '_'", /*lowercase_only=*/true)) {
+    return bad;
+  }
+  if (s.front() == '.') return "starts with '.'";
+  if (s.back() == '.') return "ends with '.'";
+  return std::nullopt;
+}
+
+std::optional<std::string> IpAddressProblem(std::string_view s) {
+  if (s.empty()) return "is empty";
+  const std::string text(s);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1) return std::nullopt;
+  return std::string("is not an IPv4 or IPv6 address");
+}
+
+std::optional<std::string> HostOrIpProblem(std::string_view s) {
+  if (!IpAddressProblem(s)) return std::nullopt;
+  // Host names are case-insensitive (a node's Hostname address may be in uppercase).
+  std::string lower(s);
+  for (char& c : lower) c = IsUpper(c) ? static_cast<char>(c - 'A' + 'a') : c;
+  if (auto problem = SubdomainProblem(lower, /*check_label_length=*/true)) {
+    return "is neither an IP address nor a DNS host name: " + *problem;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> PortProblem(std::uint64_t port) {
+  if (port == 0 || port > kMaxPort) return "is not a port number (1 to 65535)";
   return std::nullopt;
 }
 

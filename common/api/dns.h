@@ -7,6 +7,7 @@
 // '-')`. The Is* functions are the same checks as booleans. All functions are pure and thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,20 @@ std::optional<std::string> LabelValueProblem(std::string_view s);
 // IANA service name (RFC 6335 §5.1), the syntax of Kubernetes port names: 1 to 15 characters of [a-z0-9-],
 // at least one letter, no leading, trailing or doubled '-' (e.g. "tls", "http-web").
 std::optional<std::string> IanaServiceNameProblem(std::string_view s);
+
+// SPIFFE trust domain name (the authority of spiffe://<trust-domain>/...): 1 to 255 characters of lowercase
+// letters, digits, '.', '-' and '_' (SPIFFE ID spec §2.1), not starting or ending with '.' (e.g. "cluster.local").
+std::optional<std::string> TrustDomainProblem(std::string_view s);
+
+// An address remote clusters dial: an IPv4 or IPv6 address, or a DNS host name (DNS-1123 labels of at most 63
+// characters joined by '.', at most 253 in all, any case), e.g. "172.18.0.1", "fd00::1", "gw.example.com".
+std::optional<std::string> HostOrIpProblem(std::string_view s);
+
+// An IPv4 or IPv6 address (e.g. a pod IP).
+std::optional<std::string> IpAddressProblem(std::string_view s);
+
+// A TCP/UDP port number: 1 to 65535.
+std::optional<std::string> PortProblem(std::uint64_t port);
 
 // `s` in double quotes with '"', '\' and control characters escaped, cut to 100 characters ("...")
 // so that a pasted blob does not flood a message.

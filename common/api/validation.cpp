@@ -71,20 +71,7 @@ void CheckOptionalName(Errors& out, const std::string& path, std::string_view va
 }
 
 void CheckLabels(Errors& out, const std::string& path, const google::protobuf::Map<std::string, std::string>& labels) {
-  // Map iteration order is unspecified; report in key order so the output is stable.
-  std::vector<std::pair<std::string_view, std::string_view>> sorted;
-  sorted.reserve(labels.size());
-  for (const auto& [key, value] : labels) sorted.emplace_back(key, value);
-  std::sort(sorted.begin(), sorted.end());
-  for (const auto& [key, value] : sorted) {
-    const std::string entry = path + "[" + std::string(key) + "]";
-    if (auto problem = LabelKeyProblem(key)) {
-      Add(out, entry, QuoteValue(key) + " is not a valid label key: " + *problem);
-    }
-    if (auto problem = LabelValueProblem(value)) {
-      Add(out, entry, QuoteValue(value) + " is not a valid label value: " + *problem);
-    }
-  }
+  for (FieldError& e : ValidateLabels(path, labels)) out.push_back(std::move(e));
 }
 
 void CheckMetadata(Errors& out, const v1::ObjectMeta& meta, std::string_view example_name) {
@@ -545,6 +532,26 @@ std::vector<FieldError> ValidateVirtualMesh(const v1::VirtualMesh& vm) {
             ": use MESH_DEFAULT (the default), ENABLED or DISABLED");
   }
   return WithObject(std::move(out), "VirtualMesh", vm.metadata());
+}
+
+std::vector<FieldError> ValidateLabels(const std::string& path,
+                                       const google::protobuf::Map<std::string, std::string>& labels) {
+  Errors out;
+  // Map iteration order is unspecified; report in key order so the output is stable.
+  std::vector<std::pair<std::string_view, std::string_view>> sorted;
+  sorted.reserve(labels.size());
+  for (const auto& [key, value] : labels) sorted.emplace_back(key, value);
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [key, value] : sorted) {
+    const std::string entry = path + "[" + std::string(key) + "]";
+    if (auto problem = LabelKeyProblem(key)) {
+      Add(out, entry, QuoteValue(key) + " is not a valid label key: " + *problem);
+    }
+    if (auto problem = LabelValueProblem(value)) {
+      Add(out, entry, QuoteValue(value) + " is not a valid label value: " + *problem);
+    }
+  }
+  return out;
 }
 
 std::vector<FieldError> ValidateObjectMeta(const v1::ObjectMeta& meta, std::string_view example_name) {

@@ -12,6 +12,7 @@
 // checked. Pure functions: no I/O, no globals, safe to call from any thread.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,5 +33,9 @@ std::vector<FieldError> ValidateAccessPolicy(const v1::AccessPolicy& ap);
 // metadata.namespace (a DNS-1123 label, optional) and metadata.labels. Paths start with "metadata."; `object`
 // is left empty.
 std::vector<FieldError> ValidateObjectMeta(const v1::ObjectMeta& meta, std::string_view example_name);
+
+// Every key and value of a Kubernetes label map, in key order; paths are "<path>[<key>]".
+std::vector<FieldError> ValidateLabels(const std::string& path,
+                                       const google::protobuf::Map<std::string, std::string>& labels);
 
 }  // namespace vmesh::api

@@ -196,6 +196,35 @@ TEST(DnsNamesTest, LabelKeysAndValues) {
   EXPECT_TRUE(LabelValueProblem(std::string(64, 'v')).has_value());
 }
 
+TEST(DnsNamesTest, TrustDomainsFollowSpiffe) {
+  for (const char* ok : {"cluster.local", "example.org", "td_1", "a-b.c"}) {
+    EXPECT_FALSE(TrustDomainProblem(ok).has_value()) << ok;
+  }
+  EXPECT_THAT(TrustDomainProblem("evil.org/ns/x").value_or(""), HasSubstr("'/'"));
+  EXPECT_THAT(TrustDomainProblem("Cluster.local").value_or(""), HasSubstr("uppercase"));
+  EXPECT_TRUE(TrustDomainProblem("").has_value());
+  EXPECT_TRUE(TrustDomainProblem("a:8080").has_value());
+  EXPECT_TRUE(TrustDomainProblem(".local").has_value());
+  EXPECT_TRUE(TrustDomainProblem(std::string(256, 'a')).has_value());
+}
+
+TEST(DnsNamesTest, AddressesAndPorts) {
+  for (const char* ok : {"172.18.0.1", "fd00::1", "gw.example.com", "IP-10-0-0-1.EC2.internal"}) {
+    EXPECT_FALSE(HostOrIpProblem(ok).has_value()) << ok;
+  }
+  for (const char* bad : {"", "172.18.0.1:15443", "a b", "gw..example", "-gw.example", "http://gw"}) {
+    EXPECT_TRUE(HostOrIpProblem(bad).has_value()) << bad;
+  }
+  EXPECT_TRUE(HostOrIpProblem(std::string(64, 'a') + ".example").has_value()) << "a DNS label is at most 63";
+  EXPECT_FALSE(IpAddressProblem("10.0.0.1").has_value());
+  EXPECT_TRUE(IpAddressProblem("10.0.0.256").has_value());
+  EXPECT_TRUE(IpAddressProblem("pod.example").has_value());
+  EXPECT_FALSE(PortProblem(1).has_value());
+  EXPECT_FALSE(PortProblem(65535).has_value());
+  EXPECT_TRUE(PortProblem(0).has_value());
+  EXPECT_TRUE(PortProblem(65536).has_value());
+}
+
 TEST(DnsNamesTest, IanaServiceNames) {
   for (const std::string& name : {std::string("tls"), std::string("http-web"), std::string("h2c"),
                                   std::string("tls-15443"), std::string(15, 'a')}) {

@@ -70,13 +70,34 @@ std::string ApiResponse::Describe() const {
   return std::to_string(status) + " " + reason + (message.empty() ? "" : ": " + message);
 }
 
+std::string EscapePathSegment(std::string_view segment) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  // "." and ".." would be dot-segments (RFC 3986 §5.2.4): their dots are escaped too.
+  const bool dots = segment == "." || segment == "..";
+  std::string out;
+  out.reserve(segment.size());
+  for (char c : segment) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool unreserved = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                            (byte >= '0' && byte <= '9') || c == '-' || c == '_' || c == '~' || (c == '.' && !dots);
+    if (unreserved) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    }
+  }
+  return out;
+}
+
 std::string ResourcePath(std::string_view api_version, std::string_view resource, std::string_view ns,
                          std::string_view name) {
   std::string path = api_version.find('/') == std::string_view::npos ? "/api/" + std::string(api_version)
                                                                      : "/apis/" + std::string(api_version);
-  if (!ns.empty()) path += "/namespaces/" + std::string(ns);
-  path += "/" + std::string(resource);
-  if (!name.empty()) path += "/" + std::string(name);
+  if (!ns.empty()) path += "/namespaces/" + EscapePathSegment(ns);
+  path += "/" + EscapePathSegment(resource);
+  if (!name.empty()) path += "/" + EscapePathSegment(name);
   return path;
 }
 

@@ -36,8 +36,13 @@ struct WatchEvent {
   boost::json::value object;
 };
 
+// One URL path segment, percent-encoded (RFC 3986 §2.1, §3.3): every byte but the unreserved characters
+// (letters, digits, '-', '.', '_', '~') becomes %XX, and the dots of a "." or ".." segment too.
+std::string EscapePathSegment(std::string_view segment);
+
 // /api/v1/namespaces/<ns>/<resource>/<name> for the core group ("v1"), /apis/<group>/<version>/... otherwise;
-// an empty namespace addresses cluster-scoped resources (or all namespaces for lists).
+// an empty namespace addresses cluster-scoped resources (or all namespaces for lists). Namespace, resource and
+// name are escaped: a name with '/', '?' or '%' addresses that name, never another path or a query.
 std::string ResourcePath(std::string_view api_version, std::string_view resource, std::string_view ns = "",
                          std::string_view name = "");
 

@@ -60,6 +60,16 @@ class KubeClientTest : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
+TEST(ResourcePathTest, NamesAndNamespacesAreEscapedPathSegments) {
+  EXPECT_EQ(ResourcePath("v1", "configmaps", "default", "a"), "/api/v1/namespaces/default/configmaps/a");
+  EXPECT_EQ(ResourcePath("networking.istio.io/v1beta1", "serviceentries", "istio-system", "reviews.bookinfo.svc"),
+            "/apis/networking.istio.io/v1beta1/namespaces/istio-system/serviceentries/reviews.bookinfo.svc");
+  EXPECT_EQ(ResourcePath("v1", "secrets", "a/b?c%d", "x y#z"), "/api/v1/namespaces/a%2Fb%3Fc%25d/secrets/x%20y%23z");
+  EXPECT_EQ(ResourcePath("v1", "secrets", "..", "."), "/api/v1/namespaces/%2E%2E/secrets/%2E");
+  EXPECT_EQ(EscapePathSegment("a.b-c_d~e"), "a.b-c_d~e");
+  EXPECT_EQ(EscapePathSegment("\xc3\xa9"), "%C3%A9");
+}
+
 TEST_F(KubeClientTest, CreateGetListUpdateDelete) {
   const std::string cms = ResourcePath("v1", "configmaps", "default");
   auto created = Must(client_->Create(cms, ConfigMap("a", "1")));
@@ -94,6 +104,18 @@ TEST_F(KubeClientTest, CreateGetListUpdateDelete) {
 
   EXPECT_EQ(Must(client_->Delete(ResourcePath("v1", "configmaps", "default", "a"))).status, 200);
   EXPECT_EQ(Must(client_->Get(ResourcePath("v1", "configmaps", "default", "a"))).status, 404);
+}
+
+TEST_F(KubeClientTest, ANameWithPathCharactersNeverAddressesAnotherObject) {
+  const std::string cms = ResourcePath("v1", "configmaps", "default");
+  ASSERT_EQ(Must(client_->Create(cms, ConfigMap("a", "1"))).status, 201);
+  // Unescaped, these would read (or delete) "a": a query after it, or a path that normalizes to it.
+  for (const std::string name : {"a?x=1", "b/../a", "a%2F"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(Must(client_->Get(ResourcePath("v1", "configmaps", "default", name))).status, 404);
+    EXPECT_NE(Must(client_->Delete(ResourcePath("v1", "configmaps", "default", name))).status, 200);
+  }
+  EXPECT_EQ(Must(client_->Get(ResourcePath("v1", "configmaps", "default", "a"))).status, 200);
 }
 
 TEST_F(KubeClientTest, ListPagesThroughContinueTokens) {

@@ -150,6 +150,14 @@ Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, cons
     return MakeError("cluster " + request.requesting_cluster + " may not request a certificate for mesh " + mesh_name +
                      ", which belongs to cluster " + mesh.cluster());
   }
+  // Defence in depth: the durable binding (Store::BindMeshIfAbsent), not only the request, says who owns it.
+  auto owner = store_.GetMeshOwner(mesh_name);
+  if (!owner.ok()) return owner.error().Wrap("owner of mesh " + mesh_name);
+  if (!owner->has_value() || **owner != request.requesting_cluster) {
+    return MakeError(
+        "cluster " + request.requesting_cluster + " may not request a certificate for mesh " + mesh_name +
+        (owner->has_value() ? ", which is bound to cluster " + **owner : ", which is bound to no cluster"));
+  }
   if (request.virtual_mesh != root.virtual_mesh) {
     return MakeError("the root of " + root.virtual_mesh + " cannot sign for VirtualMesh " + request.virtual_mesh);
   }

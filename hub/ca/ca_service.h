@@ -6,8 +6,9 @@
 // AES-256-GCM when a key-encryption key is configured.
 //
 // Intermediates are issued from CSRs: the CSR's signature is verified, the requesting cluster must own the
-// mesh, and the content is decided here (only the public key comes from the CSR). Every issuance is
-// recorded (serial, mesh, cluster, validity, public-key fingerprint — never a private key).
+// mesh (the discovered mesh says so and the store binds the mesh name to it, Store::GetMeshOwner), and the content is
+// decided here (only the public key comes from the CSR). Every issuance is recorded (serial, mesh, cluster, validity,
+// public-key fingerprint — never a private key).
 //
 // Thread-safe: the Store serializes; roots are immutable once loaded.
 #pragma once

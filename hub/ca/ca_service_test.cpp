@@ -30,6 +30,7 @@ class CaServiceTest : public ::testing::Test {
     mesh_.mutable_spec()->set_trust_domain("c1.example");
     mesh_.mutable_spec()->set_istiod_service_account("istiod");
     ecdsa_.set_key_algorithm(api::v1::ECDSA_P256);
+    ASSERT_TRUE(store_->BindMeshIfAbsent("istiod-istio-system-c1", "c1", now_).ok());
   }
   void TearDown() override {
     ca_.reset();
@@ -117,6 +118,22 @@ TEST_F(CaServiceTest, CsrForAnotherClustersMeshIsRefused) {
   EXPECT_THAT(issued.error().message,
               HasSubstr("cluster c2 may not request a certificate for mesh istiod-istio-system-c1, which belongs to "
                         "cluster c1"));
+  EXPECT_TRUE(store_->ListIssuedCertificates()->empty());
+}
+
+TEST_F(CaServiceTest, TheStoresMeshBindingDecidesNotTheRequest) {
+  auto root = *ca_->EnsureGeneratedRoot("vmesh/vm1", ecdsa_);
+  // A request whose discovered mesh claims cluster c2 (as a hub that trusted the report would build it): the
+  // name is bound to c1.
+  mesh_.mutable_spec()->set_cluster("c2");
+  auto issued = ca_->IssueIntermediate(root, Request("c2"));
+  ASSERT_FALSE(issued.ok());
+  EXPECT_THAT(issued.error().message, HasSubstr("which is bound to cluster c1"));
+  // A mesh bound to no cluster gets nothing either.
+  mesh_.mutable_metadata()->set_name("istiod-istio-system-c2");
+  issued = ca_->IssueIntermediate(root, Request("c2"));
+  ASSERT_FALSE(issued.ok());
+  EXPECT_THAT(issued.error().message, HasSubstr("which is bound to no cluster"));
   EXPECT_TRUE(store_->ListIssuedCertificates()->empty());
 }
 

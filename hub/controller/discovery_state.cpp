@@ -43,7 +43,40 @@ void Merge(std::map<std::string, T>& map, const google::protobuf::RepeatedPtrFie
   }
 }
 
+// The size of `map` after Merge() with these arguments.
+template <typename T, typename KeyFn>
+std::size_t SizeAfter(const std::map<std::string, T>* map, const google::protobuf::RepeatedPtrField<T>& items,
+                      bool full_state, const google::protobuf::RepeatedPtrField<std::string>& removed, KeyFn key) {
+  std::set<std::string> keys;
+  for (const auto& item : items) keys.insert(key(item));
+  if (full_state || map == nullptr) {
+    for (const auto& k : removed) keys.erase(k);
+    return keys.size();
+  }
+  std::size_t size = map->size();
+  for (const auto& k : keys) size += map->count(k) ? 0 : 1;
+  std::set<std::string> gone(removed.begin(), removed.end());
+  for (const auto& k : gone) size -= (map->count(k) || keys.count(k)) ? 1 : 0;
+  return size;
+}
+
 }  // namespace
+
+std::pair<std::size_t, std::size_t> DiscoveryState::CountAfter(const std::string& cluster,
+                                                               const link::v1::DiscoveryReport& report) const {
+  auto it = clusters_.find(cluster);
+  const ClusterView* view = it == clusters_.end() ? nullptr : &it->second;
+  const std::size_t meshes =
+      SizeAfter(view ? &view->meshes : nullptr, report.meshes(), report.full_state(), report.removed_meshes(),
+                [](const api::v1::Mesh& m) { return m.metadata().name(); });
+  const std::size_t destinations =
+      SizeAfter(view ? &view->destinations : nullptr, report.destinations(), report.full_state(),
+                report.removed_destinations(), [](const api::v1::Destination& d) { return NsName(d); });
+  const std::size_t workloads =
+      SizeAfter(view ? &view->workloads : nullptr, report.workloads(), report.full_state(), report.removed_workloads(),
+                [](const api::v1::Workload& w) { return NsName(w); });
+  return {meshes, destinations + workloads};
+}
 
 DiscoveryChanges DiscoveryState::Apply(const std::string& cluster, const link::v1::DiscoveryReport& report) {
   DiscoveryChanges changes;
@@ -98,14 +131,6 @@ std::vector<api::v1::Workload> DiscoveryState::Workloads(const std::string& clus
 std::vector<std::string> DiscoveryState::Clusters() const {
   std::vector<std::string> out;
   for (const auto& [c, v] : clusters_) out.push_back(c);
-  return out;
-}
-
-std::map<std::string, std::string> DiscoveryState::MeshOwners() const {
-  std::map<std::string, std::string> out;
-  for (const auto& [cluster, view] : clusters_) {
-    for (const auto& [name, m] : view.meshes) out[name] = cluster;
-  }
   return out;
 }
 

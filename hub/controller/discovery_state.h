@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vmesh/api/v1/discovery.pb.h"
@@ -23,6 +24,10 @@ struct DiscoveryChanges {
 class DiscoveryState {
  public:
   DiscoveryChanges Apply(const std::string& cluster, const link::v1::DiscoveryReport& report);
+  // How many meshes and destinations + workloads the cluster would hold after `report` (not applied), for the
+  // per-cluster caps. O(report size).
+  std::pair<std::size_t, std::size_t> CountAfter(const std::string& cluster,
+                                                 const link::v1::DiscoveryReport& report) const;
   // A deregistered cluster's objects go away.
   DiscoveryChanges ForgetCluster(const std::string& cluster);
 
@@ -32,8 +37,6 @@ class DiscoveryState {
   // True once the cluster reported (even nothing) and until it is forgotten.
   bool Knows(const std::string& cluster) const { return clusters_.count(cluster) > 0; }
   std::vector<std::string> Clusters() const;
-  // Mesh name -> cluster, for message authorization.
-  std::map<std::string, std::string> MeshOwners() const;
 
  private:
   struct ClusterView {

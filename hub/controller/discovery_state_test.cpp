@@ -52,12 +52,32 @@ TEST(DiscoveryState, ClustersAreSeparateAndForgettable) {
   DiscoveryState state;
   state.Apply("c1", Full("c1", {"reviews"}));
   state.Apply("c2", Full("c2", {"reviews"}));
-  EXPECT_EQ(state.MeshOwners().at("istiod-istio-system-c2"), "c2");
+  ASSERT_EQ(state.Meshes("c2").size(), 1u);
+  EXPECT_EQ(state.Meshes("c2")[0].metadata().name(), "istiod-istio-system-c2");
   auto gone = state.ForgetCluster("c2");
   EXPECT_THAT(gone.meshes, ElementsAre("istiod-istio-system-c2"));
   EXPECT_THAT(state.Clusters(), ElementsAre("c1"));
   EXPECT_TRUE(state.Meshes("c2").empty());
   EXPECT_EQ(state.Destinations("c1").size(), 1u);
+}
+
+TEST(DiscoveryState, CountAfterIsWhatApplyWouldLeave) {
+  DiscoveryState state;
+  auto full = Full("c1", {"reviews", "ratings"});
+  EXPECT_EQ(state.CountAfter("c1", full), std::make_pair(std::size_t{1}, std::size_t{2}));
+  state.Apply("c1", full);
+  link::v1::DiscoveryReport delta;
+  auto* d = delta.add_destinations();  // one new, one update, one removal
+  d->mutable_spec()->set_namespace_("bookinfo");
+  d->mutable_spec()->set_name("details");
+  *delta.add_destinations() = full.destinations(0);
+  delta.add_removed_destinations("bookinfo/ratings");
+  delta.add_removed_destinations("bookinfo/nothing");
+  const auto predicted = state.CountAfter("c1", delta);
+  EXPECT_EQ(predicted, std::make_pair(std::size_t{1}, std::size_t{2}));
+  state.Apply("c1", delta);
+  EXPECT_EQ(state.Destinations("c1").size(), predicted.second);
+  EXPECT_EQ(state.CountAfter("c2", delta).second, 2u) << "an unknown cluster starts empty";
 }
 
 }  // namespace

@@ -144,6 +144,9 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   Status LoadClustersLocked() {
+    auto owners = deps_.store.ListMeshOwners();
+    if (!owners.ok()) return owners.error().Wrap("hub core: listing mesh owners");
+    mesh_owner_ = std::move(*owners);
     auto clusters = deps_.store.ListClusters();
     if (!clusters.ok()) return clusters.error().Wrap("hub core: listing clusters");
     for (const auto& c : *clusters) {
@@ -275,8 +278,7 @@ class Core : public std::enable_shared_from_this<Core> {
       agent_reports_.erase(MeshKeyOf(m));
       keys.push_back(MeshKeyOf(m));
     }
-    discovery_.ForgetCluster(cluster);
-    mesh_owner_ = discovery_.MeshOwners();
+    discovery_.ForgetCluster(cluster);  // its mesh names stay bound to it (mesh_owner_, the store)
     Fact([cluster, meshes, keys](HubReconciler& r) {
       for (const auto& key : keys) r.SetReport(key, MeshReport{});
       r.SetDiscovery(cluster, meshes, {});
@@ -288,21 +290,23 @@ class Core : public std::enable_shared_from_this<Core> {
 
   Result<std::string> RequestMeshRestart(const std::string& mesh) {
     std::lock_guard lock(mu_);
+    // The owner's agent must have reported it (a deregistered cluster's meshes stay bound but are forgotten).
     auto owner = mesh_owner_.find(mesh);
-    if (owner == mesh_owner_.end()) {
-      return MakeError("mesh " + mesh + " is not known to the hub: no agent has reported it");
+    std::optional<api::v1::Mesh> reported;
+    if (owner != mesh_owner_.end()) {
+      for (auto& m : discovery_.Meshes(owner->second)) {
+        if (m.metadata().name() == mesh) reported = std::move(m);
+      }
     }
+    if (!reported) return MakeError("mesh " + mesh + " is not known to the hub: no agent has reported it");
     const std::string& cluster = owner->second;
     link::v1::Resource r;
     r.set_name("restart/" + mesh);
     auto* d = r.mutable_restart();
     d->set_mesh(mesh);
     d->set_request_id(RandomHex(8));
-    for (const auto& m : discovery_.Meshes(cluster)) {
-      if (m.metadata().name() != mesh) continue;
-      auto report = agent_reports_.find(MeshKeyOf(m));
-      if (report != agent_reports_.end()) d->set_certificate_serial(report->second.certificate.serial());
-    }
+    auto report = agent_reports_.find(MeshKeyOf(*reported));
+    if (report != agent_reports_.end()) d->set_certificate_serial(report->second.certificate.serial());
     ClusterEntry& entry = clusters_[cluster];
     entry.extras[r.name()] = r;
     entry.sender.Upsert(r);
@@ -478,7 +482,20 @@ class Core : public std::enable_shared_from_this<Core> {
       conn->connection->Close(CloseCode::kProtocolError, "the first message must be Hello, got " + type);
       return;
     }
-    Authorization verdict = AuthorizeEnvelope(conn->cluster, envelope, mesh_owner_);
+    AuthorizationContext context{.mesh_owner = mesh_owner_,
+                                 .hub_namespace = options_.hub_namespace,
+                                 .max_meshes = options_.max_meshes_per_cluster,
+                                 .max_objects = options_.max_objects_per_cluster};
+    if (envelope.has_discovery_report()) {
+      auto [meshes, objects] = discovery_.CountAfter(conn->cluster, envelope.discovery_report());
+      context.counts_after = {meshes, objects};
+    }
+    Authorization verdict = AuthorizeEnvelope(conn->cluster, envelope, context);
+    if (verdict.verdict == Verdict::kAccept && !verdict.meshes_to_bind.empty()) {
+      if (Status s = BindMeshes(conn->cluster, verdict.meshes_to_bind); !s.ok()) {
+        verdict = {Verdict::kNack, s.error().message, {}};
+      }
+    }
     if (verdict.verdict == Verdict::kClose) {
       spdlog::warn("hub: cluster {}: {}: closing the session", conn->cluster, verdict.reason);
       conn->connection->Close(CloseCode::kPolicyViolation, verdict.reason);
@@ -609,7 +626,6 @@ class Core : public std::enable_shared_from_this<Core> {
     fill_namespace(normalized.mutable_workloads());
     DiscoveryChanges changes = discovery_.Apply(cluster, normalized);
     DiscoveryArrived(cluster);
-    if (!changes.meshes.empty()) mesh_owner_ = discovery_.MeshOwners();
     if (!changes.meshes.empty() || !changes.destinations.empty()) {
       Fact([cluster, meshes = discovery_.Meshes(cluster), destinations = discovery_.Destinations(cluster)](
                HubReconciler& r) mutable { r.SetDiscovery(cluster, std::move(meshes), std::move(destinations)); });
@@ -656,6 +672,36 @@ class Core : public std::enable_shared_from_this<Core> {
     }
     RefreshReports(cluster);
     if (changed) TriggerReconcile();
+  }
+
+  // Under mu_: binds meshes seen for the first time to `cluster` in the store (reads and a write only on first
+  // sight: the bindings are cached in mesh_owner_). Fails when one is bound to another cluster after all (a binding
+  // made by another hub process over the same store) or cannot be recorded.
+  Status BindMeshes(const std::string& cluster, const std::vector<std::string>& meshes) {
+    auto clusters = deps_.store.ListClusters();
+    if (!clusters.ok()) return clusters.error().Wrap("listing clusters to bind meshes");
+    for (const auto& mesh : meshes) {
+      // Names can collide across clusters (cluster "b" with Istio in "x-a" and cluster "a-b" with Istio in "x"
+      // both derive istiod-x-a-b): such a name belongs to the known cluster with the longest matching name, so
+      // a cluster cannot take a mesh name of one that is registered but has not reported yet.
+      for (const auto& other : *clusters) {
+        const std::string suffix = "-" + other.name;
+        if (other.name.size() > cluster.size() && mesh.size() > suffix.size() &&
+            mesh.compare(mesh.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          return MakeError("Mesh " + mesh + " is the name of a mesh of cluster \"" + other.name +
+                           "\" as well; this connection is cluster \"" + cluster + "\"");
+        }
+      }
+      auto owner = deps_.store.BindMeshIfAbsent(mesh, cluster, deps_.clock());
+      if (!owner.ok()) return owner.error().Wrap("Mesh " + mesh + ": recording its owner");
+      mesh_owner_[mesh] = *owner;
+      if (*owner != cluster) {
+        return MakeError("Mesh " + mesh + " is bound to cluster \"" + *owner +
+                         "\", which reported it first; this connection is cluster \"" + cluster + "\"");
+      }
+      spdlog::info("hub: mesh {} is bound to cluster {}", mesh, cluster);
+    }
+    return OkStatus();
   }
 
   // Under mu_: what signing a CSR needs, or why it cannot be signed.

@@ -5,7 +5,9 @@
 // registry does not know or has revoked. The agent's Hello starts the session (MarkConnected, Welcome, then the
 // ResourceSender of its cluster resumes from the versions the agent holds and sends only differences). Every
 // later Envelope is authorized against the connection's cluster (AuthorizeEnvelope): a message for another
-// cluster or mesh is NACKed (ProtocolNack), an undecodable frame or a broken protocol closes the session.
+// cluster or mesh is NACKed (ProtocolNack), an undecodable frame or a broken protocol closes the session. A mesh
+// is bound in the store to the cluster that first reported it (Store::BindMeshIfAbsent, on first sight only);
+// the bindings outlive hub restarts and deregistrations.
 // DiscoveryReports, status reports and ACKs feed the reconciler; CSRs are answered by the CA service.
 //
 // Reconciles are level-based and coalesced: TriggerReconcile() from anywhere schedules one soon; one runs at a
@@ -53,6 +55,10 @@ struct HubCoreOptions {
   std::chrono::milliseconds reconcile_delay{20};
   // Rejected resources are offered again after this long (with nothing changed they would stay rejected).
   std::chrono::milliseconds retry_rejected_after{30000};
+  // Per-cluster caps on discovered objects: a DiscoveryReport after which its cluster would hold more is NACKed
+  // and nothing of it is applied.
+  std::size_t max_meshes_per_cluster = 100;
+  std::size_t max_objects_per_cluster = 20000;  // destinations + workloads
 };
 
 // One row per cluster with a live or past session, for `cluster list`, `describe` and metrics.

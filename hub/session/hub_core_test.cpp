@@ -49,6 +49,8 @@ api::v1::Mesh MeshOf(const std::string& cluster) {
   m.mutable_spec()->set_installation_namespace("istio-system");
   m.mutable_spec()->set_trust_domain("cluster.local");
   auto* gw = m.mutable_spec()->add_east_west_gateways();
+  gw->mutable_service()->set_name("istio-eastwestgateway");
+  gw->mutable_service()->set_namespace_("istio-system");
   gw->set_external_tls_port(15443);
   gw->add_external_addresses("172.18.0.1");
   (*gw->mutable_workload_labels())["istio"] = "eastwestgateway";
@@ -86,14 +88,15 @@ class TestAgent {
     std::promise<Result<link::ConnectionPtr>> done;
     auto future = done.get_future();
     link::ConnectionHandlers handlers;
-    handlers.on_message = [this](const link::ConnectionPtr&, std::string message) {
+    // The handlers share the inbox, not the agent: the connection may end after the agent is gone.
+    handlers.on_message = [in = in_](const link::ConnectionPtr&, std::string message) {
       Envelope e;
-      std::lock_guard lock(mu_);
-      if (e.ParseFromString(message)) received_.push_back(std::move(e));
+      std::lock_guard lock(in->mu);
+      if (e.ParseFromString(message)) in->received.push_back(std::move(e));
     };
-    handlers.on_closed = [this](const link::ConnectionPtr&, const link::CloseInfo& info) {
-      std::lock_guard lock(mu_);
-      closed_ = info;
+    handlers.on_closed = [in = in_](const link::ConnectionPtr&, const link::CloseInfo& info) {
+      std::lock_guard lock(in->mu);
+      in->closed = info;
     };
     link::Dial(io_, {url_, tls_, {}}, std::move(handlers),
                [&done](Result<link::ConnectionPtr> r) { done.set_value(std::move(r)); });
@@ -132,9 +135,9 @@ class TestAgent {
     int found = -1;
     link::test::WaitFor(
         [&] {
-          std::lock_guard lock(mu_);
-          for (std::size_t i = from; i < received_.size(); ++i) {
-            if (match(received_[i])) {
+          std::lock_guard lock(in_->mu);
+          for (std::size_t i = from; i < in_->received.size(); ++i) {
+            if (match(in_->received[i])) {
               found = static_cast<int>(i);
               return true;
             }
@@ -145,12 +148,12 @@ class TestAgent {
     return found;
   }
   Envelope At(int i) {
-    std::lock_guard lock(mu_);
-    return received_.at(static_cast<std::size_t>(i));
+    std::lock_guard lock(in_->mu);
+    return in_->received.at(static_cast<std::size_t>(i));
   }
   std::size_t count() {
-    std::lock_guard lock(mu_);
-    return received_.size();
+    std::lock_guard lock(in_->mu);
+    return in_->received.size();
   }
 
   // A barrier: an Envelope with no message, which the hub answers with a ProtocolNack after everything it had
@@ -160,9 +163,9 @@ class TestAgent {
     const int at = WaitFor(
         [id](const Envelope& e) { return e.has_protocol_nack() && e.protocol_nack().envelope_id() == id; }, from);
     EXPECT_GE(at, 0) << "no answer to the probe";
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(in_->mu);
     if (at < 0) return {};
-    return {received_.begin() + static_cast<std::ptrdiff_t>(from), received_.begin() + at};
+    return {in_->received.begin() + static_cast<std::ptrdiff_t>(from), in_->received.begin() + at};
   }
 
   // Applies and ACKs every update until `done(receiver)` holds (or the wait times out).
@@ -185,12 +188,12 @@ class TestAgent {
   std::optional<link::CloseInfo> WaitClosed() {
     link::test::WaitFor(
         [&] {
-          std::lock_guard lock(mu_);
-          return closed_.has_value();
+          std::lock_guard lock(in_->mu);
+          return in_->closed.has_value();
         },
         kWait);
-    std::lock_guard lock(mu_);
-    return closed_;
+    std::lock_guard lock(in_->mu);
+    return in_->closed;
   }
 
   std::size_t cursor_ = 0;  // first update SyncUntil has not handled
@@ -202,9 +205,12 @@ class TestAgent {
   std::string cluster_;
   link::ConnectionPtr connection_;
   std::uint64_t next_id_ = 0;
-  std::mutex mu_;
-  std::vector<Envelope> received_;
-  std::optional<link::CloseInfo> closed_;
+  struct Inbox {
+    std::mutex mu;
+    std::vector<Envelope> received;
+    std::optional<link::CloseInfo> closed;
+  };
+  std::shared_ptr<Inbox> in_ = std::make_shared<Inbox>();
 };
 
 bool Holds(const sync::ResourceReceiver& r, const std::string& name) { return r.held().count(name) > 0; }
@@ -495,7 +501,7 @@ TEST_F(HubCoreTest, DiscoveryClaimingAnotherClustersMeshIsNacked) {
   }
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_THAT(errors[0], HasSubstr("claims cluster \"c1\""));
-  EXPECT_THAT(errors[1], HasSubstr("already reported by cluster \"c1\""));
+  EXPECT_THAT(errors[1], HasSubstr("metadata.name must be \"istiod-istio-system-c2\""));
   auto meshes = core_->Meshes();
   ASSERT_EQ(meshes.size(), 2u);
   EXPECT_EQ(meshes[0].spec().cluster(), "c1");
@@ -591,6 +597,181 @@ TEST_F(HubCoreTest, StatusReportsMakeTheVirtualMeshAccepted) {
   EXPECT_EQ((**store_->GetCluster("c1")).state, ClusterState::kDisconnected);
 }
 
+// The errors of the ProtocolNacks among `envelopes`.
+std::vector<std::string> NackErrors(const std::vector<Envelope>& envelopes) {
+  std::vector<std::string> out;
+  for (const auto& e : envelopes) {
+    if (e.has_protocol_nack()) out.push_back(e.protocol_nack().error());
+  }
+  return out;
+}
+
+Envelope CsrFor(const std::string& mesh, const std::string& request_id) {
+  auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  Envelope csr;
+  csr.mutable_certificate_signing_request()->set_mesh(mesh);
+  csr.mutable_certificate_signing_request()->set_csr_pem(pki::Csr::Create(key, {})->ToPem());
+  csr.mutable_certificate_signing_request()->set_request_id(request_id);
+  return csr;
+}
+
+Envelope StatusFor(const std::string& mesh) {
+  Envelope status;
+  auto* m = status.mutable_status_report()->add_meshes();
+  m->set_mesh(mesh);
+  m->mutable_certificate()->set_serial("forged");
+  return status;
+}
+
+bool AnyIssued(const std::vector<Envelope>& envelopes) {
+  for (const auto& e : envelopes) {
+    if (e.has_issued_certificate() && !e.issued_certificate().certificate_chain_pem().empty()) return true;
+  }
+  return false;
+}
+
+TEST_F(HubCoreTest, AClusterGetsNothingForAMeshOfAClusterThatNeverConnected) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());  // names c2's mesh, but c2 has no agent yet
+  sync::ResourceReceiver r1;
+  auto a1 = Joined("c1", r1);
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  const std::size_t from = a1->count();
+  api::v1::Mesh squat = MeshOf("c1");  // its own cluster, under c2's mesh name
+  squat.mutable_metadata()->set_name(MeshName("c2"));
+  a1->Discover({MeshOf("c1"), squat});
+  a1->Send(CsrFor(MeshName("c2"), "r1"));
+  a1->Send(StatusFor(MeshName("c2")));
+  const auto got = a1->Probe(from);
+  const auto errors = NackErrors(got);
+  ASSERT_EQ(errors.size(), 3u) << "report, CSR and status are refused";
+  EXPECT_THAT(errors[0], HasSubstr("metadata.name must be \"istiod-istio-system-c1\""));
+  EXPECT_THAT(errors[1], HasSubstr("CSR for unknown mesh \"istiod-istio-system-c2\""));
+  EXPECT_THAT(errors[2], HasSubstr("status for unknown mesh"));
+  EXPECT_FALSE(AnyIssued(got));
+  EXPECT_EQ(metrics_.Value("vmesh_hub_csrs_total", {{"result", "signed"}}), 0);
+  EXPECT_FALSE(store_->GetMeshOwner(MeshName("c2"))->has_value());
+  ASSERT_EQ(core_->Meshes().size(), 1u);
+  EXPECT_EQ(core_->Meshes()[0].metadata().name(), MeshName("c1"));
+
+  // c2 connects later and has its mesh.
+  sync::ResourceReceiver r2;
+  auto a2 = Joined("c2", r2);
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 2; }, kWait));
+  EXPECT_EQ(**store_->GetMeshOwner(MeshName("c2")), "c2");
+}
+
+// Cluster "x-c2" with Istio in istio-system and cluster "c2" with Istio in istio-system-x both derive the mesh
+// name istiod-istio-system-x-c2: only the durable binding tells whose it is.
+TEST_F(HubCoreTest, AMeshStaysBoundToItsClusterAcrossHubRestartsAndDeregistration) {
+  constexpr char kVmX[] = R"(apiVersion: networking.vmesh.dev/v1
+kind: VirtualMesh
+metadata: {name: vm1}
+spec:
+  meshes: [{name: istiod-istio-system-x-c2}]
+  mtlsConfig:
+    shared:
+      rootCertificateAuthority: {generated: {keyAlgorithm: ECDSA_P256}}
+      intermediateCertOptions: {keyAlgorithm: ECDSA_P256}
+)";
+  ASSERT_TRUE(objects_->Apply(kVmX).ok());
+  const std::string mesh = "istiod-istio-system-x-c2";
+  sync::ResourceReceiver rb;
+  auto b = Joined("x-c2", rb);
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  b->Close();
+  ASSERT_TRUE(b->WaitClosed().has_value());
+
+  api::v1::Mesh lookalike = MeshOf("c2");
+  lookalike.mutable_metadata()->set_name(mesh);
+  lookalike.mutable_spec()->set_installation_namespace("istio-system-x");
+  auto tls_a = Identity("c2");
+  // Whatever the forging agent tries, it gets a NACK and nothing signed.
+  auto attempt = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    sync::ResourceReceiver ra;
+    auto a = Agent("c2", tls_a);
+    a->Hello(ra);
+    ASSERT_GE(a->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+    const std::size_t from = a->count();
+    a->Discover({lookalike});
+    a->Send(CsrFor(mesh, "r-" + when));
+    a->Send(StatusFor(mesh));
+    const auto got = a->Probe(from);
+    const auto errors = NackErrors(got);
+    ASSERT_EQ(errors.size(), 3u);
+    EXPECT_THAT(errors[0], HasSubstr("Mesh istiod-istio-system-x-c2 is bound to cluster \"x-c2\""));
+    EXPECT_THAT(errors[1], HasSubstr("CSR for mesh istiod-istio-system-x-c2 of cluster \"x-c2\" refused"));
+    EXPECT_THAT(errors[2], HasSubstr("status for mesh istiod-istio-system-x-c2 of cluster \"x-c2\" refused"));
+    EXPECT_FALSE(AnyIssued(got));
+    for (const auto& m : core_->Meshes()) EXPECT_NE(m.spec().cluster(), "c2");
+    a->Close();
+    ASSERT_TRUE(a->WaitClosed().has_value());
+  };
+  RestartHub();  // a new core over the same store
+  attempt("after a hub restart");
+  ASSERT_TRUE(registration_->Deregister("x-c2").ok());
+  core_->OnDeregistered("x-c2");
+  attempt("after the owner was deregistered");
+  RestartHub();
+  attempt("after the owner was deregistered and the hub restarted");
+  EXPECT_EQ(metrics_.Value("vmesh_hub_csrs_total", {{"result", "signed"}}), 0);
+  EXPECT_TRUE(store_->ListIssuedCertificates()->empty());
+
+  // The same cluster registered again has its mesh back.
+  auto b2 = Joined("x-c2", rb);
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  EXPECT_EQ(core_->Meshes()[0].spec().cluster(), "x-c2");
+}
+
+TEST_F(HubCoreTest, AnAmbiguousMeshNameBelongsToTheRegisteredClusterWithTheLongerName) {
+  auto tls_x = Identity("x-c2");  // registered, not connected yet
+  api::v1::Mesh lookalike = MeshOf("c2");
+  lookalike.mutable_metadata()->set_name("istiod-istio-system-x-c2");
+  lookalike.mutable_spec()->set_installation_namespace("istio-system-x");
+  sync::ResourceReceiver r2;
+  auto a2 = Agent("c2");
+  a2->Hello(r2);
+  ASSERT_GE(a2->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  const std::size_t from = a2->count();
+  a2->Discover({lookalike});
+  const auto errors = NackErrors(a2->Probe(from));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("is the name of a mesh of cluster \"x-c2\" as well"));
+  EXPECT_FALSE(store_->GetMeshOwner("istiod-istio-system-x-c2")->has_value());
+  a2->Discover({MeshOf("c2")});  // its unambiguous mesh is fine
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  sync::ResourceReceiver rx;
+  auto ax = Agent("x-c2", tls_x);
+  ax->Hello(rx);
+  ax->Discover({MeshOf("x-c2")});
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 2; }, kWait));
+  EXPECT_EQ(**store_->GetMeshOwner("istiod-istio-system-x-c2"), "x-c2");
+}
+
+TEST_F(HubCoreTest, AReportOverThePerClusterCapIsRefusedWhole) {
+  options_.max_objects_per_cluster = 2;
+  RestartHub();
+  sync::ResourceReceiver r1;
+  auto a1 = Agent("c1");
+  a1->Hello(r1);
+  ASSERT_GE(a1->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  auto service = [](const std::string& name) {
+    api::v1::Destination d = ReviewsOf("c1");
+    d.mutable_metadata()->set_name(name + "-bookinfo-c1");
+    d.mutable_spec()->set_name(name);
+    return d;
+  };
+  const std::size_t from = a1->count();
+  a1->Discover({MeshOf("c1")}, {service("a"), service("b"), service("c")});
+  const auto errors = NackErrors(a1->Probe(from));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("would hold 3 destinations and workloads, over the hub's cap of 2 per cluster"));
+  EXPECT_TRUE(core_->Meshes().empty()) << "nothing of the report was applied";
+  EXPECT_TRUE(core_->Destinations().empty());
+  a1->Discover({MeshOf("c1")}, {service("a"), service("b")});
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Destinations().size() == 2; }, kWait));
+}
+
 class HubCoreRetryTest : public HubCoreTest {
  protected:
   void SetUp() override { StartHub({.retry_rejected_after = std::chrono::milliseconds(100)}); }
@@ -650,8 +831,9 @@ TEST_F(HubCoreTest, MeshRestartIsDirectedToTheOwningAgent) {
 TEST_F(HubCoreTest, DiscoveryIsListedAndPreviewStoresNothing) {
   sync::ResourceReceiver r1, r2;
   api::v1::Workload w;
-  w.mutable_metadata()->set_name("reviews-v1");
+  w.mutable_metadata()->set_name("reviews-v1-bookinfo-c2");
   w.mutable_spec()->set_cluster("c2");
+  w.mutable_spec()->mutable_mesh()->set_name(MeshName("c2"));
   w.mutable_spec()->set_namespace_("bookinfo");
   auto a1 = Joined("c1", r1);
   auto a2 = Agent("c2");

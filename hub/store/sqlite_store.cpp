@@ -118,6 +118,17 @@ CREATE TABLE admin_credentials (
   replaced_by            TEXT NOT NULL DEFAULT ''
 );
 )sql",
+    // 5: mesh ownership, bound on first report. Meshes certificates were issued for before this schema are
+    // bound to the cluster that got the first one.
+    R"sql(
+CREATE TABLE mesh_owners (
+  mesh     TEXT PRIMARY KEY,
+  cluster  TEXT NOT NULL,
+  bound_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO mesh_owners (mesh, cluster, bound_at)
+  SELECT mesh, cluster, issued_at FROM issued_certificates ORDER BY issued_at, serial;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -504,6 +515,39 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<std::string> BindMeshIfAbsent(const std::string& mesh, const std::string& cluster, TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto insert = db_.Prepare("INSERT OR IGNORE INTO mesh_owners (mesh, cluster, bound_at) VALUES (?1, ?2, ?3)");
+    if (!insert.ok()) return insert.error();
+    if (Status s = insert->Bind(1, mesh).Bind(2, cluster).Bind(3, ToMillis(now)).Run(); !s.ok()) return s.error();
+    auto owner = LoadMeshOwner(mesh);
+    if (!owner.ok()) return owner.error();
+    if (!owner->has_value()) return MakeError("mesh " + mesh + ": binding to cluster " + cluster + " was not stored");
+    if (Status s = tx->Commit(); !s.ok()) return s.error();
+    return **owner;
+  }
+
+  Result<std::optional<std::string>> GetMeshOwner(const std::string& mesh) override {
+    std::lock_guard lock(mu_);
+    return LoadMeshOwner(mesh);
+  }
+
+  Result<std::map<std::string, std::string>> ListMeshOwners() override {
+    std::lock_guard lock(mu_);
+    auto q = db_.Prepare("SELECT mesh, cluster FROM mesh_owners");
+    if (!q.ok()) return q.error();
+    std::map<std::string, std::string> out;
+    while (true) {
+      auto row = q->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out[q->ColumnText(0)] = q->ColumnText(1);
+    }
+    return out;
+  }
+
   Result<StoredObject> PutObject(const StoredObject& object, std::optional<std::int64_t> expected_version) override {
     std::lock_guard lock(mu_);
     auto tx = Transaction::Begin(db_);
@@ -604,6 +648,16 @@ class SqliteStore final : public Store {
     if (!row.ok()) return row.error();
     if (!*row) return std::optional<StoredObject>();
     return std::optional<StoredObject>(ReadObject(*q));
+  }
+
+  Result<std::optional<std::string>> LoadMeshOwner(const std::string& mesh) {
+    auto q = db_.Prepare("SELECT cluster FROM mesh_owners WHERE mesh = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, mesh);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<std::string>();
+    return std::optional<std::string>(q->ColumnText(0));
   }
 
   static constexpr const char* kSelectRootCa =

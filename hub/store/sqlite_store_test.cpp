@@ -164,6 +164,39 @@ TEST_F(SqliteStoreTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
 }
 
+TEST_F(SqliteStoreTest, AMeshIsBoundToItsFirstClusterForGood) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
+  EXPECT_FALSE(store_->GetMeshOwner("istiod-istio-system-c1")->has_value());
+  EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c1", "c1", now_), "c1");
+  EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c1", "c2", now_ + 1s), "c1") << "the first binding wins";
+  // Neither a restart nor the owner's deregistration frees the name.
+  store_ = Open();
+  ASSERT_TRUE(store_->DeregisterCluster("c1", now_ + 2s).ok());
+  store_ = Open();
+  EXPECT_EQ(**store_->GetMeshOwner("istiod-istio-system-c1"), "c1");
+  EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c1", "c2", now_ + 3s), "c1");
+  EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c2", "c2", now_ + 3s), "c2");
+  const std::map<std::string, std::string> want = {{"istiod-istio-system-c1", "c1"}, {"istiod-istio-system-c2", "c2"}};
+  EXPECT_EQ(*store_->ListMeshOwners(), want);
+}
+
+TEST_F(SqliteStoreTest, UpgradeBindsMeshesToTheClusterThatGotTheirFirstCertificate) {
+  store_.reset();
+  {
+    // A store as schema 4 left it: certificates issued, no bindings (c2 got one for c1's mesh later).
+    auto db = Database::Open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DROP TABLE mesh_owners; UPDATE schema_version SET version = 4").ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO issued_certificates VALUES ('02', 'vmesh/vm1', 'm1', 'c2', 0, 1, 'fp', 20), "
+                         "('01', 'vmesh/vm1', 'm1', 'c1', 0, 1, 'fp', 10)")
+                    .ok());
+  }
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(**store_->GetMeshOwner("m1"), "c1");
+}
+
 TEST_F(SqliteStoreTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurrency) {
   StoredObject vm{"VirtualMesh", "vmesh", "vm1", "uid-1", 1, 0, "2026-01-01T00:00:00Z", "BODY1"};
   auto created = store_->PutObject(vm, 0);

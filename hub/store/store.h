@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -174,6 +175,16 @@ class Store {
   virtual Result<RootCaRecord> PutRootCaIfAbsent(const RootCaRecord& record) = 0;
   virtual Status RecordIssuedCertificate(const IssuedCertificateRecord& record) = 0;
   virtual Result<std::vector<IssuedCertificateRecord>> ListIssuedCertificates() = 0;
+
+  // --- Mesh ownership (SPEC §9) -------------------------------------------------------------------------
+  // A mesh name is bound for good to the cluster that first reported it: the binding survives hub restarts and
+  // the cluster's deregistration (a deregistered cluster's meshes stay bound to it, so no other cluster can
+  // take them over; the same cluster name registered again has them back).
+  // Binds `mesh` to `cluster` unless it is bound already; returns the owner in force either way.
+  virtual Result<std::string> BindMeshIfAbsent(const std::string& mesh, const std::string& cluster, TimePoint now) = 0;
+  virtual Result<std::optional<std::string>> GetMeshOwner(const std::string& mesh) = 0;
+  // Every binding: mesh name -> cluster.
+  virtual Result<std::map<std::string, std::string>> ListMeshOwners() = 0;
 
   // --- API objects ------------------------------------------------------------------------------------------
   // Writes `object` with a new, store-wide increasing resourceVersion (returned). With `expected_version`,
