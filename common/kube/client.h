@@ -18,6 +18,7 @@
 
 #include "common/base/result.h"
 #include "common/kube/config.h"
+#include "common/kube/objects.h"
 
 namespace vmesh::kube {
 
@@ -29,11 +30,6 @@ struct ApiResponse {
   bool ok() const { return status >= 200 && status < 300; }
   // "409 Conflict: <Status.message>" for errors (what goes into NACKs and logs).
   std::string Describe() const;
-};
-
-struct WatchEvent {
-  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
-  boost::json::value object;
 };
 
 // /api/v1/namespaces/<ns>/<resource>/<name> for the core group ("v1"), /apis/<group>/<version>/... otherwise;
