@@ -47,7 +47,11 @@ void ApplyList(const json::value& list, ObjectCache& cache) {
 WatchEffect ApplyWatchEvent(const WatchEvent& event, ObjectCache& cache) {
   if (event.type == "ERROR") {
     const json::value* code = event.object.is_object() ? event.object.get_object().if_contains("code") : nullptr;
-    if (code && code->is_number() && code->to_number<int>() == 410) return WatchEffect::kGone;
+    // Compared per representation: to_number<int>() throws for codes that are not exact small integers.
+    if (code && ((code->is_int64() && code->get_int64() == 410) || (code->is_uint64() && code->get_uint64() == 410) ||
+                 (code->is_double() && code->get_double() == 410.0))) {
+      return WatchEffect::kGone;
+    }
     return WatchEffect::kError;
   }
   const std::string rv = Str(event.object, {"metadata", "resourceVersion"});

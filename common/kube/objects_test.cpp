@@ -53,5 +53,20 @@ TEST(ObjectCacheTest, ErrorEvents) {
   EXPECT_EQ(ApplyWatchEvent(*other, cache), WatchEffect::kError);
 }
 
+// A Status whose code is not a small integer (a broken or hostile API server) used to throw out of the informer
+// (boost::json's to_number<int>), ending the agent's watch coroutine.
+TEST(ObjectCacheTest, ErrorCodesThatAreNotSmallIntegersAreJustErrors) {
+  for (const char* code : {"410.5", "1e300", "-1e300", "4294967706", "18446744073709551615", "\"410\""}) {
+    ObjectCache cache;
+    auto e = DecodeWatchEvent(std::string(R"({"type":"ERROR","object":{"kind":"Status","code":)") + code + "}}");
+    ASSERT_TRUE(e.ok()) << code;
+    EXPECT_EQ(ApplyWatchEvent(*e, cache), WatchEffect::kError) << code;
+  }
+  auto gone = DecodeWatchEvent(R"({"type":"ERROR","object":{"kind":"Status","code":410.0}})");
+  ASSERT_TRUE(gone.ok());
+  ObjectCache cache;
+  EXPECT_EQ(ApplyWatchEvent(*gone, cache), WatchEffect::kGone);
+}
+
 }  // namespace
 }  // namespace vmesh::kube
