@@ -17,6 +17,7 @@
 #include "common/api/secret.h"
 #include "common/api/validation.h"
 #include "common/base/base64.h"
+#include "common/base/utf8.h"
 
 namespace vmesh::api {
 
@@ -82,8 +83,9 @@ class NodeDecoder {
     std::map<const pb::OneofDescriptor*, std::string> oneof_set;
     const pb::Reflection* r = msg->GetReflection();
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
-      const YAML::Node& value = it->second;
+      // Copies (cheap handles): `it->` returns a temporary proxy, so references into it would dangle.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       if (!key.IsScalar()) {
         Error(key, path, "field names must be strings");
         continue;
@@ -216,6 +218,9 @@ class NodeDecoder {
         continue;
       }
       std::string key = it->first.Scalar();
+      if (key_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING && !CheckUtf8(it->first, key, path + " key")) {
+        continue;
+      }
       std::string entry_path = path + "[" + key + "]";
       if (!seen.insert(key).second) {
         Error(it->first, entry_path, "duplicate key");
@@ -235,6 +240,18 @@ class NodeDecoder {
       }
       DecodeValue(it->second, entry, er, value_field, entry_path, false);
     }
+  }
+
+  // Protobuf strings must be UTF-8: anything else would not serialize into the store or onto the link.
+  bool CheckUtf8(const YAML::Node& node, const std::string& s, const std::string& path) {
+    const std::size_t bad = InvalidUtf8Offset(s);
+    if (bad == std::string::npos) return true;
+    static const char* kHex = "0123456789abcdef";
+    const auto b = static_cast<unsigned char>(s[bad]);
+    Error(node, path,
+          std::string("expected UTF-8 text, got the byte 0x") + kHex[b >> 4] + kHex[b & 15] + " at character " +
+              std::to_string(bad + 1) + " of the value");
+    return false;
   }
 
   template <typename T>
@@ -277,6 +294,7 @@ class NodeDecoder {
           if (!decoded) return TypeError(node, path, "base64-encoded bytes");
           repeated ? r->AddString(msg, f, *decoded) : r->SetString(msg, f, *decoded);
         } else {
+          if (!CheckUtf8(node, node.Scalar(), path)) return;
           repeated ? r->AddString(msg, f, node.Scalar()) : r->SetString(msg, f, node.Scalar());
         }
         return;

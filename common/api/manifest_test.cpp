@@ -81,6 +81,38 @@ TEST(ManifestDecode, RoundTripsThroughYamlAndJson) {
   }
 }
 
+// Found by fuzz_manifest: strings that are not UTF-8 decoded, and then could not be stored or sent (protobuf
+// strings must be UTF-8), nor encoded back unchanged.
+TEST(ManifestDecode, StringsMustBeUtf8) {
+  std::string text = kFullVirtualMesh;
+  text.replace(text.find("orgName: vmesh"), 14,
+               "orgName: \"vm\xff"
+               "esh\"");
+  EXPECT_THAT(Messages(DecodeManifests(text)),
+              ElementsAre("document 1, line 15: spec.mtlsConfig.shared.rootCertificateAuthority.generated.orgName: "
+                          "expected UTF-8 text, got the byte 0xff at character 3 of the value"));
+
+  text = kFullVirtualMesh;
+  text.replace(text.find("team: platform"), 14,
+               "\"t\xc3"
+               "am\": platform");
+  EXPECT_THAT(Messages(DecodeManifests(text)),
+              ElementsAre(HasSubstr("metadata.labels key: expected UTF-8 text, got the byte 0xc3 at character 2")));
+
+  text = kFullVirtualMesh;
+  text.replace(text.find("orgName: vmesh"), 14, "orgName: \"caf\xc3\xa9 \\u20ac\"");
+  DecodeResult ok = DecodeManifests(text);
+  ASSERT_TRUE(ok.ok()) << JoinErrors(ok.errors);
+  EXPECT_EQ(std::get<v1::VirtualMesh>(ok.objects[0].object)
+                .spec()
+                .mtls_config()
+                .shared()
+                .root_certificate_authority()
+                .generated()
+                .org_name(),
+            "caf\xc3\xa9 \xe2\x82\xac");
+}
+
 TEST(ManifestDecode, WrongScalarTypeNamesDocumentLineAndPath) {
   std::string text = kFullVirtualMesh;
   text.replace(text.find("ttlDays: 365"), 12, "ttlDays: ten");

@@ -33,7 +33,7 @@ Result<std::vector<std::string>> ConfigFileArguments(const std::string& path, co
     if (options.find_nothrow(key, /*approx=*/false) == nullptr) {
       return MakeError(where + ": unknown setting \"" + key + "\" (settings are the long flag names, see --help)");
     }
-    const YAML::Node& value = it->second;
+    const YAML::Node value = it->second;  // a copy: `it->` returns a temporary proxy
     if (value.IsSequence()) {
       for (const auto& item : value) {
         if (!item.IsScalar()) return MakeError(where + ": " + key + ": expected a list of plain values");

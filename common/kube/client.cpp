@@ -290,13 +290,9 @@ asio::awaitable<Status> Client::Watch(std::string target, std::function<bool(con
         std::string line = pending.substr(0, eol);
         pending.erase(0, eol + 1);
         if (line.empty()) continue;
-        boost::system::error_code jec;
-        json::value v = json::parse(line, jec);
-        if (jec || !v.is_object()) co_return MakeError("watch " + target + ": undecodable event");
-        WatchEvent event;
-        if (auto* t = v.get_object().if_contains("type"); t && t->is_string()) event.type = t->get_string();
-        if (auto* o = v.get_object().if_contains("object")) event.object = *o;
-        if (!on_event(event)) co_return OkStatus();
+        auto event = DecodeWatchEvent(line);
+        if (!event.ok()) co_return event.error().Wrap("watch " + target);
+        if (!on_event(*event)) co_return OkStatus();
       }
       if (parser.is_done()) break;
     }

@@ -18,6 +18,7 @@
 
 #include "common/base/result.h"
 #include "common/kube/config.h"
+#include "common/kube/objects.h"
 
 namespace vmesh::kube {
 
@@ -29,11 +30,6 @@ struct ApiResponse {
   bool ok() const { return status >= 200 && status < 300; }
   // "409 Conflict: <Status.message>" for errors (what goes into NACKs and logs).
   std::string Describe() const;
-};
-
-struct WatchEvent {
-  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
-  boost::json::value object;
 };
 
 // One URL path segment, percent-encoded (RFC 3986 §2.1, §3.3): every byte but the unreserved characters

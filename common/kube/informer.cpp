@@ -12,16 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Str(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* key : path) {
-    if (!cur->is_object()) return "";
-    cur = cur->get_object().if_contains(key);
-    if (cur == nullptr) return "";
-  }
-  return cur->is_string() ? std::string(cur->get_string()) : "";
-}
-
 bool Retryable(int status) { return status == 429 || status >= 500; }
 
 std::string UrlEncode(const std::string& s) {
@@ -41,12 +31,6 @@ std::string UrlEncode(const std::string& s) {
 
 }  // namespace
 
-std::string ObjectKeyOf(const json::value& object) {
-  const std::string ns = Str(object, {"metadata", "namespace"});
-  const std::string name = Str(object, {"metadata", "name"});
-  return ns.empty() ? name : ns + "/" + name;
-}
-
 Informer::Informer(Client& client, InformerOptions options, InformerHandlers handlers)
     : client_(client), options_(std::move(options)), handlers_(std::move(handlers)) {}
 
@@ -54,7 +38,7 @@ std::string Informer::Query(bool watch) const {
   std::string q = options_.collection + "?";
   if (!options_.label_selector.empty()) q += "labelSelector=" + UrlEncode(options_.label_selector) + "&";
   if (watch) {
-    q += "watch=1&allowWatchBookmarks=true&resourceVersion=" + resource_version_ +
+    q += "watch=1&allowWatchBookmarks=true&resourceVersion=" + cache_.resource_version +
          "&timeoutSeconds=" + std::to_string(options_.watch_timeout_seconds);
   }
   if (q.back() == '&' || q.back() == '?') q.pop_back();
@@ -90,12 +74,8 @@ boost::asio::awaitable<void> Informer::Run(std::function<bool()> keep_going) {
       continue;
     }
     ++stats_.lists;
-    cache_.clear();
-    if (const auto* items = list->body.get_object().if_contains("items"); items && items->is_array()) {
-      for (const auto& item : items->get_array()) cache_[ObjectKeyOf(item)] = item;
-    }
-    resource_version_ = Str(list->body, {"metadata", "resourceVersion"});
-    if (handlers_.on_list) handlers_.on_list(cache_);
+    ApplyList(list->body, cache_);
+    if (handlers_.on_list) handlers_.on_list(cache_.objects);
     attempt = 0;
 
     // Watch until the version is gone.
@@ -104,18 +84,16 @@ boost::asio::awaitable<void> Informer::Run(std::function<bool()> keep_going) {
       ++stats_.watches;
       bool stop = false;
       Status s = co_await client_.Watch(Query(true), [&](const WatchEvent& e) {
-        if (e.type == "ERROR") {
-          const json::value* code = e.object.is_object() ? e.object.get_object().if_contains("code") : nullptr;
-          if (code && code->is_number() && code->to_number<int>() == 410) gone = true;
-          return false;
-        }
-        const std::string rv = Str(e.object, {"metadata", "resourceVersion"});
-        if (!rv.empty()) resource_version_ = rv;
-        if (e.type == "BOOKMARK") return true;
-        if (e.type == "DELETED") {
-          cache_.erase(ObjectKeyOf(e.object));
-        } else {
-          cache_[ObjectKeyOf(e.object)] = e.object;
+        switch (ApplyWatchEvent(e, cache_)) {
+          case WatchEffect::kGone:
+            gone = true;
+            return false;
+          case WatchEffect::kError:
+            return false;
+          case WatchEffect::kBookmark:
+            return true;
+          case WatchEffect::kChanged:
+            break;
         }
         if (handlers_.on_event) handlers_.on_event(e);
         if (!keep_going()) {

@@ -44,8 +44,8 @@ class Informer {
   // Runs until `keep_going()` returns false (checked after every list and event, and before every retry).
   boost::asio::awaitable<void> Run(std::function<bool()> keep_going);
 
-  const std::map<std::string, boost::json::value>& cache() const { return cache_; }
-  const std::string& resource_version() const { return resource_version_; }
+  const std::map<std::string, boost::json::value>& cache() const { return cache_.objects; }
+  const std::string& resource_version() const { return cache_.resource_version; }
   const InformerStats& stats() const { return stats_; }
 
  private:
@@ -55,12 +55,8 @@ class Informer {
   Client& client_;
   InformerOptions options_;
   InformerHandlers handlers_;
-  std::map<std::string, boost::json::value> cache_;
-  std::string resource_version_;
+  ObjectCache cache_;
   InformerStats stats_;
 };
-
-// "namespace/name" of an object (just "name" for cluster-scoped ones).
-std::string ObjectKeyOf(const boost::json::value& object);
 
 }  // namespace vmesh::kube

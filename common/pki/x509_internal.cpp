@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <ctime>
 
+#include "common/base/utf8.h"
+
 namespace vmesh::pki::internal {
 namespace {
 
@@ -38,31 +40,6 @@ std::string LastEntry(const X509_NAME* name, int nid) {
   std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
   OPENSSL_free(utf8);
   return out;
-}
-
-// Structural UTF-8 check (lead byte / continuation bytes); OpenSSL rejects the remaining oddities itself.
-bool IsValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    if (c < 0x80) {
-      extra = 0;
-    } else if ((c & 0xe0) == 0xc0) {
-      extra = 1;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3;
-    } else {
-      return false;
-    }
-    if (extra > s.size() - i - 1) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 size_t Utf8Length(std::string_view s) {

@@ -302,7 +302,7 @@ TEST(DocsReadme, DocumentsEveryHubAndAgentFlag) {
 // The files the README points readers to exist.
 TEST(DocsReadme, LinkedFilesExist) {
   const std::string readme = Readme();
-  static const std::regex link(R"(\]\(((?:docs|examples|charts|bench|scripts|e2e)/[^)#\s]+)\))");
+  static const std::regex link(R"(\]\(((?:docs|examples|charts|bench|scripts|e2e|fuzz)/[^)#\s]+)\))");
   int checked = 0;
   for (auto it = std::sregex_iterator(readme.begin(), readme.end(), link); it != std::sregex_iterator(); ++it) {
     EXPECT_TRUE(fs::exists(Source() / (*it)[1].str())) << (*it)[1] << " is linked from README.md but missing";
