@@ -203,7 +203,13 @@ int Run(const po::variables_map& vm) {
     return Fail(s.error().message);
   }
 
-  link::AdminHttpServer admin(io, admin_address->first, admin_address->second);
+  registry.DeclareCounter("vmesh_agent_admin_connections_refused_total",
+                          "Admin HTTP connections closed at accept: the connection limit was reached.");
+  link::AdminHttpOptions admin_options;
+  admin_options.on_connection_refused = [&registry] {
+    registry.Increment("vmesh_agent_admin_connections_refused_total");
+  };
+  link::AdminHttpServer admin(io, admin_address->first, admin_address->second, admin_options);
   admin.Handle("/healthz", [](const link::HttpRequest&) { return link::HttpResponse::Text(200, "ok\n"); });
   admin.Handle("/readyz", [&](const link::HttpRequest&) {
     const bool hub = hub_link.synced();

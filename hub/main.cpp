@@ -197,8 +197,21 @@ int RunServe(const std::vector<std::string>& args) {
        "offer a resource an agent rejected (NACK) again after this long")  //
       ("intermediate-ttl", po::value<std::string>(),
        "lifetime of every mesh intermediate CA, overriding intermediateCertOptions.ttlDays (e.g. 10m to watch "
-       "rotation at 2/3 of it; never beyond the root)")  //
-      ("max-frame-bytes", po::value<std::size_t>()->default_value(16u << 20), "largest WebSocket message accepted");
+       "rotation at 2/3 of it; never beyond the root)")                                                              //
+      ("max-frame-bytes", po::value<std::size_t>()->default_value(16u << 20), "largest WebSocket message accepted")  //
+      ("csr-rate-per-minute", po::value<double>()->default_value(10),
+       "CSRs (intermediate CAs and identity renewals) each cluster may have signed per minute; more are refused "
+       "naming the limit")  //
+      ("csr-burst", po::value<double>()->default_value(10),
+       "CSRs a cluster may send at once before the rate applies")  //
+      ("max-connections", po::value<std::size_t>()->default_value(1024),
+       "connections each endpoint serves at once; further ones are closed at accept (logged, and counted in "
+       "vmesh_hub_connections_refused_total)")  //
+      ("request-timeout", po::value<std::string>()->default_value("10s"),
+       "a TLS handshake, or one HTTP request from its first byte, not complete within this is closed (slow "
+       "clients)")  //
+      ("keep-alive-timeout", po::value<std::string>()->default_value("30s"),
+       "an idle HTTP keep-alive connection is closed after this long");
   vmesh::cli::AddCommonOptions(options);
   auto vm = vmesh::cli::Parse(args, options);
   if (!vm.ok()) return Fail(vm.error().message);
@@ -227,6 +240,8 @@ int RunServe(const std::vector<std::string>& args) {
   vmesh::Result<std::chrono::seconds> ping_interval = ParseSeconds(*vm, "ping-interval");
   vmesh::Result<std::chrono::seconds> idle_timeout = ParseSeconds(*vm, "idle-timeout");
   vmesh::Result<std::chrono::seconds> retry_rejected = ParseSeconds(*vm, "retry-rejected-after");
+  vmesh::Result<std::chrono::seconds> request_timeout = ParseSeconds(*vm, "request-timeout");
+  vmesh::Result<std::chrono::seconds> keep_alive_timeout = ParseSeconds(*vm, "keep-alive-timeout");
   std::optional<std::chrono::seconds> intermediate_ttl;
   if (vm->count("intermediate-ttl")) {
     auto ttl = ParseSeconds(*vm, "intermediate-ttl");
@@ -234,11 +249,17 @@ int RunServe(const std::vector<std::string>& args) {
     if (*ttl < std::chrono::minutes(1)) return Fail("serve: --intermediate-ttl must be at least 1m");
     intermediate_ttl = *ttl;
   }
-  for (const auto* d : {&identity_ttl, &status_interval, &ping_interval, &idle_timeout, &retry_rejected}) {
+  for (const auto* d : {&identity_ttl, &status_interval, &ping_interval, &idle_timeout, &retry_rejected,
+                        &request_timeout, &keep_alive_timeout}) {
     if (!d->ok()) return Fail("serve: " + d->error().message);
   }
   const std::size_t max_frame = (*vm)["max-frame-bytes"].as<std::size_t>();
   if (max_frame < 1024) return Fail("serve: --max-frame-bytes must be at least 1024");
+  const vmesh::hub::RateLimit csr_rate{(*vm)["csr-rate-per-minute"].as<double>(), (*vm)["csr-burst"].as<double>()};
+  if (!(csr_rate.per_minute > 0)) return Fail("serve: --csr-rate-per-minute must be positive");
+  if (!(csr_rate.burst >= 1)) return Fail("serve: --csr-burst must be at least 1");
+  const std::size_t max_connections = (*vm)["max-connections"].as<std::size_t>();
+  if (max_connections < 1) return Fail("serve: --max-connections must be at least 1");
   std::optional<std::string> kek;
   if (vm->count("root-key-encryption-key-file")) {
     auto key = vmesh::pki::LoadKeyEncryptionKey((*vm)["root-key-encryption-key-file"].as<std::string>());
@@ -324,6 +345,11 @@ int RunServe(const std::vector<std::string>& args) {
     vmesh::link::IdentityCheck check;
   };
   auto identity = std::make_shared<LateIdentityCheck>();
+  metrics.DeclareCounter("vmesh_hub_connections_refused_total",
+                         "Connections closed at accept by endpoint (agent|api): --max-connections were served.");
+  auto refused = [&metrics](const char* endpoint) {
+    return [&metrics, endpoint] { metrics.Increment("vmesh_hub_connections_refused_total", {{"endpoint", endpoint}}); };
+  };
   vmesh::link::ConnectionOptions connection;
   connection.max_message_bytes = max_frame;
   connection.ping_interval = *ping_interval;
@@ -332,20 +358,31 @@ int RunServe(const std::vector<std::string>& args) {
                                            .port = agent_listen->port,
                                            .tls = *tls,
                                            .connection = connection,
-                                           .identity_check = [identity](const vmesh::link::PeerIdentity& peer) {
-                                             vmesh::link::IdentityCheck check;
-                                             {
-                                               std::lock_guard lock(identity->mu);
-                                               check = identity->check;
-                                             }
-                                             return check && check(peer);
-                                           }};
+                                           .identity_check =
+                                               [identity](const vmesh::link::PeerIdentity& peer) {
+                                                 vmesh::link::IdentityCheck check;
+                                                 {
+                                                   std::lock_guard lock(identity->mu);
+                                                   check = identity->check;
+                                                 }
+                                                 return check && check(peer);
+                                               },
+                                           .tls_handshake_timeout = *request_timeout,
+                                           .request_timeout = *request_timeout,
+                                           .keep_alive_timeout = *keep_alive_timeout,
+                                           .max_connections = max_connections,
+                                           .on_connection_refused = refused("agent")};
   vmesh::link::Server agent_server(loop.context(), agent_options);
   // Manifests may be as large as the codec accepts.
-  vmesh::link::Server api_server(
-      loop.context(),
-      vmesh::link::ServerOptions{
-          .host = api_listen->host, .port = api_listen->port, .tls = *tls, .max_request_body_bytes = 8u << 20});
+  vmesh::link::Server api_server(loop.context(), vmesh::link::ServerOptions{.host = api_listen->host,
+                                                                            .port = api_listen->port,
+                                                                            .tls = *tls,
+                                                                            .max_request_body_bytes = 8u << 20,
+                                                                            .tls_handshake_timeout = *request_timeout,
+                                                                            .request_timeout = *request_timeout,
+                                                                            .keep_alive_timeout = *keep_alive_timeout,
+                                                                            .max_connections = max_connections,
+                                                                            .on_connection_refused = refused("api")});
   if (auto s = agent_server.Start(); !s.ok()) return Fail("serve: agent endpoint: " + s.error().message, 1);
 
   std::string agent_host = vm->count("advertise-host")      ? (*vm)["advertise-host"].as<std::string>()
@@ -365,7 +402,8 @@ int RunServe(const std::vector<std::string>& args) {
           .hub_name = **hub_name,
           .hub_namespace = hub_namespace,
           .status_interval = *status_interval,
-          .retry_rejected_after = std::chrono::duration_cast<std::chrono::milliseconds>(*retry_rejected)});
+          .retry_rejected_after = std::chrono::duration_cast<std::chrono::milliseconds>(*retry_rejected),
+          .csr_rate = csr_rate});
   {
     std::lock_guard lock(identity->mu);
     identity->check = core->IdentityCheck();

@@ -1,5 +1,7 @@
 #include "common/link/admin_http.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -8,6 +10,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <map>
@@ -40,17 +43,21 @@ Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& a
 }
 
 struct AdminHttpServer::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& io, std::string host, uint16_t port)
-      : io(io), acceptor(io), host(std::move(host)), port(port) {}
+  Impl(asio::io_context& io, std::string host, uint16_t port, AdminHttpOptions options)
+      : io(io), acceptor(io), host(std::move(host)), port(port), options(std::move(options)) {}
 
   asio::io_context& io;
   tcp::acceptor acceptor;
   std::string host;
   uint16_t port;
+  const AdminHttpOptions options;
   std::map<std::string, Handler> routes;
-  std::mutex mu;
-  std::set<std::shared_ptr<tcp::socket>> sockets;  // guarded by mu
-  bool stopped = false;                            // guarded by mu
+  mutable std::mutex mu;
+  std::set<std::shared_ptr<beast::tcp_stream>> streams;  // guarded by mu
+  bool stopped = false;                                  // guarded by mu
+  std::uint64_t refused = 0;                             // guarded by mu
+  std::uint64_t refused_logged = 0;                      // guarded by mu
+  std::chrono::steady_clock::time_point refusal_logged_at{};
 
   HttpResponse Dispatch(const HttpRequest& request) {
     auto it = routes.find(request.path);
@@ -58,14 +65,27 @@ struct AdminHttpServer::Impl : std::enable_shared_from_this<Impl> {
     return it->second(request);
   }
 
-  static asio::awaitable<void> Serve(std::shared_ptr<Impl> self, std::shared_ptr<tcp::socket> socket) {
+  static asio::awaitable<void> Serve(std::shared_ptr<Impl> self, std::shared_ptr<beast::tcp_stream> stream) {
     beast::flat_buffer buffer;
-    for (;;) {
+    for (bool first = true;; first = false) {
+      boost::system::error_code ec;
+      if (!first && buffer.size() == 0) {
+        // Keep-alive: wait for the first byte of the next request.
+        stream->expires_after(self->options.keep_alive_timeout);
+        const std::size_t n =
+            co_await stream->async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        buffer.commit(n);
+      }
       http::request_parser<http::string_body> parser;
       parser.body_limit(64 * 1024);
-      boost::system::error_code ec;
-      co_await http::async_read(*socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
+      // A deadline for the whole request: a byte now and then does not extend it.
+      stream->expires_after(self->options.request_timeout);
+      co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == beast::error::timeout) spdlog::debug("admin http: request not complete in time: closed");
+        break;
+      }
       auto& req = parser.get();
       HttpRequest request;
       request.method = std::string(req.method_string());
@@ -73,7 +93,7 @@ struct AdminHttpServer::Impl : std::enable_shared_from_this<Impl> {
       request.path = request.target.substr(0, request.target.find('?'));
       for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
       request.body = req.body();
-      if (auto remote = socket->remote_endpoint(ec); !ec) {
+      if (auto remote = stream->socket().remote_endpoint(ec); !ec) {
         request.remote_address = remote.address().to_string() + ":" + std::to_string(remote.port());
       }
       HttpResponse answer = self->Dispatch(request);
@@ -83,35 +103,55 @@ struct AdminHttpServer::Impl : std::enable_shared_from_this<Impl> {
       res.keep_alive(req.keep_alive());
       res.body() = request.method == "HEAD" ? std::string() : std::move(answer.body);
       res.prepare_payload();
-      co_await http::async_write(*socket, res, asio::redirect_error(asio::use_awaitable, ec));
+      stream->expires_after(self->options.request_timeout);
+      co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !res.keep_alive()) break;
     }
     boost::system::error_code ignored;
-    socket->shutdown(tcp::socket::shutdown_both, ignored);
-    socket->close(ignored);
+    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream->close();
     std::lock_guard lock(self->mu);
-    self->sockets.erase(socket);
+    self->streams.erase(stream);
   }
 
   static asio::awaitable<void> Accept(std::shared_ptr<Impl> self) {
     for (;;) {
-      auto socket = std::make_shared<tcp::socket>(self->io);
+      tcp::socket socket(self->io);
       boost::system::error_code ec;
-      co_await self->acceptor.async_accept(*socket, asio::redirect_error(asio::use_awaitable, ec));
+      co_await self->acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) break;
       if (ec) continue;
+      std::shared_ptr<beast::tcp_stream> stream;
       {
         std::lock_guard lock(self->mu);
         if (self->stopped) break;
-        self->sockets.insert(socket);
+        if (self->streams.size() >= self->options.max_connections) {
+          ++self->refused;
+          const auto now = std::chrono::steady_clock::now();
+          if (self->refused_logged == 0 || now - self->refusal_logged_at >= std::chrono::seconds(1)) {
+            spdlog::warn("admin http on {}:{}: serving its maximum of {} connections; closed {} new connection(s)",
+                         self->host, self->acceptor.local_endpoint(ec).port(), self->options.max_connections,
+                         self->refused - self->refused_logged);
+            self->refused_logged = self->refused;
+            self->refusal_logged_at = now;
+          }
+        } else {
+          stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+          self->streams.insert(stream);
+        }
       }
-      asio::co_spawn(self->io, Serve(self, socket), asio::detached);
+      if (!stream) {
+        socket.close(ec);
+        if (self->options.on_connection_refused) self->options.on_connection_refused();
+        continue;
+      }
+      asio::co_spawn(self->io, Serve(self, stream), asio::detached);
     }
   }
 };
 
-AdminHttpServer::AdminHttpServer(asio::io_context& io, std::string host, uint16_t port)
-    : impl_(std::make_shared<Impl>(io, std::move(host), port)) {}
+AdminHttpServer::AdminHttpServer(asio::io_context& io, std::string host, uint16_t port, AdminHttpOptions options)
+    : impl_(std::make_shared<Impl>(io, std::move(host), port, std::move(options))) {}
 
 AdminHttpServer::~AdminHttpServer() { Stop(); }
 
@@ -150,8 +190,13 @@ void AdminHttpServer::Stop() {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
     std::lock_guard lock(impl->mu);
-    for (const auto& socket : impl->sockets) socket->close(ignored);
+    for (const auto& stream : impl->streams) stream->socket().close(ignored);
   });
+}
+
+std::uint64_t AdminHttpServer::refused_connections() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->refused;
 }
 
 }  // namespace vmesh::link

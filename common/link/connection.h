@@ -47,7 +47,8 @@ struct ConnectionOptions {
   std::chrono::milliseconds idle_timeout{30000};
   // Longest time a closing handshake may take before the connection is dropped.
   std::chrono::milliseconds close_grace{5000};
-  // Longest time the TLS handshake plus the WebSocket upgrade may take.
+  // Longest time the TLS handshake plus the WebSocket upgrade may take when dialing (a server applies its
+  // ServerOptions::tls_handshake_timeout and request_timeout instead).
   std::chrono::milliseconds handshake_timeout{10000};
 };
 

@@ -121,6 +121,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   bool stopping = false;
   bool accept_loop_running = false;
   uint64_t next_id = 1;
+  uint64_t refused = 0;  // connections closed at accept (max_connections)
+  uint64_t refused_logged = 0;
+  std::chrono::steady_clock::time_point refusal_logged_at{};
   // Live sessions, each either still in HTTP (pending) or upgraded (connections).
   std::map<uint64_t, std::pair<std::shared_ptr<PendingStream>, asio::any_io_executor>> pending;
   std::map<uint64_t, std::shared_ptr<ConnectionImpl>> connections;
@@ -152,16 +155,38 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kAwait);
     uint64_t id = 0;
+    bool refuse = false;
     {
       std::lock_guard lock(mu);
       if (stopping || !acceptor.is_open()) break;
       if (ec) {
         // E.g. too many open files: keep serving the connections we have, try again shortly.
         spdlog::warn("link: accept on port {} failed: {}", bound_port, ec.message());
+      } else if (live >= options.max_connections) {
+        refuse = true;
+        ++refused;
+        // One line a second at most: a flood of connections must not become a flood of log lines.
+        const auto now = std::chrono::steady_clock::now();
+        if (refused_logged == 0 || now - refusal_logged_at >= std::chrono::seconds(1)) {
+          boost::system::error_code remote_ec;
+          const auto remote = socket.remote_endpoint(remote_ec);
+          spdlog::warn(
+              "link: port {} serves its maximum of {} connections; closed {} new connection(s), the last from {}",
+              bound_port, options.max_connections, refused - refused_logged,
+              remote_ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));
+          refused_logged = refused;
+          refusal_logged_at = now;
+        }
       } else {
         id = next_id++;
         ++live;
       }
+    }
+    if (refuse) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      if (options.on_connection_refused) options.on_connection_refused();
+      continue;
     }
     if (ec) {
       asio::steady_timer pause(acceptor_strand, std::chrono::milliseconds(100));
@@ -197,7 +222,8 @@ asio::awaitable<void> Server::Impl::Serve(tcp::socket socket, uint64_t id) {
     pending.emplace(id, std::make_pair(pending_stream, executor));
   }
   TlsStream& stream = pending_stream->stream;
-  beast::get_lowest_layer(stream).expires_after(options.connection.handshake_timeout);
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  lowest.expires_after(options.tls_handshake_timeout);
   if (auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAwait); ec) {
     spdlog::debug("link: TLS handshake with {} failed: {}", remote, ec.message());
     co_return;
@@ -205,13 +231,29 @@ asio::awaitable<void> Server::Impl::Serve(tcp::socket socket, uint64_t id) {
   const PeerIdentity peer = PeerIdentityFromSsl(stream.native_handle());
 
   beast::flat_buffer buffer;
-  for (;;) {
+  for (bool first = true;; first = false) {
+    if (!first && buffer.size() == 0) {
+      // Keep-alive: wait for the first byte of the next request.
+      lowest.expires_after(options.keep_alive_timeout);
+      auto [ec, bytes] = co_await stream.async_read_some(buffer.prepare(4096), kAwait);
+      if (ec) {
+        if (ec == beast::error::timeout) spdlog::debug("link: idle keep-alive connection from {} closed", remote);
+        break;
+      }
+      buffer.commit(bytes);
+    }
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(options.max_request_body_bytes);
-    beast::get_lowest_layer(stream).expires_after(options.connection.handshake_timeout);
+    // A deadline for the whole request, not a per-read idle timer: a byte now and then does not extend it.
+    lowest.expires_after(options.request_timeout);
     if (auto [ec, bytes] = co_await http::async_read(stream, buffer, parser, kAwait); ec) {
-      if (ec != http::error::end_of_stream) spdlog::debug("link: bad request from {}: {}", remote, ec.message());
+      if (ec == beast::error::timeout) {
+        spdlog::debug("link: request from {} not complete within {} ms: closed", remote,
+                      options.request_timeout.count());
+      } else if (ec != http::error::end_of_stream) {
+        spdlog::debug("link: bad request from {}: {}", remote, ec.message());
+      }
       break;
     }
     http::request<http::string_body> req = parser.release();
@@ -277,6 +319,7 @@ asio::awaitable<void> Server::Impl::Serve(tcp::socket socket, uint64_t id) {
     }
 
     auto res = ToBeastResponse(*response, req.version(), keep_alive);
+    lowest.expires_after(options.request_timeout);  // the handler's time does not count against the answer
     if (auto [ec, bytes] = co_await http::async_write(stream, res, kAwait); ec || !keep_alive) break;
   }
   // Best effort close_notify, bounded.
@@ -328,6 +371,11 @@ Status Server::Start() {
 }
 
 uint16_t Server::port() const { return impl_->bound_port; }
+
+std::uint64_t Server::refused_connections() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->refused;
+}
 
 std::size_t Server::connection_count() const {
   std::lock_guard lock(impl_->mu);

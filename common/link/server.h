@@ -65,6 +65,19 @@ struct ServerOptions {
   std::size_t max_request_body_bytes = 1u << 20;
   // Longest a Stop() waits for connections to close gracefully before dropping them.
   std::chrono::milliseconds stop_grace{5000};
+
+  // Limits against idle and slow peers (a connection past one is closed without an answer):
+  // the TLS handshake of a new connection, e.g. a peer that connects and sends nothing;
+  std::chrono::milliseconds tls_handshake_timeout{10000};
+  // reading one HTTP request, header and body, from its first byte (a slowloris peer trickling a header);
+  std::chrono::milliseconds request_timeout{10000};
+  // an idle keep-alive connection waiting for its next request.
+  std::chrono::milliseconds keep_alive_timeout{30000};
+  // Connections served at once (in TLS or HTTP, or upgraded). Further ones are closed as soon as they are
+  // accepted, with a log line (at most one a second) and on_connection_refused; existing sessions go on.
+  std::size_t max_connections = 1024;
+  // Called on an io thread for each connection refused by max_connections (e.g. to count it in a metric).
+  std::function<void()> on_connection_refused;
 };
 
 class Server {
@@ -91,6 +104,8 @@ class Server {
 
   // Open WebSocket connections.
   std::size_t connection_count() const;
+  // Connections closed at accept because max_connections were being served.
+  std::uint64_t refused_connections() const;
 
  private:
   struct Impl;

@@ -57,6 +57,23 @@ void SetCommonOptions(ssl::context& context) {
   SSL_CTX_set_options(context.native_handle(), SSL_OP_NO_RENEGOTIATION);
 }
 
+// What the hub's listeners offer (checked by sslscan in e2e_tls_scan_test). TLS 1.3 suites are OpenSSL's
+// defaults (all AEAD). TLS 1.2 is limited to forward-secret AEAD suites (Mozilla's "intermediate" list): the CBC
+// suites OpenSSL would also offer (ECDHE-*-AES*-SHA, -SHA256/384) are MAC-then-encrypt, the family of Lucky13 and
+// padding-oracle attacks, and every client of the hub (vmesh-agent, vmeshctl, curl, Prometheus) speaks GCM or
+// ChaCha20-Poly1305. Key exchange: X25519 and the NIST curves, no finite-field groups below 128-bit strength.
+constexpr char kServerTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr char kServerGroups[] = "X25519:P-256:P-384";
+
+Status SetServerCiphers(SSL_CTX* ctx) {
+  if (SSL_CTX_set_cipher_list(ctx, kServerTls12Ciphers) != 1) return MakeError("TLS 1.2 ciphers: " + OpenSslErrors());
+  if (SSL_CTX_set1_groups_list(ctx, kServerGroups) != 1) return MakeError("TLS groups: " + OpenSslErrors());
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  return OkStatus();
+}
+
 }  // namespace
 
 TlsContext::TlsContext(std::unique_ptr<ssl::context> context, bool server)
@@ -74,6 +91,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Server(const ServerTlsConfig& co
     return s.error().Wrap("server TLS identity");
   }
   SSL_CTX* ctx = context->native_handle();
+  if (Status s = SetServerCiphers(ctx); !s.ok()) return s.error().Wrap("server TLS");
   if (!config.client_ca_pem.empty()) {
     if (Status s = AddTrustAnchors(ctx, config.client_ca_pem, /*advertise=*/true, "client CA bundle"); !s.ok()) {
       return s.error();

@@ -7,6 +7,8 @@
 namespace vmesh::metrics {
 namespace {
 
+constexpr char kDropped[] = "vmesh_metrics_dropped_series_total";
+
 std::string Escape(const std::string& v) {
   std::string out;
   for (char c : v) {
@@ -68,27 +70,47 @@ Registry::Metric* Registry::Find(const std::string& name, Type type) {
   return it == metrics_.end() || it->second.type != type ? nullptr : &it->second;
 }
 
+Registry::Series* Registry::SeriesFor(Metric& m, const Labels& labels) {
+  auto it = m.series.find(labels);
+  if (it != m.series.end()) return &it->second;
+  if (m.max_series != 0 && m.series.size() >= m.max_series) {
+    ++m.dropped;
+    return nullptr;
+  }
+  return &m.series[labels];
+}
+
 void Registry::Increment(const std::string& name, const Labels& labels, double by) {
   std::lock_guard lock(mu_);
-  if (Metric* m = Find(name, Type::kCounter)) m->series[labels].value += by;
+  Metric* m = Find(name, Type::kCounter);
+  if (Series* s = m ? SeriesFor(*m, labels) : nullptr) s->value += by;
 }
 
 void Registry::Set(const std::string& name, const Labels& labels, double value) {
   std::lock_guard lock(mu_);
-  if (Metric* m = Find(name, Type::kGauge)) m->series[labels].value = value;
+  Metric* m = Find(name, Type::kGauge);
+  if (Series* s = m ? SeriesFor(*m, labels) : nullptr) s->value = value;
 }
 
 void Registry::Observe(const std::string& name, const Labels& labels, double value) {
   std::lock_guard lock(mu_);
   Metric* m = Find(name, Type::kHistogram);
-  if (m == nullptr) return;
-  Series& s = m->series[labels];
+  Series* series = m ? SeriesFor(*m, labels) : nullptr;
+  if (series == nullptr) return;
+  Series& s = *series;
   if (s.bucket_counts.empty()) s.bucket_counts.assign(m->buckets.size(), 0);
   for (size_t i = 0; i < m->buckets.size(); ++i) {
     if (value <= m->buckets[i]) ++s.bucket_counts[i];
   }
   ++s.count;
   s.sum += value;
+}
+
+void Registry::LimitSeries(const std::string& name, std::size_t max_series) {
+  std::lock_guard lock(mu_);
+  auto it = metrics_.find(name);
+  assert(it != metrics_.end() && "metric limited before it was declared");
+  if (it != metrics_.end()) it->second.max_series = max_series;
 }
 
 void Registry::Remove(const std::string& name, const Labels& labels) {
@@ -125,6 +147,14 @@ std::string Registry::Render() const {
       out += name + "_sum" + LabelText(labels) + " " + Number(s.sum) + "\n";
       out += name + "_count" + LabelText(labels) + " " + std::to_string(s.count) + "\n";
     }
+  }
+  std::string dropped;
+  for (const auto& [name, m] : metrics_) {
+    if (m.dropped > 0) dropped += kDropped + LabelText({{"metric", name}}) + " " + std::to_string(m.dropped) + "\n";
+  }
+  if (!dropped.empty()) {
+    out += std::string("# HELP ") + kDropped + " Updates dropped because they would exceed a metric's series limit.\n" +
+           "# TYPE " + kDropped + " counter\n" + dropped;
   }
   return out;
 }

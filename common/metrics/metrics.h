@@ -3,6 +3,7 @@
 // is a mutex-protected map lookup, which is plenty for control-plane rates.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,10 @@ class Registry {
   void Observe(const std::string& name, const Labels& labels, double value);
   // Drops one series (e.g. the certificate expiry gauge of a mesh that left).
   void Remove(const std::string& name, const Labels& labels);
+  // Caps the number of series of a declared metric whose label values come from outside (e.g. from agents):
+  // updates that would create a series beyond `max_series` are dropped and counted in
+  // vmesh_metrics_dropped_series_total{metric="<name>"}. Existing series keep updating.
+  void LimitSeries(const std::string& name, std::size_t max_series);
 
   double Value(const std::string& name, const Labels& labels = {}) const;
 
@@ -45,8 +50,12 @@ class Registry {
     std::string help;
     std::vector<double> buckets;
     std::map<Labels, Series> series;
+    std::size_t max_series = 0;  // 0: unlimited
+    std::uint64_t dropped = 0;   // updates refused by max_series
   };
   Metric* Find(const std::string& name, Type type);
+  // The series of `labels`, or nullptr when creating it would exceed the metric's limit.
+  static Series* SeriesFor(Metric& m, const Labels& labels);
 
   mutable std::mutex mu_;
   std::map<std::string, Metric> metrics_;

@@ -54,5 +54,28 @@ TEST(Metrics, ValuesRemovalAndConcurrency) {
   EXPECT_THAT(r.Render(), ::testing::Not(HasSubstr("vmesh_connected_agents 3")));
 }
 
+TEST(Metrics, LimitedMetricDropsNewSeriesBeyondItsLimitAndCountsThem) {
+  Registry r;
+  r.DeclareGauge("vmesh_g", "A gauge labelled from outside.");
+  r.DeclareCounter("vmesh_c", "A counter.");
+  r.LimitSeries("vmesh_g", 2);
+  r.Set("vmesh_g", {{"mesh", "a"}}, 1);
+  r.Set("vmesh_g", {{"mesh", "b"}}, 2);
+  for (int i = 0; i < 1000; ++i) r.Set("vmesh_g", {{"mesh", "x" + std::to_string(i)}}, 3);
+  r.Set("vmesh_g", {{"mesh", "a"}}, 5);  // existing series keep updating
+  EXPECT_EQ(r.Value("vmesh_g", {{"mesh", "a"}}), 5);
+  EXPECT_EQ(r.Value("vmesh_g", {{"mesh", "x0"}}), 0);
+  for (int i = 0; i < 10; ++i) r.Increment("vmesh_c", {{"n", std::to_string(i)}});  // unlimited
+  const std::string text = r.Render();
+  EXPECT_THAT(text, HasSubstr("vmesh_g{mesh=\"b\"} 2\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("x0")));
+  EXPECT_THAT(text, HasSubstr("vmesh_c{n=\"9\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE vmesh_metrics_dropped_series_total counter\n"
+                              "vmesh_metrics_dropped_series_total{metric=\"vmesh_g\"} 1000\n"));
+  r.Remove("vmesh_g", {{"mesh", "b"}});
+  r.Set("vmesh_g", {{"mesh", "c"}}, 1);
+  EXPECT_EQ(r.Value("vmesh_g", {{"mesh", "c"}}), 1) << "a removed series makes room";
+}
+
 }  // namespace
 }  // namespace vmesh::metrics

@@ -125,6 +125,10 @@ Status RegistrationService::CheckPeer(const std::string& cluster, const std::str
   return store_.CheckIdentity(cluster, serial_hex);
 }
 
+Result<int> RegistrationService::ConfirmIdentity(const std::string& cluster, const std::string& serial_hex) {
+  return store_.RevokeIdentitiesBefore(cluster, serial_hex, clock_());
+}
+
 Status RegistrationService::Deregister(const std::string& cluster) {
   return store_.DeregisterCluster(cluster, clock_());
 }

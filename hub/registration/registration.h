@@ -57,6 +57,13 @@ class RegistrationService {
   // revoked. (The TLS layer has already verified the chain and validity.)
   Status CheckPeer(const std::string& cluster, const std::string& serial_hex);
 
+  // The agent of `cluster` opened a session with the identity `serial_hex` (CheckPeer passed): every identity
+  // issued to the cluster before that one is revoked, so a stolen older certificate is refused from the next
+  // handshake on. Rule: an older serial is revoked only once the agent has proven it holds the newer
+  // certificate and key (a handshake with it), never when the renewal is issued — a response lost with the
+  // connection would otherwise lock the agent out. Until then both work. Returns how many were revoked.
+  Result<int> ConfirmIdentity(const std::string& cluster, const std::string& serial_hex);
+
   Status Deregister(const std::string& cluster);
 
   const pki::CaSigner& link_ca() const { return link_ca_; }

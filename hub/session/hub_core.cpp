@@ -35,6 +35,7 @@ constexpr char kAcks[] = "vmesh_hub_acks_total";
 constexpr char kReconcileSeconds[] = "vmesh_hub_reconcile_seconds";
 constexpr char kCsrs[] = "vmesh_hub_csrs_total";
 constexpr char kCertNotAfter[] = "vmesh_hub_certificate_not_after_seconds";
+constexpr std::size_t kMaxCertSeries = 10000;
 
 // After a restart, how long updates wait for every known cluster's first DiscoveryReport (see
 // awaiting_discovery_) before the clusters that are back get theirs without the missing ones.
@@ -103,6 +104,11 @@ struct ClusterEntry {
   // The ApplyDesired() call that last gave the sender its desired set, and that set's size.
   std::uint64_t applied_epoch = 0;
   std::size_t desired_count = 0;
+  // CSRs the cluster may still have signed (HubCoreOptions::csr_rate); created at its first CSR.
+  std::optional<TokenBucket> csr_bucket;
+  // Meshes of the cluster with a certificate expiry series (at most max_series_per_cluster).
+  std::set<std::string> cert_series;
+  bool series_cap_logged = false;
 };
 
 // Where a mesh's intermediate comes from: the VirtualMesh whose effective spec claims it (shared trust).
@@ -127,8 +133,10 @@ class Core : public std::enable_shared_from_this<Core> {
     m.DeclareCounter(kAcks, "Resource update answers by result (ack|nack).");
     m.DeclareHistogram(kReconcileSeconds, "Duration of one hub reconcile.",
                        {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10});
-    m.DeclareCounter(kCsrs, "Intermediate CA CSRs by result (signed|rejected).");
+    m.DeclareCounter(kCsrs, "Intermediate CA CSRs by result (signed|rejected|rate_limited).");
     m.DeclareGauge(kCertNotAfter, "notAfter (Unix seconds) of the newest intermediate of each mesh.");
+    // A backstop for the per-cluster cap (SetCertNotAfter): the family as a whole stays bounded too.
+    m.LimitSeries(kCertNotAfter, kMaxCertSeries);
     m.Set(kConnectedAgents, {}, 0);
   }
 
@@ -262,6 +270,7 @@ class Core : public std::enable_shared_from_this<Core> {
     std::lock_guard lock(mu_);
     auto it = clusters_.find(cluster);
     if (it != clusters_.end()) {
+      for (const auto& mesh : it->second.cert_series) deps_.metrics.Remove(kCertNotAfter, {{"mesh", mesh}});
       if (ConnPtr live = it->second.live) {
         live->retired = true;
         if (live->connection) live->connection->Close(CloseCode::kPolicyViolation, "cluster deregistered");
@@ -402,6 +411,15 @@ class Core : public std::enable_shared_from_this<Core> {
       return link::UpgradeDecision::Refuse(
           403, "identity " + request.peer.ToString() + " is not allowed: " + cluster.error().message + "\n");
     }
+    // The agent holds this certificate and its key: identities issued to it earlier are revoked now (see
+    // RegistrationService::ConfirmIdentity for why not at renewal time).
+    if (auto revoked = deps_.registration.ConfirmIdentity(*cluster, request.peer.serial_hex); !revoked.ok()) {
+      spdlog::warn("hub: cluster {}: revoking identities older than serial {}: {}", *cluster, request.peer.serial_hex,
+                   revoked.error().message);
+    } else if (*revoked > 0) {
+      spdlog::info("hub: cluster {}: connected with renewed identity serial {}; revoked {} older identities", *cluster,
+                   request.peer.serial_hex, *revoked);
+    }
     auto conn = std::make_shared<Conn>();
     conn->cluster = *cluster;
     std::weak_ptr<Core> weak = weak_from_this();
@@ -527,12 +545,27 @@ class Core : public std::enable_shared_from_this<Core> {
         HandleStatus(conn, envelope.status_report());
         return;
       case Envelope::kCertificateSigningRequest: {
+        if (auto limited = TakeCsrToken(conn->cluster)) {
+          deps_.metrics.Increment(kCsrs, {{"result", "rate_limited"}});
+          spdlog::warn("hub: cluster {} mesh {}: CSR {} refused: {}", conn->cluster,
+                       envelope.certificate_signing_request().mesh(),
+                       envelope.certificate_signing_request().request_id(), *limited);
+          SendNack(conn, envelope.id(), *limited);
+          return;
+        }
         auto request = PrepareCsr(conn, envelope.certificate_signing_request());
         lock.unlock();  // signing (and the store write) does not need the session state
         SignCsr(conn, envelope.certificate_signing_request(), request);
         return;
       }
       case Envelope::kIdentityRenewalRequest: {
+        if (auto limited = TakeCsrToken(conn->cluster)) {
+          spdlog::warn("hub: cluster {}: identity renewal refused: {}", conn->cluster, *limited);
+          Envelope reply;
+          reply.mutable_identity_renewal_response()->set_error(*limited);
+          Send(conn, reply);
+          return;
+        }
         lock.unlock();
         link::v1::Envelope reply;
         auto* response = reply.mutable_identity_renewal_response();
@@ -665,8 +698,7 @@ class Core : public std::enable_shared_from_this<Core> {
         }
       }
       if (m.certificate().has_not_after()) {
-        deps_.metrics.Set(kCertNotAfter, {{"mesh", m.mesh()}},
-                          static_cast<double>(m.certificate().not_after().seconds()));
+        SetCertNotAfter(cluster, m.mesh(), static_cast<double>(m.certificate().not_after().seconds()));
       }
       agent_reports_[key] = std::move(r);
     }
@@ -702,6 +734,39 @@ class Core : public std::enable_shared_from_this<Core> {
       spdlog::info("hub: mesh {} is bound to cluster {}", mesh, cluster);
     }
     return OkStatus();
+  }
+
+  // Under mu_: takes one of the cluster's CSR tokens; the refusal naming the limit when there is none.
+  std::optional<std::string> TakeCsrToken(const std::string& cluster) {
+    ClusterEntry& entry = clusters_[cluster];
+    const TimePoint now = deps_.clock();
+    if (!entry.csr_bucket) entry.csr_bucket.emplace(options_.csr_rate, now);
+    if (entry.csr_bucket->TryTake(now)) return std::nullopt;
+    return "CSR rate limit of cluster " + cluster + " exceeded: at most " + options_.csr_rate.ToString() +
+           " (vmesh-hub serve --csr-rate-per-minute, --csr-burst); nothing was signed, retry later";
+  }
+
+  // Under mu_: the certificate expiry gauge of a mesh of `cluster`. Only meshes the cluster reported get a
+  // series, at most max_series_per_cluster of them: label values come from the agent.
+  void SetCertNotAfter(const std::string& cluster, const std::string& mesh, double value) {
+    bool reported = false;
+    for (const auto& m : discovery_.Meshes(cluster)) reported = reported || m.metadata().name() == mesh;
+    if (!reported) return;
+    ClusterEntry& entry = clusters_[cluster];
+    if (!entry.cert_series.count(mesh)) {
+      if (entry.cert_series.size() >= options_.max_series_per_cluster) {
+        if (!entry.series_cap_logged) {
+          spdlog::warn(
+              "hub: cluster {}: more than {} meshes with a certificate; {} and later ones are not exported "
+              "as {}",
+              cluster, options_.max_series_per_cluster, mesh, kCertNotAfter);
+        }
+        entry.series_cap_logged = true;
+        return;
+      }
+      entry.cert_series.insert(mesh);
+    }
+    deps_.metrics.Set(kCertNotAfter, {{"mesh", mesh}}, value);
   }
 
   // Under mu_: what signing a CSR needs, or why it cannot be signed.
@@ -740,10 +805,13 @@ class Core : public std::enable_shared_from_this<Core> {
         issued->set_certificate_chain_pem(cert->certificate_chain_pem);
         issued->set_root_pem(cert->root_pem);
         deps_.metrics.Increment(kCsrs, {{"result", "signed"}});
-        deps_.metrics.Set(
-            kCertNotAfter, {{"mesh", csr.mesh()}},
-            static_cast<double>(
-                std::chrono::duration_cast<std::chrono::seconds>(cert->not_after.time_since_epoch()).count()));
+        {
+          std::lock_guard lock(mu_);
+          SetCertNotAfter(
+              conn->cluster, csr.mesh(),
+              static_cast<double>(
+                  std::chrono::duration_cast<std::chrono::seconds>(cert->not_after.time_since_epoch()).count()));
+        }
         spdlog::info("hub: cluster {} mesh {}: signed intermediate {} for VirtualMesh {}", conn->cluster, csr.mesh(),
                      cert->serial, request->virtual_mesh);
       } else {

@@ -36,6 +36,7 @@
 #include "hub/ca/ca_service.h"
 #include "hub/controller/desired_state.h"
 #include "hub/registration/registration.h"
+#include "hub/session/rate_limit.h"
 #include "hub/store/store.h"
 #include "vmesh/api/v1/discovery.pb.h"
 #include "vmesh/api/v1/virtual_mesh.pb.h"
@@ -59,6 +60,12 @@ struct HubCoreOptions {
   // and nothing of it is applied.
   std::size_t max_meshes_per_cluster = 100;
   std::size_t max_objects_per_cluster = 20000;  // destinations + workloads
+  // CSRs (intermediate CAs and identity renewals) a cluster may have signed; over it a CSR is NACKed naming
+  // the limit and nothing is signed. The agent resends later.
+  RateLimit csr_rate;
+  // Metric series a cluster's reports may create per metric family (e.g. one certificate expiry gauge per
+  // mesh); further values are not exported, so a hostile agent cannot make /metrics unbounded.
+  std::size_t max_series_per_cluster = 64;
 };
 
 // One row per cluster with a live or past session, for `cluster list`, `describe` and metrics.

@@ -307,6 +307,13 @@ class HubCoreTest : public ::testing::Test {
     return std::nullopt;
   }
 
+  void RestartWith(HubCoreOptions options) {
+    options.hub_name = options_.hub_name;
+    options.reconcile_delay = options_.reconcile_delay;
+    options_ = options;
+    RestartHub();
+  }
+
   void RestartHub() {
     server_->Stop();
     core_->Stop();
@@ -891,6 +898,147 @@ TEST_F(HubCoreTest, ANewerSessionReplacesTheOlder) {
   ASSERT_GE(second->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
   EXPECT_TRUE(Session("c1")->connected);
   EXPECT_EQ(metrics_.Value("vmesh_hub_connected_agents"), 1);
+}
+
+// Renews c1's identity over `agent`'s session: the new certificate and its key.
+std::pair<std::string, std::string> RenewOver(TestAgent& agent) {
+  auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  Envelope e;
+  e.mutable_identity_renewal_request()->set_csr_pem(pki::Csr::Create(key, {})->ToPem());
+  const std::size_t from = agent.count();
+  agent.Send(e);
+  const int at = agent.WaitFor([](const Envelope& m) { return m.has_identity_renewal_response(); }, from);
+  EXPECT_GE(at, 0);
+  if (at < 0) return {};
+  const auto response = agent.At(at).identity_renewal_response();
+  EXPECT_EQ(response.error(), "");
+  return {response.certificate_pem(), key.ToPem()};
+}
+
+TEST_F(HubCoreTest, RenewalRevokesTheOlderIdentityOnceTheAgentConnectsWithTheNewOne) {
+  sync::ResourceReceiver r1;
+  auto old_tls = Identity("c1");
+  const std::string old_serial = (**store_->GetCluster("c1")).identity_serial;
+  auto a1 = Agent("c1", old_tls);
+  a1->Hello(r1);
+  ASSERT_GE(a1->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  auto [cert_pem, key_pem] = RenewOver(*a1);
+  ASSERT_FALSE(cert_pem.empty());
+  auto new_tls = *link::TlsContext::Client({link_ca_pem_, cert_pem, key_pem});
+
+  // The agent may not have received the new certificate (a lost response): the old one still works.
+  {
+    TestAgent again(loop_.context(), url_, old_tls, "c1");
+    Status s = again.Connect();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    again.Close();
+  }
+  // The agent connects with the new identity: from now on the old one is refused at the handshake.
+  auto a2 = Agent("c1", new_tls);
+  a2->Hello(r1);
+  ASSERT_GE(a2->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  TestAgent thief(loop_.context(), url_, old_tls, "c1");
+  Status stolen = thief.Connect();
+  ASSERT_FALSE(stolen.ok()) << "the superseded certificate still opens a session";
+  EXPECT_THAT(stolen.error().message, HasSubstr("403"));
+  EXPECT_THAT(registration_->CheckPeer("c1", old_serial).error().message, HasSubstr("is revoked"));
+  // The new identity keeps working.
+  auto a3 = Agent("c1", new_tls);
+  a3->Hello(r1);
+  EXPECT_GE(a3->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+}
+
+TEST_F(HubCoreTest, TheEleventhCsrInAMinuteIsNackedAndNothingSigned) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  sync::ResourceReceiver r1;
+  auto a1 = Joined("c1", r1);
+  ASSERT_TRUE(a1->SyncUntil(r1, [](const auto& r) { return Holds(r, "cert/istiod-istio-system-c1"); }));
+  auto key = *pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256());
+  const std::string csr_pem = pki::Csr::Create(key, {})->ToPem();
+  const std::size_t from = a1->count();
+  std::uint64_t last_id = 0;
+  for (int i = 1; i <= 11; ++i) {
+    Envelope csr;
+    csr.mutable_certificate_signing_request()->set_mesh(MeshName("c1"));
+    csr.mutable_certificate_signing_request()->set_csr_pem(csr_pem);
+    csr.mutable_certificate_signing_request()->set_request_id("r" + std::to_string(i));
+    last_id = a1->Send(csr);
+  }
+  const int nacked = a1->WaitFor(
+      [&](const Envelope& e) { return e.has_protocol_nack() && e.protocol_nack().envelope_id() == last_id; }, from);
+  ASSERT_GE(nacked, 0) << "the 11th CSR was not refused";
+  EXPECT_THAT(a1->At(nacked).protocol_nack().error(),
+              HasSubstr("CSR rate limit of cluster c1 exceeded: at most 10 per minute (burst 10)"));
+  std::size_t issued = 0;
+  for (const Envelope& e : a1->Probe(from)) {
+    if (!e.has_issued_certificate()) continue;
+    ++issued;
+    EXPECT_EQ(e.issued_certificate().error(), "");
+    EXPECT_NE(e.issued_certificate().request_id(), "r11");
+  }
+  EXPECT_EQ(issued, 10u);
+  EXPECT_EQ(metrics_.Value("vmesh_hub_csrs_total", {{"result", "signed"}}), 10);
+  EXPECT_EQ(metrics_.Value("vmesh_hub_csrs_total", {{"result", "rate_limited"}}), 1);
+
+  // Identity renewals draw from the same budget.
+  Envelope renew;
+  renew.mutable_identity_renewal_request()->set_csr_pem(csr_pem);
+  const std::size_t before = a1->count();
+  a1->Send(renew);
+  const int refused = a1->WaitFor([](const Envelope& m) { return m.has_identity_renewal_response(); }, before);
+  ASSERT_GE(refused, 0);
+  EXPECT_THAT(a1->At(refused).identity_renewal_response().error(), HasSubstr("CSR rate limit"));
+  EXPECT_EQ(a1->At(refused).identity_renewal_response().certificate_pem(), "");
+}
+
+TEST_F(HubCoreTest, StatusForMeshesTheClusterDidNotReportCreatesNoMetricSeries) {
+  sync::ResourceReceiver r1;
+  auto a1 = Joined("c1", r1);
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  Envelope e;
+  for (int i = 0; i < 500; ++i) {
+    auto* m = e.mutable_status_report()->add_meshes();
+    m->set_mesh("made-up-" + std::to_string(i));
+    m->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000);
+  }
+  auto* own = e.mutable_status_report()->add_meshes();
+  own->set_mesh(MeshName("c1"));
+  own->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000);
+  a1->Send(e);
+  a1->Probe(0);
+  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", MeshName("c1")}}), 1'900'000'000);
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("made-up-")));
+}
+
+TEST_F(HubCoreTest, CertificateSeriesPerClusterAreCapped) {
+  RestartWith({.max_series_per_cluster = 2});
+  sync::ResourceReceiver r1;
+  auto a1 = Agent("c1");
+  a1->Hello(r1);
+  ASSERT_GE(a1->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  std::vector<api::v1::Mesh> meshes;
+  for (int i = 0; i < 4; ++i) {
+    api::v1::Mesh m = MeshOf("c1");
+    m.mutable_metadata()->set_name("mesh-" + std::to_string(i));
+    meshes.push_back(m);
+  }
+  a1->Discover(meshes);
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 4; }, kWait));
+  Envelope e;
+  for (int i = 0; i < 4; ++i) {
+    auto* m = e.mutable_status_report()->add_meshes();
+    m->set_mesh("mesh-" + std::to_string(i));
+    m->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000 + i);
+  }
+  a1->Send(e);
+  a1->Probe(0);
+  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", "mesh-0"}}), 1'900'000'000);
+  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", "mesh-1"}}), 1'900'000'001);
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("mesh-2")));
+  // Deregistering drops the cluster's series.
+  ASSERT_TRUE(registration_->Deregister("c1").ok());
+  core_->OnDeregistered("c1");
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("mesh-0")));
 }
 
 }  // namespace

@@ -270,10 +270,25 @@ class SqliteStore final : public Store {
     if (q->ColumnText(0) != cluster) {
       return MakeError("certificate serial " + serial + " belongs to cluster " + q->ColumnText(0) + ", not " + cluster);
     }
-    if (!q->ColumnIsNull(1) || ParseState(q->ColumnText(2)) == ClusterState::kDeregistered) {
+    if (ParseState(q->ColumnText(2)) == ClusterState::kDeregistered) {
       return MakeError("cluster " + cluster + " was deregistered; its certificate is revoked");
     }
+    if (!q->ColumnIsNull(1)) {
+      return MakeError("certificate serial " + serial + " of cluster " + cluster +
+                       " is revoked (superseded by a renewed identity, or of an earlier registration)");
+    }
     return OkStatus();
+  }
+
+  Result<int> RevokeIdentitiesBefore(const std::string& cluster, const std::string& serial, TimePoint now) override {
+    std::lock_guard lock(mu_);
+    // Identities are never deleted, so rowid order is recording order.
+    auto q = db_.Prepare(
+        "UPDATE identities SET revoked_at = ?3 WHERE cluster = ?1 AND revoked_at IS NULL AND rowid < "
+        "(SELECT rowid FROM identities WHERE serial = ?2 AND cluster = ?1)");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, cluster).Bind(2, serial).Bind(3, ToMillis(now)).Run(); !s.ok()) return s.error();
+    return db_.Changes();
   }
 
   Status DeregisterCluster(const std::string& name, TimePoint now) override {

@@ -99,6 +99,33 @@ TEST_F(SqliteStoreTest, DeregisterRevokesIdentitiesAndAllowsANewRegistration) {
   EXPECT_FALSE(store_->CheckIdentity("c1", "s1").ok()) << "identities of the old registration stay revoked";
 }
 
+TEST_F(SqliteStoreTest, RevokingIdentitiesBeforeASerialKeepsThatSerialAndNewerOnes) {
+  ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->RegisterCluster("c2", "h2", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
+  ASSERT_TRUE(store_->CompleteBootstrap("c2", "h2", Identity("c2", "t1", now_), now_).ok());
+  ASSERT_TRUE(store_->RecordIdentity(Identity("c1", "s2", now_)).ok());
+  ASSERT_TRUE(store_->RecordIdentity(Identity("c1", "s3", now_)).ok());
+  ASSERT_TRUE(store_->RecordIdentity(Identity("c1", "s4", now_)).ok());
+
+  EXPECT_EQ(*store_->RevokeIdentitiesBefore("c2", "s3", now_), 0) << "s3 is not c2's";
+  auto revoked = store_->RevokeIdentitiesBefore("c1", "s3", now_);
+  ASSERT_TRUE(revoked.ok()) << revoked.error().message;
+  EXPECT_EQ(*revoked, 2);
+  EXPECT_THAT(store_->CheckIdentity("c1", "s1").error().message, HasSubstr("s1 of cluster c1 is revoked"));
+  EXPECT_FALSE(store_->CheckIdentity("c1", "s2").ok());
+  EXPECT_TRUE(store_->CheckIdentity("c1", "s3").ok());
+  EXPECT_TRUE(store_->CheckIdentity("c1", "s4").ok()) << "a newer renewal stays valid";
+  EXPECT_TRUE(store_->CheckIdentity("c2", "t1").ok()) << "other clusters are untouched";
+  EXPECT_EQ(*store_->RevokeIdentitiesBefore("c1", "s3", now_), 0) << "idempotent";
+  EXPECT_EQ(*store_->RevokeIdentitiesBefore("c1", "nope", now_), 0);
+  // Survives a reopen.
+  store_.reset();
+  store_ = Open();
+  EXPECT_FALSE(store_->CheckIdentity("c1", "s2").ok());
+  EXPECT_TRUE(store_->CheckIdentity("c1", "s3").ok());
+}
+
 TEST_F(SqliteStoreTest, IdentityOfAnotherClusterIsRefused) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->RegisterCluster("c2", "h2", now_ + 1h, now_).ok());

@@ -128,11 +128,17 @@ class Store {
   virtual Status CompleteBootstrap(const std::string& cluster, const std::string& token_hash,
                                    const IssuedIdentity& identity, TimePoint now) = 0;
 
-  // Records a renewed identity of a connected cluster (the previous ones stay valid until they expire).
+  // Records a renewed identity of a connected cluster (the previous ones stay valid until
+  // RevokeIdentitiesBefore() or deregistration).
   virtual Status RecordIdentity(const IssuedIdentity& identity) = 0;
 
-  // OK when `serial` is an identity issued to `cluster` and the cluster is not deregistered.
+  // OK when `serial` is an identity issued to `cluster`, not revoked, and the cluster is not deregistered.
   virtual Status CheckIdentity(const std::string& cluster, const std::string& serial) = 0;
+
+  // Revokes the identities of `cluster` recorded before `serial` (the bootstrap identity and older renewals);
+  // identities recorded after it stay valid. Returns how many were revoked (0 when `serial` is not the
+  // cluster's).
+  virtual Result<int> RevokeIdentitiesBefore(const std::string& cluster, const std::string& serial, TimePoint now) = 0;
 
   // Revokes every identity of the cluster and drops its tokens; the record stays, state DEREGISTERED.
   virtual Status DeregisterCluster(const std::string& name, TimePoint now) = 0;
