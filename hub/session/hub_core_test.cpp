@@ -1001,10 +1001,14 @@ TEST_F(HubCoreTest, StatusForMeshesTheClusterDidNotReportCreatesNoMetricSeries) 
     m->set_mesh("made-up-" + std::to_string(i));
     m->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000);
   }
-  auto* own = e.mutable_status_report()->add_meshes();
+  const std::size_t from = a1->count();
+  a1->Send(e);  // refused whole: the cluster did not report these meshes
+  EXPECT_THAT(NackErrors(a1->Probe(from)), ::testing::Contains(HasSubstr("has not reported it")));
+  Envelope own_report;
+  auto* own = own_report.mutable_status_report()->add_meshes();
   own->set_mesh(MeshName("c1"));
   own->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000);
-  a1->Send(e);
+  a1->Send(own_report);
   a1->Probe(0);
   EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", MeshName("c1")}}), 1'900'000'000);
   EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("made-up-")));
@@ -1017,9 +1021,12 @@ TEST_F(HubCoreTest, CertificateSeriesPerClusterAreCapped) {
   a1->Hello(r1);
   ASSERT_GE(a1->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
   std::vector<api::v1::Mesh> meshes;
+  // Four Istio installations in c1: istiod-ns0-c1 ... istiod-ns3-c1.
+  auto name = [](int i) { return "istiod-ns" + std::to_string(i) + "-c1"; };
   for (int i = 0; i < 4; ++i) {
     api::v1::Mesh m = MeshOf("c1");
-    m.mutable_metadata()->set_name("mesh-" + std::to_string(i));
+    m.mutable_metadata()->set_name(name(i));
+    m.mutable_spec()->set_installation_namespace("ns" + std::to_string(i));
     meshes.push_back(m);
   }
   a1->Discover(meshes);
@@ -1027,18 +1034,18 @@ TEST_F(HubCoreTest, CertificateSeriesPerClusterAreCapped) {
   Envelope e;
   for (int i = 0; i < 4; ++i) {
     auto* m = e.mutable_status_report()->add_meshes();
-    m->set_mesh("mesh-" + std::to_string(i));
+    m->set_mesh(name(i));
     m->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000 + i);
   }
   a1->Send(e);
   a1->Probe(0);
-  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", "mesh-0"}}), 1'900'000'000);
-  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", "mesh-1"}}), 1'900'000'001);
-  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("mesh-2")));
+  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", name(0)}}), 1'900'000'000);
+  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", name(1)}}), 1'900'000'001);
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr(name(2))));
   // Deregistering drops the cluster's series.
   ASSERT_TRUE(registration_->Deregister("c1").ok());
   core_->OnDeregistered("c1");
-  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("mesh-0")));
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr(name(0))));
 }
 
 }  // namespace
