@@ -23,7 +23,19 @@ void WorkQueue::Add(const std::string& key) {
 void WorkQueue::AddAfter(const std::string& key, Duration delay) {
   if (delay <= Duration::zero()) return Add(key);
   std::lock_guard lock(mu_);
-  delayed_.emplace(clock_() + delay, key);
+  const auto due = clock_() + delay;
+  if (auto waiting = due_.find(key); waiting != due_.end()) {
+    if (waiting->second <= due) return;
+    auto [first, last] = delayed_.equal_range(waiting->second);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == key) {
+        delayed_.erase(it);
+        break;
+      }
+    }
+  }
+  delayed_.emplace(due, key);
+  due_[key] = due;
 }
 
 void WorkQueue::AddRateLimited(const std::string& key) {
@@ -54,6 +66,7 @@ void WorkQueue::PromoteDueLocked() {
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
     std::string key = delayed_.begin()->second;
     delayed_.erase(delayed_.begin());
+    due_.erase(key);
     EnqueueLocked(key);
   }
 }

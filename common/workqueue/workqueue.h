@@ -1,7 +1,9 @@
 // A keyed work queue for level-based reconcilers, in the style of controller-runtime's:
 //  - a key waits in the queue at most once, however often it is added;
 //  - a key is handed to one worker at a time: added while being processed, it is queued again when Done();
-//  - delayed adds (requeue after) and per-key rate-limited retries with exponential backoff (5 ms doubling
+//  - delayed adds (requeue after): a key waits for at most one time, the earliest it was asked for, so a burst
+//    of delayed adds becomes one run;
+//  - per-key rate-limited retries with exponential backoff (5 ms doubling
 //    up to 1000 s by default), reset by Forget() after a success.
 // The clock is injected; the queue never sleeps or spawns threads — a driver asks NextReadyTime() and waits
 // (an Asio timer in the programs, nothing in tests). Thread-safe.
@@ -57,6 +59,7 @@ class WorkQueue {
   std::set<std::string> processing_;  // handed out, not Done
   std::set<std::string> dirty_;       // added while processing
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
+  std::map<std::string, std::chrono::steady_clock::time_point> due_;  // key -> its entry in delayed_
   std::map<std::string, int> failures_;
 };
 

@@ -56,6 +56,24 @@ TEST(WorkQueue, RequeueAfterWaitsForTheClock) {
   EXPECT_FALSE(q.NextReadyTime());
 }
 
+TEST(WorkQueue, DelayedAddsOfAKeyWaitForTheEarliestTimeOnly) {
+  FakeClock clock;
+  WorkQueue q(clock.fn());
+  q.AddAfter("k", 20ms);
+  clock.now += 5ms;
+  q.AddAfter("k", 20ms);  // later than the one waiting: coalesced into it
+  q.AddAfter("k", 30s);
+  EXPECT_EQ(*q.NextReadyTime(), clock.now + 15ms);
+  q.AddAfter("k", 1ms);  // earlier: replaces it
+  EXPECT_EQ(*q.NextReadyTime(), clock.now + 1ms);
+  EXPECT_EQ(q.Len(), 1u);
+  clock.now += 1s;
+  EXPECT_EQ(*q.Get(), "k");
+  q.Done("k");
+  EXPECT_FALSE(q.Get()) << "one run for the whole burst";
+  EXPECT_FALSE(q.NextReadyTime());
+}
+
 TEST(WorkQueue, RateLimitedRetriesBackOffExponentiallyUntilForgotten) {
   FakeClock clock;
   WorkQueue q(clock.fn(), 5ms, 40ms);

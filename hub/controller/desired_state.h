@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ struct DesiredState {
   // Clusters whose outputs must be offered again although the computation did not change them (the schemas they
   // are validated against changed; see OutputValidator). Set by HubReconciler::Reconcile.
   std::set<std::string> revalidated_clusters;
+  // The clusters whose resources may differ from those of the previous successful HubReconciler::Reconcile();
+  // nothing when any may (the first reconcile, one computed from scratch). Set by HubReconciler::Reconcile, which
+  // also adds the restart directives of `vmeshctl mesh restart` ("restart/<mesh>") until their agents hold them.
+  std::optional<std::set<std::string>> changed_clusters;
 };
 
 DesiredState ComputeDesiredState(const HubState& state);

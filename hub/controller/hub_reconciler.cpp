@@ -10,31 +10,20 @@
 
 namespace vmesh::hub {
 
-HubReconciler::HubReconciler(Store& store, ObjectService& objects, CaService& ca)
-    : store_(store), objects_(objects), ca_(ca) {}
+HubReconciler::HubReconciler(Store& store, ObjectService& objects, CaService& ca, std::string hub_namespace)
+    : store_(store), objects_(objects), ca_(ca), facts_(std::move(hub_namespace)) {}
 
 void HubReconciler::SetDiscovery(const std::string& cluster, std::vector<api::v1::Mesh> meshes,
                                  std::vector<api::v1::Destination> destinations) {
-  meshes_by_cluster_[cluster] = std::move(meshes);
-  destinations_by_cluster_[cluster] = std::move(destinations);
+  facts_.SetDiscovery(cluster, std::move(meshes), std::move(destinations));
 }
 
 void HubReconciler::SetConnected(const std::string& cluster, bool connected) {
-  if (connected) {
-    connected_.insert(cluster);
-  } else {
-    connected_.erase(cluster);
-  }
+  facts_.SetConnected(cluster, connected);
 }
 
 void HubReconciler::SetDeregistered(const std::string& cluster, bool deregistered) {
-  if (!deregistered) {
-    deregistered_.erase(cluster);
-    return;
-  }
-  deregistered_.insert(cluster);
-  connected_.erase(cluster);
-  validator_.ForgetCluster(cluster);
+  facts_.SetDeregistered(cluster, deregistered);
 }
 
 namespace {
@@ -72,7 +61,7 @@ void ReportRejectedOutputs(const std::map<std::string, std::vector<RejectedOutpu
 }  // namespace
 
 void HubReconciler::SetReport(const std::string& mesh_key, MeshReport report) {
-  reports_[mesh_key] = std::move(report);
+  facts_.SetReport(mesh_key, std::move(report));
 }
 
 Status HubReconciler::CheckRootSecret(const std::string& key, VirtualMeshInput& in, SecretRoots* secret_roots) const {
@@ -120,7 +109,7 @@ Status HubReconciler::CheckRootSecret(const std::string& key, VirtualMeshInput& 
   return OkStatus();
 }
 
-Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots) const {
+Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots, AgentFacts::Snapshot facts) const {
   HubState state;
   auto rows = store_.ListObjects("VirtualMesh");
   if (!rows.ok()) return rows.error();
@@ -149,25 +138,30 @@ Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots) const {
   auto policies = objects_.ListAccessPolicies();
   if (!policies.ok()) return policies.error();
   state.access_policies = std::move(*policies);
-  for (const auto& [cluster, meshes] : meshes_by_cluster_) {
-    for (const auto& m : meshes) state.status.meshes[m.metadata().name() + "." + m.metadata().namespace_()] = m;
-  }
-  for (const auto& [cluster, ds] : destinations_by_cluster_) {
-    state.destinations.insert(state.destinations.end(), ds.begin(), ds.end());
-  }
-  state.status.connected_clusters = connected_;
-  state.status.deregistered_clusters = deregistered_;
-  state.status.reports = reports_;
+  state.status.meshes = std::move(facts.meshes);
+  state.destinations = std::move(facts.destinations);
+  state.status.connected_clusters = std::move(facts.connected);
+  state.status.deregistered_clusters = std::move(facts.deregistered);
+  state.status.reports = std::move(facts.reports);
   return state;
 }
 
 void HubReconciler::SetIstioSchemas(const std::string& cluster, const link::v1::IstioSchemas& schemas) {
-  validator_.SetClusterSchemas(cluster, schemas);
+  facts_.SetIstioSchemas(cluster, schemas);
 }
 
 Result<DesiredState> HubReconciler::Reconcile() {
+  for (auto& [cluster, schemas] : facts_.TakeSchemaChanges()) {
+    if (schemas) {
+      validator_.SetClusterSchemas(cluster, *schemas);
+    } else {
+      validator_.ForgetCluster(cluster);
+    }
+  }
+  AgentFacts::Snapshot facts = facts_.Take();
+  std::map<std::string, std::vector<link::v1::Resource>> restarts = std::move(facts.restarts);
   SecretRoots secret_roots;
-  auto state = Gather(&secret_roots);
+  auto state = Gather(&secret_roots, std::move(facts));
   if (!state.ok()) return state.error();
   auto compute = [this](const HubState& s) {
     return incremental_on_ ? incremental_.Compute(s) : ComputeDesiredState(s);
@@ -206,6 +200,17 @@ Result<DesiredState> HubReconciler::Reconcile() {
   }
   validator_.Check(desired.resources);
   desired.revalidated_clusters = validator_.TakeChanged();
+  // Restart directives go with the cluster's other resources until its agent holds them.
+  std::map<std::string, std::map<std::string, std::string>> restarts_directed;
+  for (auto& [cluster, directives] : restarts) {
+    auto& resources = desired.resources[cluster];
+    for (auto& r : directives) {
+      restarts_directed[cluster][r.name()] = r.version();
+      resources.push_back(std::move(r));
+    }
+    std::sort(resources.begin(), resources.end(),
+              [](const link::v1::Resource& a, const link::v1::Resource& b) { return a.name() < b.name(); });
+  }
   ReportRejectedOutputs(validator_.rejected(), *state, desired.statuses);
   for (size_t i = 0; i < desired.statuses.size(); ++i) {
     const VirtualMeshResult& r = desired.statuses[i];
@@ -237,13 +242,34 @@ Result<DesiredState> HubReconciler::Reconcile() {
       ++status_writes_;
     }
   }
+  // When exactly one incremental computation happened since the last successful reconcile, only the clusters it
+  // changed (and those revalidated, or with restart directives given or delivered) may hold something new.
+  const std::uint64_t computes = incremental_.full_computes() + incremental_.incremental_computes();
+  if (incremental_on_ && !incremental_.last_was_full() && computes_seen_ && computes == *computes_seen_ + 1) {
+    std::set<std::string> changed = incremental_.changed_clusters();
+    changed.insert(desired.revalidated_clusters.begin(), desired.revalidated_clusters.end());
+    std::set<std::string> with_restarts;
+    for (const auto& [cluster, directives] : restarts_directed) with_restarts.insert(cluster);
+    for (const auto& [cluster, directives] : restarts_directed_) with_restarts.insert(cluster);
+    for (const auto& cluster : with_restarts) {
+      auto now = restarts_directed.find(cluster);
+      auto before = restarts_directed_.find(cluster);
+      if (now == restarts_directed.end() || before == restarts_directed_.end() || now->second != before->second) {
+        changed.insert(cluster);
+      }
+    }
+    desired.changed_clusters = std::move(changed);
+  }
+  computes_seen_ = computes;
+  restarts_directed_ = std::move(restarts_directed);
   return desired;
 }
 
 Result<DesiredState> HubReconciler::Preview(api::v1::VirtualMesh vm, const std::string& default_namespace,
                                             const std::string& now_rfc3339) const {
   SecretRoots secret_roots;  // a preview imports nothing
-  auto state = Gather(&secret_roots);
+  AgentFacts::Snapshot facts = facts_.Take();
+  auto state = Gather(&secret_roots, std::move(facts));
   if (!state.ok()) return state.error();
   auto* meta = vm.mutable_metadata();
   if (meta->namespace_().empty()) meta->set_namespace_(default_namespace);

@@ -9,17 +9,19 @@
 // Secret deleted or changed later leaves it in use, and status.errors says so (replacing a root is a root
 // rotation, SPEC §5.5, not done here).
 //
-// Not thread-safe: one reconcile at a time (the work queue guarantees it).
+// Not thread-safe, except facts(): one reconcile or preview at a time (the reconcile loop guarantees it).
 #pragma once
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "hub/api/object_service.h"
 #include "hub/ca/ca_service.h"
+#include "hub/controller/agent_facts.h"
 #include "hub/controller/desired_state.h"
 #include "hub/controller/incremental_state.h"
 #include "hub/controller/output_validator.h"
@@ -28,9 +30,15 @@ namespace vmesh::hub {
 
 class HubReconciler {
  public:
-  HubReconciler(Store& store, ObjectService& objects, CaService& ca);
+  // `hub_namespace`: the namespace of discovered objects that name none.
+  HubReconciler(Store& store, ObjectService& objects, CaService& ca, std::string hub_namespace = "vmesh");
 
-  // Facts from the agents. Discovery of a cluster replaces what the cluster reported before.
+  // The facts from the agents, which only the reconciler holds; thread-safe, written by the agent sessions while
+  // a reconcile runs (it reads them at its start).
+  AgentFacts& facts() { return facts_; }
+  const AgentFacts& facts() const { return facts_; }
+
+  // Shorthands for facts(). Discovery of a cluster replaces what the cluster reported before.
   void SetDiscovery(const std::string& cluster, std::vector<api::v1::Mesh> meshes,
                     std::vector<api::v1::Destination> destinations);
   void SetConnected(const std::string& cluster, bool connected);
@@ -38,7 +46,8 @@ class HubReconciler {
   void SetDeregistered(const std::string& cluster, bool deregistered = true);
   void SetReport(const std::string& mesh_key, MeshReport report);
   // The Istio CRDs a cluster's agent read from its API server: that cluster's outputs are validated against them
-  // (see OutputValidator); an output that does not validate is not sent and makes its mesh FAILED naming it.
+  // (see OutputValidator) from the next Reconcile(); an output that does not validate is not sent and makes its
+  // mesh FAILED naming it.
   void SetIstioSchemas(const std::string& cluster, const link::v1::IstioSchemas& schemas);
   const OutputValidator& validator() const { return validator_; }
 
@@ -67,18 +76,19 @@ class HubReconciler {
     std::map<std::string, std::vector<std::string>> notes;
   };
 
-  Result<HubState> Gather(SecretRoots* secret_roots) const;
+  // Intent from the store, `facts` from the agents.
+  Result<HubState> Gather(SecretRoots* secret_roots, AgentFacts::Snapshot facts) const;
   // Fills in.root_secret_problem, or `secret_roots`, for a VirtualMesh whose root comes from a Secret.
   Status CheckRootSecret(const std::string& key, VirtualMeshInput& in, SecretRoots* secret_roots) const;
 
   Store& store_;
   ObjectService& objects_;
   CaService& ca_;
-  std::map<std::string, std::vector<api::v1::Mesh>> meshes_by_cluster_;
-  std::map<std::string, std::vector<api::v1::Destination>> destinations_by_cluster_;
-  std::set<std::string> connected_;
-  std::set<std::string> deregistered_;
-  std::map<std::string, MeshReport> reports_;
+  AgentFacts facts_;
+  // The restart directives of the last successful Reconcile() (cluster -> name -> version), and how many
+  // computations the incremental state had made by then: what DesiredState::changed_clusters is relative to.
+  std::map<std::string, std::map<std::string, std::string>> restarts_directed_;
+  std::optional<std::uint64_t> computes_seen_;
   int status_writes_ = 0;
   bool incremental_on_ = true;
   IncrementalDesiredState incremental_;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/base/base64.h"
@@ -130,6 +131,35 @@ TEST_F(HubReconcilerTest, DisconnectedAgentMakesItsMeshPending) {
   auto vm = Vm();
   EXPECT_EQ(vm.status().meshes().at("istiod-istio-system-c2.vmesh").state(), api::v1::PENDING);
   EXPECT_THAT(vm.status().meshes().at("istiod-istio-system-c2.vmesh").errors(0), HasSubstr("disconnected"));
+}
+
+TEST_F(HubReconcilerTest, DesiredStateNamesTheClustersItChanged) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  auto first = reconciler_->Reconcile();
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->changed_clusters) << "the first reconcile may change every cluster";
+  auto second = reconciler_->Reconcile();
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(second->changed_clusters);
+  EXPECT_TRUE(second->changed_clusters->empty()) << "nothing changed";
+
+  auto restart = reconciler_->facts().RequestRestart("c1", "istiod-istio-system-c1", "r1");
+  ASSERT_TRUE(restart.ok()) << restart.error().message;
+  auto directed = reconciler_->Reconcile();
+  ASSERT_TRUE(directed.ok());
+  EXPECT_THAT(*directed->changed_clusters, ::testing::ElementsAre("c1"));
+  const auto& c1 = directed->resources.at("c1");
+  auto held = std::find_if(c1.begin(), c1.end(), [](const auto& r) { return r.has_restart(); });
+  ASSERT_NE(held, c1.end()) << "the restart directive is part of c1's desired state";
+  EXPECT_EQ(held->name(), "restart/istiod-istio-system-c1");
+  EXPECT_EQ(held->restart().request_id(), "r1");
+  EXPECT_EQ(directed->resources.at("c2").size(), second->resources.at("c2").size());
+
+  reconciler_->facts().RestartsHeld("c1", {{held->name(), held->version()}});
+  auto delivered = reconciler_->Reconcile();
+  ASSERT_TRUE(delivered.ok());
+  EXPECT_THAT(*delivered->changed_clusters, ::testing::ElementsAre("c1"));
+  EXPECT_EQ(delivered->resources.at("c1").size(), second->resources.at("c1").size()) << "delivered: it goes";
 }
 
 TEST_F(HubReconcilerTest, PreviewComputesWithTheGivenObjectAndStoresNothing) {

@@ -8,17 +8,20 @@
 // cluster or mesh is NACKed (ProtocolNack), an undecodable frame or a broken protocol closes the session. A mesh
 // is bound in the store to the cluster that first reported it (Store::BindMeshIfAbsent, on first sight only);
 // the bindings outlive hub restarts and deregistrations.
-// DiscoveryReports, status reports and ACKs feed the reconciler; CSRs are answered by the CA service.
+// DiscoveryReports, status reports and ACKs are facts for the reconciler; CSRs are answered by the CA service.
 //
 // Reconciles are level-based and coalesced: TriggerReconcile() from anywhere schedules one soon; one runs at a
-// time. Deregistering a cluster closes its live session with 1008.
+// time; a failed one is retried with backoff. Deregistering a cluster closes its live session with 1008.
+// `vmeshctl mesh restart` becomes a restart directive in the owning cluster's desired state.
 //
-// Thread safety: every public method may be called from any thread (state is confined to one strand).
-// Implementation note: session state is guarded by one mutex held only briefly; reconciles run one at a time on
-// the core's strand and receive the sessions' facts at their start, so a long reconcile (e.g. generating an RSA
-// root) never stalls sessions. Preview() waits for a running reconcile. After a hub restart, no cluster gets
-// updates until every cluster that had an agent before reported its discovery again (or 30 s passed), so nothing
-// is removed from a cluster merely because the new hub does not know the others' services yet.
+// Thread safety: every public method may be called from any thread.
+// Implementation (hub_core.cpp wires these): SessionRegistry (live sessions, what each agent holds and is sent),
+// HubReconciler (the only holder of the agents' facts, AgentFacts, read at the start of each reconcile so a long
+// reconcile, e.g. generating an RSA root, never stalls sessions), a ReconcileLoop on common/workqueue (reconciles,
+// retries of rejected resources, the end of the restart grace period), CsrHandler (signing off the connection
+// strands) and RestartGate: after a hub restart, no cluster gets updates until every cluster that had an agent
+// before reported its discovery again (or 30 s passed), so nothing is removed from a cluster merely because the
+// new hub does not know the others' services yet. Preview() waits for a running reconcile.
 #pragma once
 
 #include <chrono>
@@ -37,6 +40,7 @@
 #include "hub/controller/desired_state.h"
 #include "hub/registration/registration.h"
 #include "hub/session/rate_limit.h"
+#include "hub/session/session_registry.h"
 #include "hub/store/store.h"
 #include "vmesh/api/v1/discovery.pb.h"
 #include "vmesh/api/v1/virtual_mesh.pb.h"
@@ -66,18 +70,6 @@ struct HubCoreOptions {
   // Metric series a cluster's reports may create per metric family (e.g. one certificate expiry gauge per
   // mesh); further values are not exported, so a hostile agent cannot make /metrics unbounded.
   std::size_t max_series_per_cluster = 64;
-};
-
-// One row per cluster with a live or past session, for `cluster list`, `describe` and metrics.
-struct SessionInfo {
-  std::string cluster;
-  bool connected = false;
-  std::string remote_address;
-  std::string agent_version;
-  std::size_t resources_desired = 0;
-  std::size_t resources_held = 0;  // what the agent ACKed
-  bool in_sync = false;
-  std::map<std::string, std::string> rejected;  // resource -> agent's error
 };
 
 class HubCore {
