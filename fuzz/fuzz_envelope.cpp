@@ -110,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Fixture& fixture = TheFixture();
   Envelope envelope;
   if (!envelope.ParseFromArray(data, static_cast<int>(size))) return 0;  // the hub closes the session
-  // The type name for metrics and logs, as hub_core's TypeName.
+  // The type name for metrics and logs, as the session registry's EnvelopeTypeName.
   if (envelope.message_case() != Envelope::MESSAGE_NOT_SET) {
     const auto* field = Envelope::descriptor()->FindFieldByNumber(envelope.message_case());
     if (field == nullptr) Fail("a set oneof case without a field");
