@@ -136,12 +136,17 @@ Result<TimePoint> ParseRfc3339(std::string_view text) {
   }
   if (pos != text.size()) return bad();
   const std::int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-                               hour * 3600 + minute * 60 + second - offset_seconds;
+                               std::int64_t{hour} * 3600 + minute * 60 + second - offset_seconds;
   // The clock counts nanoseconds in 64 bits: about 292 years either side of 1970.
   using namespace std::chrono;
   constexpr std::int64_t kLimit = duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count() - 1;
   if (seconds > kLimit || seconds < -kLimit) return bad();
   return TimePoint(duration_cast<TimePoint::duration>(std::chrono::seconds(seconds) + nanoseconds(nanos)));
+}
+
+TimePoint UtcTimePoint(int year, int month, int day, int hour, int minute, int second) {
+  const std::int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  return TimePoint(std::chrono::seconds(days * 86400 + std::int64_t{hour} * 3600 + minute * 60 + second));
 }
 
 }  // namespace vmesh

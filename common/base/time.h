@@ -22,4 +22,8 @@ std::string FormatRfc3339(TimePoint t, int fraction_digits = 0);
 // (outside about 1678..2261) are refused. The error quotes the text.
 Result<TimePoint> ParseRfc3339(std::string_view text);
 
+// The time of a broken-down UTC date and time (month 1..12, day 1..31), e.g. what ASN1_TIME_to_tm gives. No
+// range checks: fields out of range carry over as in timegm().
+TimePoint UtcTimePoint(int year, int month, int day, int hour, int minute, int second);
+
 }  // namespace vmesh

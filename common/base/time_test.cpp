@@ -48,6 +48,12 @@ TEST(Rfc3339, RoundTripsEveryPrecision) {
   }
 }
 
+TEST(Rfc3339, UtcTimePointOfBrokenDownFields) {
+  EXPECT_EQ(UtcTimePoint(2024, 5, 1, 12, 0, 0), At(1714564800));
+  EXPECT_EQ(UtcTimePoint(1970, 1, 1, 0, 0, 0), At(0));
+  EXPECT_EQ(FormatRfc3339(UtcTimePoint(2000, 2, 29, 23, 59, 59)), "2000-02-29T23:59:59Z");
+}
+
 TEST(Rfc3339, RefusesWhatIsNotATimeAndQuotesIt) {
   for (const char* bad :
        {"", "2024-05-01", "2024-05-01T12:00:00", "2024-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2024-05-01T24:00:00Z",
