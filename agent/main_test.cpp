@@ -116,20 +116,25 @@ class AgentProcessTest : public ::testing::Test {
   std::string bundle_;
 };
 
-link::v1::Resource ConfigMapOutput(const std::string& name) {
+// A ServiceEntry as the hub sends it: one of the kinds the agent applies.
+link::v1::Resource ServiceEntryOutput(const std::string& name) {
   json::object o{
-      {"apiVersion", "v1"},
-      {"kind", "ConfigMap"},
+      {"apiVersion", "networking.istio.io/v1beta1"},
+      {"kind", "ServiceEntry"},
       {"metadata",
        {{"name", name},
         {"namespace", "istio-system"},
         {"labels", {{"app.kubernetes.io/managed-by", "vmesh"}, {"networking.vmesh.dev/virtual-mesh", "vmesh.vm1"}}}}},
-      {"data", {{"k", "v"}}}};
+      {"spec",
+       {{"hosts", json::array{"reviews.bookinfo.global"}},
+        {"location", "MESH_INTERNAL"},
+        {"resolution", "DNS"},
+        {"ports", json::array{json::object{{"number", 9080}, {"name", "http"}, {"protocol", "HTTP"}}}}}}};
   link::v1::Resource r;
-  r.set_name("kube/v1/ConfigMap/istio-system/" + name);
+  r.set_name("kube/networking.istio.io/v1beta1/ServiceEntry/istio-system/" + name);
   auto* k = r.mutable_kube_object();
-  k->set_api_version("v1");
-  k->set_kind("ConfigMap");
+  k->set_api_version("networking.istio.io/v1beta1");
+  k->set_kind("ServiceEntry");
   k->set_namespace_("istio-system");
   k->set_name(name);
   k->set_json(json::serialize(o));
@@ -164,9 +169,9 @@ TEST_F(AgentProcessTest, BootstrapsSyncsServesAdminStopsAndResumesAfterRestart) 
   link::v1::ResourceUpdate update;
   update.set_nonce("1");
   update.set_system_version("1-2");
-  const auto good = ConfigMapOutput("vmesh-test-output");
+  const auto good = ServiceEntryOutput("vmesh-test-output");
   *update.add_upserts() = good;
-  link::v1::Resource bad = ConfigMapOutput("bad");
+  link::v1::Resource bad = ServiceEntryOutput("bad");
   bad.set_name("kube/example.com/v1/Unknown/istio-system/bad");
   bad.mutable_kube_object()->set_api_version("example.com/v1");
   bad.mutable_kube_object()->set_kind("Unknown");
@@ -178,7 +183,8 @@ TEST_F(AgentProcessTest, BootstrapsSyncsServesAdminStopsAndResumesAfterRestart) 
   EXPECT_FALSE(ack.accepted());
   ASSERT_EQ(ack.errors_size(), 1);
   EXPECT_EQ(ack.errors(0).name(), bad.name());
-  auto cm = cluster_.Kubectl({"get", "configmap", "-n", "istio-system", "vmesh-test-output", "-o", "name"});
+  auto cm = cluster_.Kubectl(
+      {"get", "serviceentries.networking.istio.io", "-n", "istio-system", "vmesh-test-output", "-o", "name"});
   EXPECT_EQ(cm.exit_code, 0) << cm.output;
 
   auto metrics = Get(port, "/metrics");

@@ -564,7 +564,11 @@ TEST_F(LinkTest, ConcurrentSendersArriveCompleteAndInOrder) {
 
 TEST_F(LinkTest, SendQueueIsBoundedWhenThePeerDoesNotRead) {
   // The server writes to a raw client that never reads: once socket buffers are full, the queue fills up and
-  // Send() reports it instead of growing without bound.
+  // Send() reports it instead of growing without bound. The raw client answers no pings: the idle timeout must
+  // not end the connection before the queue is full (a busy machine takes a while to queue 200 MiB).
+  ConnectionOptions patient = FastOptions();
+  patient.idle_timeout = milliseconds(60000);
+  server_connection_ = patient;
   ServerOptions options;
   StartServer(options);
   test::Identity client = LinkCa().IssueClient("cluster-1");

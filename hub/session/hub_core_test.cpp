@@ -41,6 +41,9 @@ spec:
 
 std::string MeshName(const std::string& cluster) { return "istiod-istio-system-" + cluster; }
 
+// Meshes of cluster c1's istiods of revision r<i> (names derivable from the cluster, SPEC §3.3).
+std::string RevisionMesh(int i) { return "istiod-r" + std::to_string(i) + "-istio-system-c1"; }
+
 api::v1::Mesh MeshOf(const std::string& cluster) {
   api::v1::Mesh m;
   m.mutable_metadata()->set_name(MeshName(cluster));
@@ -995,18 +998,33 @@ TEST_F(HubCoreTest, StatusForMeshesTheClusterDidNotReportCreatesNoMetricSeries) 
   sync::ResourceReceiver r1;
   auto a1 = Joined("c1", r1);
   ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
-  Envelope e;
+  // A report naming meshes the cluster does not own is refused whole (nothing of it is recorded)...
+  Envelope made_up;
   for (int i = 0; i < 500; ++i) {
-    auto* m = e.mutable_status_report()->add_meshes();
+    auto* m = made_up.mutable_status_report()->add_meshes();
     m->set_mesh("made-up-" + std::to_string(i));
-    m->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000);
+    m->mutable_certificate()->mutable_not_after()->set_seconds(1'800'000'000);
   }
+  auto* own_too = made_up.mutable_status_report()->add_meshes();
+  own_too->set_mesh(MeshName("c1"));
+  own_too->mutable_certificate()->mutable_not_after()->set_seconds(1'800'000'000);
+  const std::uint64_t refused_id = a1->Send(made_up);
+  ASSERT_GE(a1->WaitFor([&](const Envelope& e) {
+    return e.has_protocol_nack() && e.protocol_nack().envelope_id() == refused_id;
+  }),
+            0);
+  // ...while one about its own mesh is.
+  Envelope e;
   auto* own = e.mutable_status_report()->add_meshes();
   own->set_mesh(MeshName("c1"));
   own->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000);
   a1->Send(e);
   a1->Probe(0);
-  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", MeshName("c1")}}), 1'900'000'000);
+  EXPECT_TRUE(link::test::WaitFor(
+      [&] {
+        return metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", MeshName("c1")}}) == 1'900'000'000;
+      },
+      kWait));
   EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("made-up-")));
 }
 
@@ -1019,7 +1037,8 @@ TEST_F(HubCoreTest, CertificateSeriesPerClusterAreCapped) {
   std::vector<api::v1::Mesh> meshes;
   for (int i = 0; i < 4; ++i) {
     api::v1::Mesh m = MeshOf("c1");
-    m.mutable_metadata()->set_name("mesh-" + std::to_string(i));
+    m.mutable_spec()->set_revision("r" + std::to_string(i));
+    m.mutable_metadata()->set_name(RevisionMesh(i));
     meshes.push_back(m);
   }
   a1->Discover(meshes);
@@ -1027,18 +1046,22 @@ TEST_F(HubCoreTest, CertificateSeriesPerClusterAreCapped) {
   Envelope e;
   for (int i = 0; i < 4; ++i) {
     auto* m = e.mutable_status_report()->add_meshes();
-    m->set_mesh("mesh-" + std::to_string(i));
+    m->set_mesh(RevisionMesh(i));
     m->mutable_certificate()->mutable_not_after()->set_seconds(1'900'000'000 + i);
   }
   a1->Send(e);
   a1->Probe(0);
-  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", "mesh-0"}}), 1'900'000'000);
-  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", "mesh-1"}}), 1'900'000'001);
-  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("mesh-2")));
+  EXPECT_TRUE(link::test::WaitFor(
+      [&] {
+        return metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", RevisionMesh(1)}}) == 1'900'000'001;
+      },
+      kWait));
+  EXPECT_EQ(metrics_.Value("vmesh_hub_certificate_not_after_seconds", {{"mesh", RevisionMesh(0)}}), 1'900'000'000);
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr(RevisionMesh(2))));
   // Deregistering drops the cluster's series.
   ASSERT_TRUE(registration_->Deregister("c1").ok());
   core_->OnDeregistered("c1");
-  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("mesh-0")));
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr(RevisionMesh(0))));
 }
 
 }  // namespace
