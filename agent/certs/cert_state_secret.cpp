@@ -29,8 +29,6 @@ Result<Clock::time_point> ParseSeconds(const std::string& key, const std::string
 
 }  // namespace
 
-std::string CertStateSecretName(const std::string& mesh) { return "vmesh-ca-" + mesh; }
-
 json::object CertStateToSecret(const MeshCertState& s, const std::string& mesh, const std::string& state_namespace) {
   json::object data;
   auto put = [&](const char* key, const std::string& value) {

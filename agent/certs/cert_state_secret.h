@@ -13,11 +13,13 @@
 #include <string>
 
 #include "agent/certs/cert_plan.h"
+#include "common/base/resource_names.h"
 #include "common/base/result.h"
 
 namespace vmesh::agent {
 
-std::string CertStateSecretName(const std::string& mesh);
+// "vmesh-ca-<mesh>" (common/base/resource_names.h).
+using vmesh::CertStateSecretName;
 
 // The whole Secret (apiVersion, kind, metadata without resourceVersion, type, data).
 boost::json::object CertStateToSecret(const MeshCertState& state, const std::string& mesh,

@@ -1,6 +1,5 @@
 #include "agent/certs/certificate_manager.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +13,9 @@
 #include "agent/certs/cacerts.h"
 #include "agent/certs/cert_state_secret.h"
 #include "common/base/base64.h"
+#include "common/base/json_fields.h"
+#include "common/base/random.h"
+#include "common/base/resource_names.h"
 #include "common/metrics/metrics.h"
 #include "common/pki/csr.h"
 #include "common/pki/key.h"
@@ -27,24 +29,9 @@ using Clock = std::chrono::system_clock;
 
 constexpr char kNotAfterGauge[] = "vmesh_agent_certificate_not_after_seconds";
 
-const json::object* Obj(const json::object* o, std::string_view key) {
-  if (o == nullptr) return nullptr;
-  auto it = o->find(key);
-  return it != o->end() && it->value().is_object() ? &it->value().get_object() : nullptr;
-}
-std::string Str(const json::object* o, std::string_view key) {
-  if (o == nullptr) return "";
-  auto it = o->find(key);
-  return it != o->end() && it->value().is_string() ? std::string(it->value().get_string()) : "";
-}
-std::map<std::string, std::string> StrMap(const json::object* o) {
-  std::map<std::string, std::string> out;
-  if (o == nullptr) return out;
-  for (const auto& [k, v] : *o) {
-    if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
-  }
-  return out;
-}
+using jsonf::Obj;
+using jsonf::Str;
+using jsonf::StrMap;
 
 pki::KeySpec KeySpecOf(const link::v1::CertificateDirective& d) {
   switch (d.key_algorithm()) {
@@ -55,21 +42,6 @@ pki::KeySpec KeySpecOf(const link::v1::CertificateDirective& d) {
     default:
       return pki::KeySpec::Rsa(d.rsa_key_size_bits() == 0 ? 4096 : static_cast<int>(d.rsa_key_size_bits()));
   }
-}
-
-std::string RandomRequestId() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    // Uniqueness, not secrecy, is what matters here.
-    for (auto& b : bytes) b = static_cast<unsigned char>(std::rand());
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
 }
 
 std::set<std::string> Fingerprints(const std::string& pem) {
@@ -348,10 +320,12 @@ asio::awaitable<Status> CertificateManager::GenerateKeyAndSend(MeshEntry& e) {
   if (!error.empty()) co_return MakeError("generating a " + spec.ToString() + " key for mesh " + e.mesh + ": " + error);
   if (options_.spare_keys) PrepareSpare(spec);  // for the next rotation or directive of this kind
 
+  auto request_id = RandomHex(16);
+  if (!request_id.ok()) co_return request_id.error().Wrap("mesh " + e.mesh + ": certificate request id");
   const MeshCertState previous = e.state;
   e.state.pending_key_pem = pem;
   e.state.pending_generation = e.directive->generation();
-  e.state.pending_request_id = RandomRequestId();
+  e.state.pending_request_id = std::move(*request_id);
   // The key is persisted before anything about it leaves the cluster.
   if (Status s = co_await Persist(e); !s.ok()) {
     e.state = previous;
@@ -423,7 +397,7 @@ asio::awaitable<Status> CertificateManager::Install(MeshEntry& e, const link::v1
   const std::optional<api::v1::Mesh> mesh = meshes_(e.mesh);
   if (!mesh) co_return MakeError("mesh " + e.mesh + " is not discovered in this cluster");
   const std::string ns = mesh->spec().installation_namespace();
-  const std::string cacerts_path = kube::ResourcePath("v1", "secrets", ns, "cacerts");
+  const std::string cacerts_path = kube::ResourcePath("v1", "secrets", ns, kCacertsSecretName);
 
   auto current = co_await ReadObject(client_, cacerts_path, true);
   if (!current.ok()) co_return current.error();
@@ -443,7 +417,8 @@ asio::awaitable<Status> CertificateManager::Install(MeshEntry& e, const link::v1
   if (!intermediate.ok()) co_return intermediate.error();
 
   // What the mesh's workloads trust now: istiod's mirror in its namespace (Istio's own root before vmesh).
-  auto held = co_await ReadObject(client_, kube::ResourcePath("v1", "configmaps", ns, "istio-ca-root-cert"), false);
+  auto held =
+      co_await ReadObject(client_, kube::ResourcePath("v1", "configmaps", ns, kIstioRootCertConfigMapName), false);
   if (!held.ok()) co_return held.error();
 
   json::object data;
@@ -453,7 +428,7 @@ asio::awaitable<Status> CertificateManager::Install(MeshEntry& e, const link::v1
   labels[kManagedByLabel] = kManagedByValue;
   json::object secret{{"apiVersion", "v1"},
                       {"kind", "Secret"},
-                      {"metadata", {{"name", "cacerts"}, {"namespace", ns}, {"labels", std::move(labels)}}},
+                      {"metadata", {{"name", kCacertsSecretName}, {"namespace", ns}, {"labels", std::move(labels)}}},
                       {"type", "Opaque"},
                       {"data", std::move(data)}};
   Result<kube::ApiResponse> written = MakeError("");
@@ -595,7 +570,7 @@ asio::awaitable<void> CertificateManager::RestartStep(MeshEntry& e) {
   }
   if (e.installed_root_pem.empty()) {
     auto cacerts = co_await ReadObject(
-        client_, kube::ResourcePath("v1", "secrets", mesh->spec().installation_namespace(), "cacerts"), true);
+        client_, kube::ResourcePath("v1", "secrets", mesh->spec().installation_namespace(), kCacertsSecretName), true);
     if (!cacerts.ok()) {
       e.restart_error = cacerts.error().message;
       co_return;

@@ -12,6 +12,7 @@
 
 #include "agent/discovery/istio_discovery.h"
 #include "agent/discovery/service_discovery.h"
+#include "common/base/resource_names.h"
 #include "common/kube/informer.h"
 #include "common/pki/openssl_util.h"
 
@@ -118,7 +119,7 @@ bool IsMeshConfig(const json::value& cm) {
   name = name && name->is_object() ? name->get_object().if_contains("name") : nullptr;
   if (name == nullptr || !name->is_string()) return false;
   const std::string_view n = name->get_string();
-  return n == "istio" || (n.rfind("istio-", 0) == 0 && n != "istio-ca-root-cert");
+  return n == "istio" || (n.rfind("istio-", 0) == 0 && n != kIstioRootCertConfigMapName);
 }
 
 // Replaces `current` with `next` and records the differences in `report`.

@@ -7,7 +7,8 @@
 #include <map>
 #include <set>
 
-#include "agent/discovery/json_fields.h"
+#include "common/base/json_fields.h"
+#include "common/base/resource_names.h"
 
 namespace vmesh::agent {
 
@@ -165,7 +166,7 @@ std::vector<api::v1::Mesh> DiscoverMeshes(const ClusterSnapshot& s) {
     api::v1::Mesh mesh;
     mesh.set_api_version("discovery.vmesh.dev/v1");
     mesh.set_kind("Mesh");
-    mesh.mutable_metadata()->set_name("istiod-" + (rev.empty() ? "" : rev + "-") + ns + "-" + s.cluster);
+    mesh.mutable_metadata()->set_name(DiscoveredMeshName(s.cluster, ns, rev));
     mesh.mutable_metadata()->set_namespace_(s.hub_namespace);
     api::v1::MeshSpec* spec = mesh.mutable_spec();
     spec->set_cluster(s.cluster);

@@ -5,7 +5,8 @@
 #include <map>
 #include <set>
 
-#include "agent/discovery/json_fields.h"
+#include "common/base/json_fields.h"
+#include "common/base/resource_names.h"
 
 namespace vmesh::agent {
 
@@ -225,8 +226,12 @@ ControllerRef ControllerOf(const json::object& pod) {
 
 }  // namespace
 
-std::string DestinationKey(const api::v1::Destination& d) { return d.spec().namespace_() + "/" + d.spec().name(); }
-std::string WorkloadKey(const api::v1::Workload& w) { return w.spec().namespace_() + "/" + w.metadata().name(); }
+std::string DestinationKey(const api::v1::Destination& d) {
+  return vmesh::ObjectKey(d.spec().namespace_(), d.spec().name());
+}
+std::string WorkloadKey(const api::v1::Workload& w) {
+  return vmesh::ObjectKey(w.spec().namespace_(), w.metadata().name());
+}
 
 std::vector<api::v1::Destination> DiscoverDestinations(const ClusterSnapshot& s,
                                                        const std::vector<api::v1::Mesh>& meshes) {

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <ctime>
 #include <map>
 #include <set>
 
+#include "common/base/json_fields.h"
+#include "common/base/kinds.h"
+#include "common/base/resource_names.h"
+#include "common/base/time.h"
 #include "common/metrics/metrics.h"
 #include "common/pki/certificate.h"
 
@@ -17,33 +20,11 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-// Safe accessors: a missing or mistyped field yields an empty value instead of throwing.
-const json::object* Obj(const json::object* o, std::string_view key) {
-  if (o == nullptr) return nullptr;
-  auto it = o->find(key);
-  return it != o->end() && it->value().is_object() ? &it->value().get_object() : nullptr;
-}
-std::string Str(const json::object* o, std::string_view key) {
-  if (o == nullptr) return "";
-  auto it = o->find(key);
-  return it != o->end() && it->value().is_string() ? std::string(it->value().get_string()) : "";
-}
-std::int64_t Int(const json::object* o, std::string_view key, std::int64_t fallback = 0) {
-  if (o == nullptr) return fallback;
-  auto it = o->find(key);
-  if (it == o->end()) return fallback;
-  if (it->value().is_int64()) return it->value().get_int64();
-  if (it->value().is_uint64()) return static_cast<std::int64_t>(it->value().get_uint64());
-  return fallback;
-}
-std::map<std::string, std::string> StrMap(const json::object* o) {
-  std::map<std::string, std::string> out;
-  if (o == nullptr) return out;
-  for (const auto& [k, v] : *o) {
-    if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
-  }
-  return out;
-}
+using jsonf::Int;
+using jsonf::Obj;
+using jsonf::Str;
+using jsonf::StrMap;
+
 std::string Revision(std::string rev) { return rev == "default" ? "" : rev; }
 
 std::vector<json::object> Items(const kube::ApiResponse& list) {
@@ -55,15 +36,6 @@ std::vector<json::object> Items(const kube::ApiResponse& list) {
     if (item.is_object()) out.push_back(item.get_object());
   }
   return out;
-}
-
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // The rollout is finished the way `kubectl rollout status` judges it.
@@ -91,10 +63,10 @@ struct Collected {
   json::object object;
 };
 
+// The REST resource of a workload kind (Deployment, StatefulSet, DaemonSet).
 std::string ResourceOf(const std::string& kind) {
-  if (kind == "StatefulSet") return "statefulsets";
-  if (kind == "DaemonSet") return "daemonsets";
-  return "deployments";
+  const KindInfo* k = FindKind(kind);
+  return k != nullptr && k->group == "apps" ? std::string(k->plural) : "deployments";
 }
 
 std::set<std::string> Fingerprints(const std::string& pem) {
@@ -193,7 +165,7 @@ asio::awaitable<Result<bool>> Restarter::RootConfigMapsCurrent(const std::string
   auto items = Items(*list);
   if (items.empty()) co_return false;
   for (const auto& cm : items) {
-    if (Str(Obj(&cm, "metadata"), "name") != "istio-ca-root-cert") continue;
+    if (Str(Obj(&cm, "metadata"), "name") != kIstioRootCertConfigMapName) continue;
     const std::set<std::string> carried = Fingerprints(Str(Obj(&cm, "data"), "root-cert.pem"));
     for (const auto& fp : wanted) {
       if (!carried.count(fp)) co_return false;
@@ -203,7 +175,8 @@ asio::awaitable<Result<bool>> Restarter::RootConfigMapsCurrent(const std::string
 }
 
 asio::awaitable<Status> Restarter::Restart(const std::string& mesh, const WorkloadState& w, const std::string& serial) {
-  json::object annotations{{kRestartedAtAnnotation, Rfc3339(options_.clock())}, {kRestartedForAnnotation, serial}};
+  json::object annotations{{kRestartedAtAnnotation, FormatRfc3339(options_.clock())},
+                           {kRestartedForAnnotation, serial}};
   json::value patch = {{"spec", {{"template", {{"metadata", {{"annotations", annotations}}}}}}}};
   const std::string target = kube::ResourcePath("apps/v1", ResourceOf(w.kind), w.namespace_, w.name);
   auto r = co_await client_.MergePatch(target, patch);

@@ -110,12 +110,6 @@ Problem ControllerKindProblem(std::string_view s) {
 
 }  // namespace
 
-std::string DiscoveredMeshName(const std::string& cluster, const std::string& installation_namespace,
-                               const std::string& revision) {
-  const bool default_revision = revision.empty() || revision == "default";
-  return "istiod-" + (default_revision ? "" : revision + "-") + installation_namespace + "-" + cluster;
-}
-
 std::vector<FieldError> ValidateDiscoveredMesh(const v1::Mesh& mesh) {
   Checks c;
   c.Meta(mesh.metadata());

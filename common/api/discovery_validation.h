@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/api/field_error.h"
+#include "common/base/resource_names.h"
 #include "vmesh/api/v1/discovery.pb.h"
 
 namespace vmesh::api {
@@ -22,10 +23,9 @@ std::vector<FieldError> ValidateDiscoveredMesh(const v1::Mesh& mesh);
 std::vector<FieldError> ValidateDiscoveredDestination(const v1::Destination& destination);
 std::vector<FieldError> ValidateDiscoveredWorkload(const v1::Workload& workload);
 
-// The name an agent gives the Mesh of an istiod installation (SPEC §3.3):
+// The name an agent gives the Mesh of an istiod installation (SPEC §3.3), owned by common/base/resource_names.h:
 // istiod-<istio-namespace>-<cluster>, or istiod-<revision>-<istio-namespace>-<cluster> for a revision other
 // than "" and "default".
-std::string DiscoveredMeshName(const std::string& cluster, const std::string& installation_namespace,
-                               const std::string& revision);
+using vmesh::DiscoveredMeshName;
 
 }  // namespace vmesh::api

@@ -1,4 +1,5 @@
-// Base64 (RFC 4648) for manifests (proto3 JSON bytes), kubeconfig *-data fields, sealed keys and tokens.
+// Base64 (RFC 4648) for manifests (proto3 JSON bytes), kubeconfig *-data fields, sealed keys and tokens; lower-case
+// hex for ids, serials and digests.
 #pragma once
 
 #include <optional>
@@ -15,5 +16,8 @@ std::string Base64Encode(std::string_view bytes, Base64Alphabet alphabet = Base6
 // Accepts either alphabet, with or without padding; ASCII whitespace (line breaks in PEM-like data) is
 // skipped. nullopt for anything else.
 std::optional<std::string> Base64Decode(std::string_view text);
+
+// Two lower-case hex digits per byte ("\x01\xab" -> "01ab").
+std::string HexEncode(std::string_view bytes);
 
 }  // namespace vmesh

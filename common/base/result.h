@@ -1,4 +1,5 @@
-// Result<T>: a value or an Error with a human-readable message.
+// Result<T>: a value or an Error with a human-readable message and an ErrorCode (common/base/error_code.h) that
+// says what kind of failure it is, so the API and the link can answer it without reading the message.
 //
 // Expected failures (bad input, a peer's refusal, a missing file) are values, not exceptions:
 // functions that can fail that way return Result<T>. Accessing value() of an error Result, or error()
@@ -10,16 +11,25 @@
 #include <utility>
 #include <variant>
 
+#include "common/base/error_code.h"
+
 namespace vmesh {
 
 struct Error {
   std::string message;
+  ErrorCode code = ErrorCode::kUnknown;
 
-  // Returns a copy with "context: " put in front of the message.
-  Error Wrap(const std::string& context) const { return Error{context + ": " + message}; }
+  // Returns a copy with "context: " put in front of the message (the code is kept).
+  Error Wrap(const std::string& context) const { return Error{context + ": " + message, code}; }
+  // Returns a copy with `c` as its code.
+  Error WithCode(ErrorCode c) const { return Error{message, c}; }
+  // Returns a copy with `c` as its code unless it has one already (classifying what a lower layer left open).
+  Error WithDefaultCode(ErrorCode c) const { return Error{message, code == ErrorCode::kUnknown ? c : code}; }
 };
 
-inline Error MakeError(std::string message) { return Error{std::move(message)}; }
+inline Error MakeError(std::string message, ErrorCode code = ErrorCode::kUnknown) {
+  return Error{std::move(message), code};
+}
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -2,20 +2,15 @@
 
 #include <boost/json.hpp>
 
+#include "common/base/json_fields.h"
+#include "common/base/resource_names.h"
+
 namespace vmesh::kube {
 namespace {
 
 namespace json = boost::json;
 
-std::string Str(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* key : path) {
-    if (!cur->is_object()) return "";
-    cur = cur->get_object().if_contains(key);
-    if (cur == nullptr) return "";
-  }
-  return cur->is_string() ? std::string(cur->get_string()) : "";
-}
+using jsonf::StrAt;
 
 }  // namespace
 
@@ -30,9 +25,9 @@ Result<WatchEvent> DecodeWatchEvent(std::string_view line) {
 }
 
 std::string ObjectKeyOf(const json::value& object) {
-  const std::string ns = Str(object, {"metadata", "namespace"});
-  const std::string name = Str(object, {"metadata", "name"});
-  return ns.empty() ? name : ns + "/" + name;
+  const std::string ns = StrAt(object, {"metadata", "namespace"});
+  const std::string name = StrAt(object, {"metadata", "name"});
+  return ObjectKey(ns, name);
 }
 
 void ApplyList(const json::value& list, ObjectCache& cache) {
@@ -41,7 +36,7 @@ void ApplyList(const json::value& list, ObjectCache& cache) {
   if (const auto* items = list.get_object().if_contains("items"); items && items->is_array()) {
     for (const auto& item : items->get_array()) cache.objects[ObjectKeyOf(item)] = item;
   }
-  cache.resource_version = Str(list, {"metadata", "resourceVersion"});
+  cache.resource_version = StrAt(list, {"metadata", "resourceVersion"});
 }
 
 WatchEffect ApplyWatchEvent(const WatchEvent& event, ObjectCache& cache) {
@@ -54,7 +49,7 @@ WatchEffect ApplyWatchEvent(const WatchEvent& event, ObjectCache& cache) {
     }
     return WatchEffect::kError;
   }
-  const std::string rv = Str(event.object, {"metadata", "resourceVersion"});
+  const std::string rv = StrAt(event.object, {"metadata", "resourceVersion"});
   if (!rv.empty()) cache.resource_version = rv;
   if (event.type == "BOOKMARK") return WatchEffect::kBookmark;
   if (event.type == "DELETED") {

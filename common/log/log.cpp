@@ -5,7 +5,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
+
+#include "common/base/time.h"
 
 namespace vmesh::log {
 namespace {
@@ -13,18 +14,8 @@ namespace {
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    using namespace std::chrono;
-    const auto since_epoch = msg.time.time_since_epoch();
-    const auto secs = duration_cast<seconds>(since_epoch);
-    const auto millis = duration_cast<milliseconds>(since_epoch - secs).count();
-    std::time_t t = secs.count();
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char time_buf[64];
-    std::snprintf(time_buf, sizeof time_buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
     std::string line = "{\"time\":\"";
-    line += time_buf;
+    line += FormatRfc3339(msg.time, 3);
     line += "\",\"level\":\"";
     auto level = spdlog::level::to_string_view(msg.level);
     line.append(level.data(), level.size());

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/base/time.h"
 #include "common/pki/x509_internal.h"
 
 namespace vmesh::pki {
@@ -52,7 +53,7 @@ Status SetRandomSerial(X509* cert) {
 
 Status SetTime(ASN1_TIME* field, TimePoint time, std::string_view what) {
   if (ASN1_TIME_set(field, Clock::to_time_t(time)) == nullptr) {
-    return OpenSslError("cannot encode " + std::string(what) + " " + internal::FormatTime(time));
+    return OpenSslError("cannot encode " + std::string(what) + " " + FormatRfc3339(time));
   }
   return OkStatus();
 }
@@ -199,8 +200,8 @@ Result<Certificate> BuildCertificate(const Certificate* issuer, const PrivateKey
     not_after = std::min(not_after, issuer->not_after());
   }
   if (not_after <= not_before) {
-    return MakeError("empty validity period: notBefore " + internal::FormatTime(not_before) + ", notAfter " +
-                     internal::FormatTime(not_after));
+    return MakeError("empty validity period: notBefore " + FormatRfc3339(not_before) + ", notAfter " +
+                     FormatRfc3339(not_after));
   }
 
   X509Ptr cert(X509_new());
@@ -235,10 +236,10 @@ Result<Certificate> BuildCertificate(const Certificate* issuer, const PrivateKey
 Status CheckIssuerValidAt(const CaSigner& issuer, TimePoint now) {
   const Certificate& cert = issuer.certificate();
   if (now > cert.not_after()) {
-    return MakeError("issuer " + cert.subject() + " expired at " + internal::FormatTime(cert.not_after()));
+    return MakeError("issuer " + cert.subject() + " expired at " + FormatRfc3339(cert.not_after()));
   }
   if (now < cert.not_before()) {
-    return MakeError("issuer " + cert.subject() + " is not valid before " + internal::FormatTime(cert.not_before()));
+    return MakeError("issuer " + cert.subject() + " is not valid before " + FormatRfc3339(cert.not_before()));
   }
   return OkStatus();
 }

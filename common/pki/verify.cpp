@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/base/time.h"
 #include "common/pki/x509_internal.h"
 
 namespace vmesh::pki {
@@ -54,7 +55,7 @@ Result<std::vector<Certificate>> VerifyChain(const Certificate& cert, const std:
     int err = X509_STORE_CTX_get_error(ctx.get());
     int depth = X509_STORE_CTX_get_error_depth(ctx.get());
     X509* at_fault = X509_STORE_CTX_get_current_cert(ctx.get());
-    std::string message = what + " does not verify at " + internal::FormatTime(at) + ": " +
+    std::string message = what + " does not verify at " + FormatRfc3339(at) + ": " +
                           X509_verify_cert_error_string(err) + " (depth " + std::to_string(depth);
     if (at_fault != nullptr) message += ", " + internal::NameToString(X509_get_subject_name(at_fault));
     message += ")";

@@ -8,22 +8,12 @@
 #include <openssl/objects.h>
 
 #include <cstdint>
-#include <ctime>
 
+#include "common/base/time.h"
 #include "common/base/utf8.h"
 
 namespace vmesh::pki::internal {
 namespace {
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): no timegm(), no TZ.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 std::string LastEntry(const X509_NAME* name, int nid) {
   int index = -1;
@@ -103,24 +93,11 @@ std::optional<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* time) {
   bool ok = time != nullptr && ASN1_TIME_to_tm(time, &tm) == 1;
   ERR_pop_to_mark();
   if (!ok) return std::nullopt;
-  int64_t days = DaysFromCivil(int64_t{tm.tm_year} + 1900, static_cast<unsigned>(tm.tm_mon + 1),
-                               static_cast<unsigned>(tm.tm_mday));
-  int64_t seconds = days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
-  return TimePoint(std::chrono::seconds(seconds));
+  return UtcTimePoint(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 const EVP_MD* SignatureDigest(KeyAlgorithm algorithm) {
   return algorithm == KeyAlgorithm::kEcdsaP384 ? EVP_sha384() : EVP_sha256();
-}
-
-std::string FormatTime(TimePoint time) {
-  std::time_t t = Clock::to_time_t(time);
-  struct tm tm = {};
-  char buf[64] = {0};
-  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-    return std::to_string(static_cast<long long>(t)) + "s since the epoch";
-  }
-  return buf;
 }
 
 std::string NameToString(const X509_NAME* name) {

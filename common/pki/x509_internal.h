@@ -29,9 +29,6 @@ std::optional<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* time);
 // The digest vmesh signs with for a key: SHA-384 for P-384 (matching the curve's strength), else SHA-256.
 const EVP_MD* SignatureDigest(KeyAlgorithm algorithm);
 
-// "2026-01-27T10:00:00Z".
-std::string FormatTime(TimePoint time);
-
 // RFC 2253 rendering of `name` ("CN=...,O=...").
 std::string NameToString(const X509_NAME* name);
 DistinguishedName NameFields(const X509_NAME* name);

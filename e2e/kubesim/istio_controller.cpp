@@ -3,18 +3,18 @@
 #include <cstdio>
 
 #include "common/base/base64.h"
+#include "common/base/json_fields.h"
 #include "common/pki/certificate.h"
 #include "common/pki/issuer.h"
 #include "common/pki/key.h"
-#include "e2e/kubesim/json_util.h"
 
 namespace vmesh::kubesim {
 namespace {
 
 namespace json = boost::json;
-using jsonutil::At;
-using jsonutil::Obj;
-using jsonutil::Str;
+using jsonf::At;
+using jsonf::ObjAt;
+using jsonf::StrAt;
 
 constexpr const char* kRootConfigMap = "istio-ca-root-cert";
 constexpr const char* kRootKey = "root-cert.pem";
@@ -27,7 +27,7 @@ bool PodReady(const json::object& pod) {
   const json::value* conditions = At(pod, {"status", "conditions"});
   if (!conditions || !conditions->is_array()) return false;
   for (const auto& c : conditions->get_array()) {
-    if (c.is_object() && Str(c.get_object(), {"type"}) == "Ready") return Str(c.get_object(), {"status"}) == "True";
+    if (c.is_object() && StrAt(c.get_object(), {"type"}) == "Ready") return StrAt(c.get_object(), {"status"}) == "True";
   }
   return false;
 }
@@ -36,10 +36,10 @@ std::string IstiodImage(const json::object& pod) {
   const json::value* containers = At(pod, {"spec", "containers"});
   if (!containers || !containers->is_array() || containers->get_array().empty()) return {};
   for (const auto& c : containers->get_array()) {
-    if (c.is_object() && Str(c.get_object(), {"name"}) == "discovery") return Str(c.get_object(), {"image"});
+    if (c.is_object() && StrAt(c.get_object(), {"name"}) == "discovery") return StrAt(c.get_object(), {"image"});
   }
   const json::value& first = containers->get_array().front();
-  return first.is_object() ? Str(first.get_object(), {"image"}) : std::string();
+  return first.is_object() ? StrAt(first.get_object(), {"image"}) : std::string();
 }
 
 // A Secret's value for `key`: data (base64) first, then stringData.
@@ -113,9 +113,9 @@ std::optional<std::chrono::steady_clock::time_point> IstioController::Reconcile(
   std::map<std::string, Loaded> seen;
   const Loaded* running = nullptr;
   for (const auto& pod : pods->items) {
-    if (Str(*pod, {"metadata", "labels", "app"}) != "istiod") continue;
-    const std::string uid = Str(*pod, {"metadata", "uid"});
-    const std::string ns = Str(*pod, {"metadata", "namespace"});
+    if (StrAt(*pod, {"metadata", "labels", "app"}) != "istiod") continue;
+    const std::string uid = StrAt(*pod, {"metadata", "uid"});
+    const std::string ns = StrAt(*pod, {"metadata", "namespace"});
     Loaded loaded;
     if (auto it = istiods_.find(uid); it != istiods_.end()) {
       loaded = it->second;
@@ -151,8 +151,8 @@ std::optional<std::chrono::steady_clock::time_point> IstioController::Reconcile(
   MirrorRoot(root_pem);
   const std::string fingerprint = FirstCertificateFingerprint(root_pem);
   for (const auto& pod : pods->items) {
-    if (Str(*pod, {"metadata", "labels", "security.istio.io/tlsMode"}) != "istio") continue;
-    if (!Str(*pod, {"metadata", "annotations", kTrustedRootAnnotation}).empty()) continue;
+    if (StrAt(*pod, {"metadata", "labels", "security.istio.io/tlsMode"}) != "istio") continue;
+    if (!StrAt(*pod, {"metadata", "annotations", kTrustedRootAnnotation}).empty()) continue;
     Annotate(*pod, {{kTrustedRootAnnotation, fingerprint}});
   }
   return std::nullopt;
@@ -161,14 +161,14 @@ std::optional<std::chrono::steady_clock::time_point> IstioController::Reconcile(
 void IstioController::Annotate(const json::object& pod, const std::map<std::string, std::string>& annotations) {
   bool same = true;
   for (const auto& [key, value] : annotations) {
-    same = same && Str(pod, {"metadata", "annotations", key}) == value;
+    same = same && StrAt(pod, {"metadata", "annotations", key}) == value;
   }
   if (same) return;
-  (void)store_.Mutate(pods_, Str(pod, {"metadata", "namespace"}), Str(pod, {"metadata", "name"}),
+  (void)store_.Mutate(pods_, StrAt(pod, {"metadata", "namespace"}), StrAt(pod, {"metadata", "name"}),
                       [&](const json::object& current) -> ApiResult<json::object> {
                         json::object next = current;
-                        json::object& md = jsonutil::Ensure(next, "metadata");
-                        json::object& out = jsonutil::Ensure(md, "annotations");
+                        json::object& md = jsonf::Ensure(next, "metadata");
+                        json::object& out = jsonf::Ensure(md, "annotations");
                         for (const auto& [key, value] : annotations) out[key] = value;
                         return next;
                       });
@@ -178,7 +178,7 @@ void IstioController::MirrorRoot(const std::string& root_pem) {
   auto namespaces = store_.List(namespaces_, "", {});
   if (!namespaces.ok()) return;
   for (const auto& ns_object : namespaces->items) {
-    const std::string ns = Str(*ns_object, {"metadata", "name"});
+    const std::string ns = StrAt(*ns_object, {"metadata", "name"});
     if (IsSystemNamespace(ns)) continue;
     auto existing = store_.Get(config_maps_, ns, kRootConfigMap);
     if (!existing.ok()) {
@@ -191,10 +191,10 @@ void IstioController::MirrorRoot(const std::string& root_pem) {
       (void)store_.Create(config_maps_, ns, std::move(cm));  // fails only when the namespace just went away
       continue;
     }
-    if (Str(**existing, {"data", kRootKey}) == root_pem) continue;
+    if (StrAt(**existing, {"data", kRootKey}) == root_pem) continue;
     (void)store_.Mutate(config_maps_, ns, kRootConfigMap, [&](const json::object& current) -> ApiResult<json::object> {
       json::object next = current;
-      jsonutil::Ensure(next, "data")[kRootKey] = root_pem;
+      jsonf::Ensure(next, "data")[kRootKey] = root_pem;
       return next;
     });
   }

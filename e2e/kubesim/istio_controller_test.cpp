@@ -5,10 +5,10 @@
 #include <boost/json/parse.hpp>
 
 #include "common/base/base64.h"
+#include "common/base/json_fields.h"
 #include "common/pki/csr.h"
 #include "common/pki/issuer.h"
 #include "e2e/kubesim/cluster_setup.h"
-#include "e2e/kubesim/json_util.h"
 
 namespace vmesh::kubesim {
 namespace {
@@ -83,12 +83,12 @@ class IstioControllerTest : public ::testing::Test {
 
   std::string Annotation(const std::string& ns, const std::string& pod, const char* key) {
     auto object = store_.Get(Type("pods"), ns, pod);
-    return object.ok() ? jsonutil::Str(**object, {"metadata", "annotations", key}) : "<no pod>";
+    return object.ok() ? jsonf::StrAt(**object, {"metadata", "annotations", key}) : "<no pod>";
   }
 
   std::string MirroredRoot(const std::string& ns) {
     auto cm = store_.Get(Type("configmaps"), ns, "istio-ca-root-cert");
-    return cm.ok() ? jsonutil::Str(**cm, {"data", "root-cert.pem"}) : "<no configmap>";
+    return cm.ok() ? jsonf::StrAt(**cm, {"data", "root-cert.pem"}) : "<no configmap>";
   }
 
   ResourceRegistry registry_ = MakeBuiltinRegistry();

@@ -4,9 +4,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <ctime>
 #include <map>
 
+#include "common/base/time.h"
 #include "e2e/kubesim/json_patch.h"
 
 namespace vmesh::kubesim {
@@ -147,14 +147,7 @@ std::string RenderPath(const FieldPath& path) {
   return out;
 }
 
-std::string NowRfc3339() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
 
 struct Manager {
   std::string name;

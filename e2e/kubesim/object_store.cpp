@@ -6,7 +6,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstdio>
-#include <ctime>
+
+#include "common/base/time.h"
 
 namespace vmesh::kubesim {
 namespace {
@@ -491,14 +492,7 @@ void ObjectStore::AllocateServiceAddressesLocked(json::object& service) {
   }
 }
 
-std::string ObjectStore::NowRfc3339() const {
-  std::time_t t = std::chrono::system_clock::to_time_t(options_.clock());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string ObjectStore::NowRfc3339() const { return FormatRfc3339(options_.clock()); }
 
 void ObjectStore::NotifyListeners() {
   std::vector<std::function<void()>> listeners;

@@ -2,9 +2,11 @@
 
 #include <boost/json/array.hpp>
 #include <cstdint>
-#include <ctime>
 #include <string>
 #include <vector>
+
+#include "common/base/base64.h"
+#include "common/base/time.h"
 
 namespace vmesh::kubesim {
 namespace {
@@ -225,29 +227,6 @@ class Reader {
   size_t pos_ = 0;
 };
 
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 0x3f];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 0x3f];
-    out += kAlphabet[(v >> 12) & 0x3f];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 0x3f];
-    out += kAlphabet[(v >> 12) & 0x3f];
-    out += kAlphabet[(v >> 6) & 0x3f];
-    out += '=';
-  }
-  return out;
-}
-
 Result<json::object> DecodeMessage(std::string_view data, const MessageType& type);
 
 // A map entry or a small fixed message: string fields by number.
@@ -292,15 +271,6 @@ Result<json::value> DecodeIntOrString(std::string_view data) {
   }
   if (kind == 1) return json::value(json::string(str_val));
   return json::value(int_val);
-}
-
-std::string Rfc3339(int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 bool IsZero(const json::value& v) {
@@ -353,7 +323,7 @@ Result<json::object> DecodeMessage(std::string_view data, const MessageType& typ
           value = json::string(bytes);
           break;
         case Type::kBytes:
-          value = json::string(Base64(bytes));
+          value = json::string(Base64Encode(bytes));
           break;
         case Type::kMessage: {
           auto nested = DecodeMessage(bytes, *field->message);
@@ -369,7 +339,8 @@ Result<json::object> DecodeMessage(std::string_view data, const MessageType& typ
             if (!t.Varint(&ttag) || (ttag & 7) != 0 || !t.Varint(&v)) return MakeError("malformed " + where);
             if ((ttag >> 3) == 1) seconds = v;
           }
-          if (seconds != 0) value = json::string(Rfc3339(static_cast<int64_t>(seconds)));
+          if (seconds != 0)
+            value = json::string(FormatRfc3339(TimePoint(std::chrono::seconds(static_cast<int64_t>(seconds)))));
           break;
         }
         case Type::kStringMap:
@@ -378,7 +349,7 @@ Result<json::object> DecodeMessage(std::string_view data, const MessageType& typ
           auto entry = DecodeStrings(bytes, where, 2);
           if (!entry.ok()) return entry.error();
           std::string v = (*entry)[2];
-          if (field->type == Type::kBytesMap) v = Base64(v);
+          if (field->type == Type::kBytesMap) v = Base64Encode(v);
           if (field->type == Type::kQuantityMap) {
             auto quantity = DecodeStrings(v, where, 1);
             if (!quantity.ok()) return quantity.error();

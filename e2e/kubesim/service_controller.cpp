@@ -2,18 +2,18 @@
 
 #include <map>
 
-#include "e2e/kubesim/json_util.h"
+#include "common/base/json_fields.h"
 
 namespace vmesh::kubesim {
 namespace {
 
 namespace json = boost::json;
-using jsonutil::At;
-using jsonutil::Obj;
-using jsonutil::Str;
+using jsonf::At;
+using jsonf::ObjAt;
+using jsonf::StrAt;
 
 bool Selects(const json::object& selector, const json::object& pod) {
-  const json::object labels = Obj(pod, {"metadata", "labels"});
+  const json::object labels = ObjAt(pod, {"metadata", "labels"});
   for (const auto& [key, value] : selector) {
     auto it = labels.find(key);
     if (it == labels.end() || it->value() != value) return false;
@@ -22,11 +22,11 @@ bool Selects(const json::object& selector, const json::object& pod) {
 }
 
 bool PodReady(const json::object& pod) {
-  if (Str(pod, {"status", "phase"}) != "Running") return false;
+  if (StrAt(pod, {"status", "phase"}) != "Running") return false;
   const json::value* conditions = At(pod, {"status", "conditions"});
   if (!conditions || !conditions->is_array()) return false;
   for (const auto& c : conditions->get_array()) {
-    if (c.is_object() && Str(c.get_object(), {"type"}) == "Ready") return Str(c.get_object(), {"status"}) == "True";
+    if (c.is_object() && StrAt(c.get_object(), {"type"}) == "Ready") return StrAt(c.get_object(), {"status"}) == "True";
   }
   return false;
 }
@@ -39,7 +39,7 @@ std::optional<int64_t> NamedPort(const json::object& pod, std::string_view name)
     const json::value* ports = c.is_object() ? At(c.get_object(), {"ports"}) : nullptr;
     if (!ports || !ports->is_array()) continue;
     for (const auto& p : ports->get_array()) {
-      if (!p.is_object() || Str(p.get_object(), {"name"}) != name) continue;
+      if (!p.is_object() || StrAt(p.get_object(), {"name"}) != name) continue;
       if (const json::value* n = At(p.get_object(), {"containerPort"}); n && n->is_number())
         return n->to_number<int64_t>();
     }
@@ -62,13 +62,13 @@ std::optional<std::chrono::steady_clock::time_point> ServiceController::Reconcil
   auto pods = store_.List(pods_, "", {});
   if (!services.ok() || !pods.ok()) return std::nullopt;
   std::map<std::string, std::vector<ObjectPtr>> pods_by_namespace;
-  for (const auto& pod : pods->items) pods_by_namespace[Str(*pod, {"metadata", "namespace"})].push_back(pod);
+  for (const auto& pod : pods->items) pods_by_namespace[StrAt(*pod, {"metadata", "namespace"})].push_back(pod);
   std::set<std::pair<std::string, std::string>> live;
   for (const auto& service : services->items) {
-    live.emplace(Str(*service, {"metadata", "namespace"}), Str(*service, {"metadata", "name"}));
-    if (Str(*service, {"spec", "type"}) == "LoadBalancer") AssignLoadBalancerIp(*service);
-    if (!Obj(*service, {"spec", "selector"}).empty()) {
-      ReconcileEndpoints(*service, pods_by_namespace[Str(*service, {"metadata", "namespace"})]);
+    live.emplace(StrAt(*service, {"metadata", "namespace"}), StrAt(*service, {"metadata", "name"}));
+    if (StrAt(*service, {"spec", "type"}) == "LoadBalancer") AssignLoadBalancerIp(*service);
+    if (!ObjAt(*service, {"spec", "selector"}).empty()) {
+      ReconcileEndpoints(*service, pods_by_namespace[StrAt(*service, {"metadata", "namespace"})]);
     }
   }
   for (auto it = managed_.begin(); it != managed_.end();) {
@@ -85,24 +85,24 @@ std::optional<std::chrono::steady_clock::time_point> ServiceController::Reconcil
 }
 
 void ServiceController::ReconcileEndpoints(const json::object& service, const std::vector<ObjectPtr>& pods) {
-  const std::string ns = Str(service, {"metadata", "namespace"});
-  const std::string name = Str(service, {"metadata", "name"});
-  const json::object selector = Obj(service, {"spec", "selector"});
+  const std::string ns = StrAt(service, {"metadata", "namespace"});
+  const std::string name = StrAt(service, {"metadata", "name"});
+  const json::object selector = ObjAt(service, {"spec", "selector"});
   json::array ready;
   json::array not_ready;
   json::array slice_endpoints;
   std::vector<const json::object*> selected;
   for (const auto& pod : pods) {
-    if (Str(*pod, {"metadata", "namespace"}) != ns || !Selects(selector, *pod)) continue;
-    const std::string ip = Str(*pod, {"status", "podIP"});
+    if (StrAt(*pod, {"metadata", "namespace"}) != ns || !Selects(selector, *pod)) continue;
+    const std::string ip = StrAt(*pod, {"status", "podIP"});
     if (ip.empty()) continue;
     selected.push_back(pod.get());
     json::object address{{"ip", ip},
                          {"targetRef", json::object{{"kind", "Pod"},
                                                     {"namespace", ns},
-                                                    {"name", Str(*pod, {"metadata", "name"})},
-                                                    {"uid", Str(*pod, {"metadata", "uid"})}}}};
-    if (std::string node = Str(*pod, {"spec", "nodeName"}); !node.empty()) address["nodeName"] = node;
+                                                    {"name", StrAt(*pod, {"metadata", "name"})},
+                                                    {"uid", StrAt(*pod, {"metadata", "uid"})}}}};
+    if (std::string node = StrAt(*pod, {"spec", "nodeName"}); !node.empty()) address["nodeName"] = node;
     const bool is_ready = PodReady(*pod);
     json::object slice_endpoint{
         {"addresses", json::array{json::value(ip)}},
@@ -131,7 +131,7 @@ void ServiceController::ReconcileEndpoints(const json::object& service, const st
         }
       }
       json::object out{{"port", target}, {"protocol", p.contains("protocol") ? p.at("protocol") : json::value("TCP")}};
-      if (std::string port_name = Str(p, {"name"}); !port_name.empty()) out["name"] = port_name;
+      if (std::string port_name = StrAt(p, {"name"}); !port_name.empty()) out["name"] = port_name;
       ports.push_back(std::move(out));
     }
   }
@@ -155,7 +155,7 @@ void ServiceController::ReconcileEndpoints(const json::object& service, const st
   managed_.emplace(ns, name);
   auto existing = store_.Get(endpoints_, ns, name);
   if (!existing.ok()) {
-    json::object labels = Obj(service, {"metadata", "labels"});
+    json::object labels = ObjAt(service, {"metadata", "labels"});
     json::object endpoints{{"apiVersion", "v1"},
                            {"kind", "Endpoints"},
                            {"metadata", json::object{{"name", name}, {"namespace", ns}, {"labels", labels}}}};
@@ -179,16 +179,16 @@ void ServiceController::ReconcileEndpoints(const json::object& service, const st
 std::string ServiceController::SliceName(const std::string& service) { return service + "-kubesim"; }
 
 void ServiceController::WriteEndpointSlice(const json::object& service, json::array endpoints, json::array ports) {
-  const std::string ns = Str(service, {"metadata", "namespace"});
-  const std::string service_name = Str(service, {"metadata", "name"});
+  const std::string ns = StrAt(service, {"metadata", "namespace"});
+  const std::string service_name = StrAt(service, {"metadata", "name"});
   const std::string name = SliceName(service_name);
-  json::object labels = Obj(service, {"metadata", "labels"});
+  json::object labels = ObjAt(service, {"metadata", "labels"});
   labels["kubernetes.io/service-name"] = service_name;
   labels["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io";
   json::array owners{json::object{{"apiVersion", "v1"},
                                   {"kind", "Service"},
                                   {"name", service_name},
-                                  {"uid", Str(service, {"metadata", "uid"})},
+                                  {"uid", StrAt(service, {"metadata", "uid"})},
                                   {"controller", true},
                                   {"blockOwnerDeletion", true}}};
   auto existing = store_.Get(endpoint_slices_, ns, name);
@@ -208,14 +208,14 @@ void ServiceController::WriteEndpointSlice(const json::object& service, json::ar
   const json::value* current_endpoints = At(**existing, {"endpoints"});
   const json::value* current_ports = At(**existing, {"ports"});
   if (current_endpoints && *current_endpoints == json::value(endpoints) && current_ports &&
-      *current_ports == json::value(ports) && Obj(**existing, {"metadata", "labels"}) == labels) {
+      *current_ports == json::value(ports) && ObjAt(**existing, {"metadata", "labels"}) == labels) {
     return;
   }
   (void)store_.Mutate(endpoint_slices_, ns, name, [&](const json::object& object) -> ApiResult<json::object> {
     json::object next = object;
     next["endpoints"] = endpoints;
     next["ports"] = ports;
-    jsonutil::Ensure(next, "metadata")["labels"] = labels;
+    jsonf::Ensure(next, "metadata")["labels"] = labels;
     return next;
   });
 }
@@ -225,11 +225,11 @@ void ServiceController::AssignLoadBalancerIp(const json::object& service) {
   if (ingress && ingress->is_array() && !ingress->get_array().empty()) return;
   const std::string ip = network_.LoadBalancerIp(next_load_balancer_++);
   (void)store_.Mutate(
-      services_, Str(service, {"metadata", "namespace"}), Str(service, {"metadata", "name"}),
+      services_, StrAt(service, {"metadata", "namespace"}), StrAt(service, {"metadata", "name"}),
       [&](const json::object& object) -> ApiResult<json::object> {
         json::object next = object;
-        json::object& status = jsonutil::Ensure(next, "status");
-        jsonutil::Ensure(status, "loadBalancer")["ingress"] = json::array{json::object{{"ip", ip}}};
+        json::object& status = jsonf::Ensure(next, "status");
+        jsonf::Ensure(status, "loadBalancer")["ingress"] = json::array{json::object{{"ip", ip}}};
         return next;
       },
       UpdateScope::kStatus);

@@ -2,9 +2,10 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
-#include <ctime>
 #include <functional>
 #include <string>
+
+#include "common/base/time.h"
 
 namespace vmesh::kubesim {
 namespace {
@@ -133,12 +134,9 @@ std::vector<Column> ColumnsFor(const ResourceType& type, std::chrono::system_clo
                      }};
   auto age = Column{"Age", "string", 0, [now](const json::object& o) -> json::value {
                       std::string created = Str(o, {"metadata", "creationTimestamp"});
-                      std::tm tm{};
-                      if (created.empty() || strptime(created.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) {
-                        return "<unknown>";
-                      }
-                      auto then = std::chrono::system_clock::from_time_t(timegm(&tm));
-                      return json::string(HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - then)));
+                      auto then = ParseRfc3339(created);
+                      if (!then.ok()) return "<unknown>";
+                      return json::string(HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *then)));
                     }};
   auto str = [](const char* title, int priority, std::initializer_list<std::string_view> path, const char* empty) {
     std::vector<std::string> keys(path.begin(), path.end());

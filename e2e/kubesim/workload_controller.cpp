@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
-#include <ctime>
 #include <map>
 #include <set>
+
+#include "common/base/json_fields.h"
+#include "common/base/time.h"
 
 namespace vmesh::kubesim {
 namespace {
@@ -16,39 +18,10 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr const char* kHashLabel = "pod-template-hash";
 constexpr const char* kRevisionAnnotation = "deployment.kubernetes.io/revision";
 
-// Accessors take json::object: a json::value parameter would silently copy the object into a temporary.
-const json::value* At(const json::object& root, std::initializer_list<std::string_view> path) {
-  const json::object* current = &root;
-  const json::value* v = nullptr;
-  for (std::string_view key : path) {
-    if (current == nullptr) return nullptr;
-    auto it = current->find(key);
-    if (it == current->end()) return nullptr;
-    v = &it->value();
-    current = v->is_object() ? &v->get_object() : nullptr;
-  }
-  return v;
-}
-
-const json::value* At(const json::value& root, std::initializer_list<std::string_view> path) {
-  return root.is_object() ? At(root.get_object(), path) : nullptr;
-}
-
-template <typename Json>
-std::string Str(const Json& root, std::initializer_list<std::string_view> path) {
-  const json::value* v = At(root, path);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-int64_t Int(const json::object& root, std::initializer_list<std::string_view> path, int64_t fallback) {
-  const json::value* v = At(root, path);
-  return v && v->is_int64() ? v->get_int64() : v && v->is_uint64() ? static_cast<int64_t>(v->get_uint64()) : fallback;
-}
-
-json::object ObjectAt(const json::object& root, std::initializer_list<std::string_view> path) {
-  const json::value* v = At(root, path);
-  return v && v->is_object() ? v->get_object() : json::object();
-}
+using jsonf::At;
+using jsonf::IntAt;
+using jsonf::ObjAt;
+using jsonf::StrAt;
 
 // The uid of an object's controlling owner of `kind`, or empty.
 std::string ControllerUid(const json::object& object, std::string_view kind) {
@@ -56,8 +29,8 @@ std::string ControllerUid(const json::object& object, std::string_view kind) {
   if (!refs || !refs->is_array()) return {};
   for (const auto& ref : refs->get_array()) {
     const json::value* controller = At(ref, {"controller"});
-    if (controller && controller->is_bool() && controller->get_bool() && Str(ref, {"kind"}) == kind) {
-      return Str(ref, {"uid"});
+    if (controller && controller->is_bool() && controller->get_bool() && StrAt(ref, {"kind"}) == kind) {
+      return StrAt(ref, {"uid"});
     }
   }
   return {};
@@ -66,8 +39,8 @@ std::string ControllerUid(const json::object& object, std::string_view kind) {
 json::array OwnerReference(const json::object& owner, const char* api_version, const char* kind) {
   return json::array{json::object{{"apiVersion", api_version},
                                   {"kind", kind},
-                                  {"name", Str(owner, {"metadata", "name"})},
-                                  {"uid", Str(owner, {"metadata", "uid"})},
+                                  {"name", StrAt(owner, {"metadata", "name"})},
+                                  {"uid", StrAt(owner, {"metadata", "uid"})},
                                   {"controller", true},
                                   {"blockOwnerDeletion", true}}};
 }
@@ -76,7 +49,7 @@ bool IsReady(const json::object& pod) {
   const json::value* conditions = At(pod, {"status", "conditions"});
   if (!conditions || !conditions->is_array()) return false;
   for (const auto& c : conditions->get_array()) {
-    if (Str(c, {"type"}) == "Ready") return Str(c, {"status"}) == "True";
+    if (StrAt(c, {"type"}) == "Ready") return StrAt(c, {"status"}) == "True";
   }
   return false;
 }
@@ -98,18 +71,11 @@ json::value Canonical(const json::value& v) {
   return v;
 }
 
-std::string NowRfc3339() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
 
 // maxUnavailable of a rolling update, resolved against `replicas` (percentages round down).
 int64_t MaxUnavailable(const json::object& deployment, int64_t replicas) {
-  if (Str(deployment, {"spec", "strategy", "type"}) == "Recreate") return replicas;
+  if (StrAt(deployment, {"spec", "strategy", "type"}) == "Recreate") return replicas;
   const json::value* v = At(deployment, {"spec", "strategy", "rollingUpdate", "maxUnavailable"});
   if (v && v->is_int64()) return v->get_int64();
   std::string text = v && v->is_string() ? std::string(v->get_string()) : "25%";
@@ -125,8 +91,8 @@ json::object Condition(const json::object& old_status, const std::string& type, 
   const json::value* conditions = At(old_status, {"conditions"});
   if (conditions && conditions->is_array()) {
     for (const auto& c : conditions->get_array()) {
-      if (Str(c, {"type"}) == type && Str(c, {"status"}) == value && Str(c, {"reason"}) == reason &&
-          Str(c, {"message"}) == message) {
+      if (StrAt(c, {"type"}) == type && StrAt(c, {"status"}) == value && StrAt(c, {"reason"}) == reason &&
+          StrAt(c, {"message"}) == message) {
         return c.get_object();
       }
     }
@@ -181,7 +147,7 @@ std::optional<SteadyTime> WorkloadController::Reconcile() {
   std::optional<SteadyTime> next;
   std::set<std::string> live;
   for (const auto& pod : Items(pods_, "")) {
-    live.insert(Str(*pod, {"metadata", "uid"}));
+    live.insert(StrAt(*pod, {"metadata", "uid"}));
     if (auto ready_at = ReconcilePod(*pod)) next = next ? std::min(*next, *ready_at) : *ready_at;
   }
   std::erase_if(pod_first_seen_, [&](const auto& entry) { return !live.contains(entry.first); });
@@ -190,37 +156,37 @@ std::optional<SteadyTime> WorkloadController::Reconcile() {
 
 void WorkloadController::CollectGarbage() {
   std::set<std::string> deployment_uids, replica_set_uids;
-  for (const auto& d : Items(deployments_, "")) deployment_uids.insert(Str(*d, {"metadata", "uid"}));
+  for (const auto& d : Items(deployments_, "")) deployment_uids.insert(StrAt(*d, {"metadata", "uid"}));
   for (const auto& rs : Items(replica_sets_, "")) {
     std::string owner = ControllerUid(*rs, "Deployment");
     if (!owner.empty() && !deployment_uids.contains(owner)) {
-      (void)store_.Delete(replica_sets_, Str(*rs, {"metadata", "namespace"}), Str(*rs, {"metadata", "name"}));
+      (void)store_.Delete(replica_sets_, StrAt(*rs, {"metadata", "namespace"}), StrAt(*rs, {"metadata", "name"}));
       continue;
     }
-    replica_set_uids.insert(Str(*rs, {"metadata", "uid"}));
+    replica_set_uids.insert(StrAt(*rs, {"metadata", "uid"}));
   }
   std::set<std::string> set_uids;
-  for (const auto& set : Items(stateful_sets_, "")) set_uids.insert(Str(*set, {"metadata", "uid"}));
-  for (const auto& set : Items(daemon_sets_, "")) set_uids.insert(Str(*set, {"metadata", "uid"}));
+  for (const auto& set : Items(stateful_sets_, "")) set_uids.insert(StrAt(*set, {"metadata", "uid"}));
+  for (const auto& set : Items(daemon_sets_, "")) set_uids.insert(StrAt(*set, {"metadata", "uid"}));
   for (const auto& pod : Items(pods_, "")) {
     std::string rs_owner = ControllerUid(*pod, "ReplicaSet");
     std::string set_owner = ControllerUid(*pod, "StatefulSet");
     if (set_owner.empty()) set_owner = ControllerUid(*pod, "DaemonSet");
     if ((!rs_owner.empty() && !replica_set_uids.contains(rs_owner)) ||
         (!set_owner.empty() && !set_uids.contains(set_owner))) {
-      (void)store_.Delete(pods_, Str(*pod, {"metadata", "namespace"}), Str(*pod, {"metadata", "name"}));
+      (void)store_.Delete(pods_, StrAt(*pod, {"metadata", "namespace"}), StrAt(*pod, {"metadata", "name"}));
     }
   }
 }
 
 void WorkloadController::ReconcileDeployment(const json::object& deployment) {
-  const std::string ns = Str(deployment, {"metadata", "namespace"});
-  const std::string name = Str(deployment, {"metadata", "name"});
-  const std::string uid = Str(deployment, {"metadata", "uid"});
-  const int64_t replicas = Int(deployment, {"spec", "replicas"}, 1);
-  const json::object pod_template = ObjectAt(deployment, {"spec", "template"});
+  const std::string ns = StrAt(deployment, {"metadata", "namespace"});
+  const std::string name = StrAt(deployment, {"metadata", "name"});
+  const std::string uid = StrAt(deployment, {"metadata", "uid"});
+  const int64_t replicas = IntAt(deployment, {"spec", "replicas"}, 1);
+  const json::object pod_template = ObjAt(deployment, {"spec", "template"});
   const std::string hash = PodTemplateHash(pod_template);
-  const bool recreate = Str(deployment, {"spec", "strategy", "type"}) == "Recreate";
+  const bool recreate = StrAt(deployment, {"spec", "strategy", "type"}) == "Recreate";
 
   // The ReplicaSets this Deployment controls, and how many of their pods exist and are ready.
   struct Owned {
@@ -235,7 +201,7 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
   for (const auto& pod : Items(pods_, ns)) {
     std::string owner = ControllerUid(*pod, "ReplicaSet");
     for (auto& o : owned) {
-      if (Str(*o.rs, {"metadata", "uid"}) == owner) {
+      if (StrAt(*o.rs, {"metadata", "uid"}) == owner) {
         ++o.pods;
         o.ready += IsReady(*pod) ? 1 : 0;
       }
@@ -243,11 +209,11 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
   }
   int64_t max_revision = 0;
   for (const auto& o : owned) {
-    max_revision = std::max<int64_t>(max_revision,
-                                     std::atoll(Str(*o.rs, {"metadata", "annotations", kRevisionAnnotation}).c_str()));
+    max_revision = std::max<int64_t>(
+        max_revision, std::atoll(StrAt(*o.rs, {"metadata", "annotations", kRevisionAnnotation}).c_str()));
   }
   auto current = std::find_if(owned.begin(), owned.end(), [&](const Owned& o) {
-    return Str(*o.rs, {"metadata", "labels", kHashLabel}) == hash;
+    return StrAt(*o.rs, {"metadata", "labels", kHashLabel}) == hash;
   });
   int64_t old_pods = 0;
   for (const auto& o : owned) {
@@ -263,13 +229,13 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
 
   std::string revision;
   if (current == owned.end()) {
-    json::object labels = ObjectAt(pod_template, {"metadata", "labels"});
+    json::object labels = ObjAt(pod_template, {"metadata", "labels"});
     labels[kHashLabel] = hash;
     json::object rs_template = pod_template;
     if (!rs_template["metadata"].is_object()) rs_template["metadata"] = json::object();
     rs_template["metadata"].get_object()["labels"] = labels;
-    json::object selector = ObjectAt(deployment, {"spec", "selector"});
-    json::object match_labels = ObjectAt(selector, {"matchLabels"});
+    json::object selector = ObjAt(deployment, {"spec", "selector"});
+    json::object match_labels = ObjAt(selector, {"matchLabels"});
     match_labels[kHashLabel] = hash;
     selector["matchLabels"] = match_labels;
     revision = std::to_string(max_revision + 1);
@@ -284,9 +250,9 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
         {"spec", json::object{{"replicas", current_target}, {"selector", selector}, {"template", rs_template}}}};
     (void)store_.Create(replica_sets_, ns, std::move(rs));
   } else {
-    revision = Str(*current->rs, {"metadata", "annotations", kRevisionAnnotation});
-    if (Int(*current->rs, {"spec", "replicas"}, 0) != current_target) {
-      (void)store_.Mutate(replica_sets_, ns, Str(*current->rs, {"metadata", "name"}), [&](const json::object& rs) {
+    revision = StrAt(*current->rs, {"metadata", "annotations", kRevisionAnnotation});
+    if (IntAt(*current->rs, {"spec", "replicas"}, 0) != current_target) {
+      (void)store_.Mutate(replica_sets_, ns, StrAt(*current->rs, {"metadata", "name"}), [&](const json::object& rs) {
         json::object next = rs;
         next["spec"].get_object()["replicas"] = current_target;
         return ApiResult<json::object>(std::move(next));
@@ -299,14 +265,14 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
     if (current == owned.end() || o.rs != current->rs) old.push_back(&o);
   }
   std::sort(old.begin(), old.end(), [](const Owned* a, const Owned* b) {
-    return std::atoll(Str(*a->rs, {"metadata", "annotations", kRevisionAnnotation}).c_str()) >
-           std::atoll(Str(*b->rs, {"metadata", "annotations", kRevisionAnnotation}).c_str());
+    return std::atoll(StrAt(*a->rs, {"metadata", "annotations", kRevisionAnnotation}).c_str()) >
+           std::atoll(StrAt(*b->rs, {"metadata", "annotations", kRevisionAnnotation}).c_str());
   });
   for (Owned* o : old) {
-    int64_t target = std::min(Int(*o->rs, {"spec", "replicas"}, 0), old_budget);
+    int64_t target = std::min(IntAt(*o->rs, {"spec", "replicas"}, 0), old_budget);
     old_budget -= target;
-    if (Int(*o->rs, {"spec", "replicas"}, 0) == target) continue;
-    (void)store_.Mutate(replica_sets_, ns, Str(*o->rs, {"metadata", "name"}), [&](const json::object& rs) {
+    if (IntAt(*o->rs, {"spec", "replicas"}, 0) == target) continue;
+    (void)store_.Mutate(replica_sets_, ns, StrAt(*o->rs, {"metadata", "name"}), [&](const json::object& rs) {
       json::object next = rs;
       next["spec"].get_object()["replicas"] = target;
       return ApiResult<json::object>(std::move(next));
@@ -320,8 +286,8 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
     ready += o.ready;
   }
   const int64_t updated = current == owned.end() ? 0 : current->pods;
-  const json::object old_status = ObjectAt(deployment, {"status"});
-  json::object status{{"observedGeneration", Int(deployment, {"metadata", "generation"}, 1)}};
+  const json::object old_status = ObjAt(deployment, {"status"});
+  json::object status{{"observedGeneration", IntAt(deployment, {"metadata", "generation"}, 1)}};
   SetIfPositive(status, "replicas", total);
   SetIfPositive(status, "updatedReplicas", updated);
   SetIfPositive(status, "readyReplicas", ready);
@@ -342,7 +308,7 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
     next["status"] = std::move(status);
     (void)store_.Update(deployments_, ns, name, std::move(next), UpdateScope::kStatus);
   }
-  if (Str(deployment, {"metadata", "annotations", kRevisionAnnotation}) != revision) {
+  if (StrAt(deployment, {"metadata", "annotations", kRevisionAnnotation}) != revision) {
     (void)store_.Mutate(deployments_, ns, name, [&](const json::object& d) {
       json::object next = d;
       json::object& metadata = next["metadata"].get_object();
@@ -354,10 +320,10 @@ void WorkloadController::ReconcileDeployment(const json::object& deployment) {
 }
 
 void WorkloadController::ReconcileReplicaSet(const json::object& replica_set) {
-  const std::string ns = Str(replica_set, {"metadata", "namespace"});
-  const std::string name = Str(replica_set, {"metadata", "name"});
-  const std::string uid = Str(replica_set, {"metadata", "uid"});
-  const int64_t replicas = Int(replica_set, {"spec", "replicas"}, 1);
+  const std::string ns = StrAt(replica_set, {"metadata", "namespace"});
+  const std::string name = StrAt(replica_set, {"metadata", "name"});
+  const std::string uid = StrAt(replica_set, {"metadata", "uid"});
+  const int64_t replicas = IntAt(replica_set, {"spec", "replicas"}, 1);
 
   std::vector<ObjectPtr> pods;
   for (const auto& pod : Items(pods_, ns)) {
@@ -366,13 +332,13 @@ void WorkloadController::ReconcileReplicaSet(const json::object& replica_set) {
   // Scale down: pods that are not ready go first, then the newest.
   std::stable_sort(pods.begin(), pods.end(), [](const ObjectPtr& a, const ObjectPtr& b) {
     if (IsReady(*a) != IsReady(*b)) return IsReady(*a);
-    return Str(*a, {"metadata", "creationTimestamp"}) < Str(*b, {"metadata", "creationTimestamp"});
+    return StrAt(*a, {"metadata", "creationTimestamp"}) < StrAt(*b, {"metadata", "creationTimestamp"});
   });
   while (static_cast<int64_t>(pods.size()) > replicas) {
-    (void)store_.Delete(pods_, ns, Str(*pods.back(), {"metadata", "name"}));
+    (void)store_.Delete(pods_, ns, StrAt(*pods.back(), {"metadata", "name"}));
     pods.pop_back();
   }
-  const json::object pod_template = ObjectAt(replica_set, {"spec", "template"});
+  const json::object pod_template = ObjAt(replica_set, {"spec", "template"});
   for (int64_t i = static_cast<int64_t>(pods.size()); i < replicas; ++i) {
     if (auto created = CreatePod(replica_set, "ReplicaSet", pod_template, "", {})) pods.push_back(created);
   }
@@ -383,8 +349,8 @@ void WorkloadController::ReconcileReplicaSet(const json::object& replica_set) {
   SetIfPositive(status, "fullyLabeledReplicas", static_cast<int64_t>(pods.size()));
   SetIfPositive(status, "readyReplicas", ready);
   SetIfPositive(status, "availableReplicas", ready);
-  status["observedGeneration"] = Int(replica_set, {"metadata", "generation"}, 1);
-  if (status != ObjectAt(replica_set, {"status"})) {
+  status["observedGeneration"] = IntAt(replica_set, {"metadata", "generation"}, 1);
+  if (status != ObjAt(replica_set, {"status"})) {
     (void)store_.Mutate(
         replica_sets_, ns, name,
         [&](const json::object& rs) {
@@ -398,9 +364,9 @@ void WorkloadController::ReconcileReplicaSet(const json::object& replica_set) {
 
 std::optional<SteadyTime> WorkloadController::ReconcilePod(const json::object& pod) {
   if (IsReady(pod)) return std::nullopt;
-  const std::string phase = Str(pod, {"status", "phase"});
+  const std::string phase = StrAt(pod, {"status", "phase"});
   if (phase == "Succeeded" || phase == "Failed") return std::nullopt;
-  const std::string uid = Str(pod, {"metadata", "uid"});
+  const std::string uid = StrAt(pod, {"metadata", "uid"});
   const SteadyTime now = options_.clock();
   auto [seen, inserted] = pod_first_seen_.try_emplace(uid, now);
   const SteadyTime ready_at = seen->second + options_.pod_ready_delay;
@@ -412,8 +378,8 @@ std::optional<SteadyTime> WorkloadController::ReconcilePod(const json::object& p
   if (containers && containers->is_array()) {
     for (const auto& c : containers->get_array()) {
       container_statuses.push_back(
-          json::object{{"name", Str(c, {"name"})},
-                       {"image", Str(c, {"image"})},
+          json::object{{"name", StrAt(c, {"name"})},
+                       {"image", StrAt(c, {"image"})},
                        {"imageID", ""},
                        {"ready", true},
                        {"started", true},
@@ -425,10 +391,10 @@ std::optional<SteadyTime> WorkloadController::ReconcilePod(const json::object& p
   for (const char* type : {"Initialized", "Ready", "ContainersReady", "PodScheduled"}) {
     conditions.push_back(json::object{{"type", type}, {"status", "True"}, {"lastTransitionTime", started}});
   }
-  std::string pod_ip = Str(pod, {"status", "podIP"});
+  std::string pod_ip = StrAt(pod, {"status", "podIP"});
   if (pod_ip.empty()) pod_ip = NextPodIp();
   (void)store_.Mutate(
-      pods_, Str(pod, {"metadata", "namespace"}), Str(pod, {"metadata", "name"}),
+      pods_, StrAt(pod, {"metadata", "namespace"}), StrAt(pod, {"metadata", "name"}),
       [&](const json::object& current) {
         json::object next = current;
         next["status"] = json::object{{"phase", "Running"},
@@ -448,25 +414,25 @@ std::optional<SteadyTime> WorkloadController::ReconcilePod(const json::object& p
 ObjectPtr WorkloadController::CreatePod(const json::object& owner, const char* owner_kind,
                                         const json::object& pod_template, const std::string& name,
                                         const json::object& extra_labels) {
-  json::object metadata = ObjectAt(pod_template, {"metadata"});
+  json::object metadata = ObjAt(pod_template, {"metadata"});
   metadata.erase("name");
   if (name.empty()) {
-    metadata["generateName"] = Str(owner, {"metadata", "name"}) + "-";
+    metadata["generateName"] = StrAt(owner, {"metadata", "name"}) + "-";
   } else {
     metadata["name"] = name;
   }
-  json::object labels = ObjectAt(metadata, {"labels"});
+  json::object labels = ObjAt(metadata, {"labels"});
   for (const auto& [k, v] : extra_labels) labels[k] = v;
   if (!labels.empty()) metadata["labels"] = std::move(labels);
   metadata["ownerReferences"] = OwnerReference(owner, "apps/v1", owner_kind);
-  json::object spec = ObjectAt(pod_template, {"spec"});
+  json::object spec = ObjAt(pod_template, {"spec"});
   spec["nodeName"] = options_.node_name;
   json::object pod{{"apiVersion", "v1"},
                    {"kind", "Pod"},
                    {"metadata", std::move(metadata)},
                    {"spec", std::move(spec)},
                    {"status", json::object{{"phase", "Pending"}}}};
-  auto created = store_.Create(pods_, Str(owner, {"metadata", "namespace"}), std::move(pod));
+  auto created = store_.Create(pods_, StrAt(owner, {"metadata", "namespace"}), std::move(pod));
   return created.ok() ? *created : nullptr;
 }
 
@@ -474,25 +440,25 @@ ObjectPtr WorkloadController::CreatePod(const json::object& owner, const char* o
 // each after the previous one is Ready; Parallel creates them at once. A RollingUpdate replaces the
 // highest-ordinal outdated pod once every pod is Ready; OnDelete waits for someone to delete pods.
 void WorkloadController::ReconcileStatefulSet(const json::object& set) {
-  const std::string ns = Str(set, {"metadata", "namespace"});
-  const std::string name = Str(set, {"metadata", "name"});
-  const std::string uid = Str(set, {"metadata", "uid"});
-  const int64_t replicas = Int(set, {"spec", "replicas"}, 1);
-  const json::object pod_template = ObjectAt(set, {"spec", "template"});
+  const std::string ns = StrAt(set, {"metadata", "namespace"});
+  const std::string name = StrAt(set, {"metadata", "name"});
+  const std::string uid = StrAt(set, {"metadata", "uid"});
+  const int64_t replicas = IntAt(set, {"spec", "replicas"}, 1);
+  const json::object pod_template = ObjAt(set, {"spec", "template"});
   const std::string revision = name + "-" + PodTemplateHash(pod_template);
-  const bool parallel = Str(set, {"spec", "podManagementPolicy"}) == "Parallel";
-  const bool on_delete = Str(set, {"spec", "updateStrategy", "type"}) == "OnDelete";
+  const bool parallel = StrAt(set, {"spec", "podManagementPolicy"}) == "Parallel";
+  const bool on_delete = StrAt(set, {"spec", "updateStrategy", "type"}) == "OnDelete";
 
   std::map<int64_t, ObjectPtr> pods;  // by ordinal
   for (const auto& pod : Items(pods_, ns)) {
     if (ControllerUid(*pod, "StatefulSet") != uid) continue;
-    const std::string pod_name = Str(*pod, {"metadata", "name"});
+    const std::string pod_name = StrAt(*pod, {"metadata", "name"});
     const std::string suffix = pod_name.substr(std::min(pod_name.size(), name.size() + 1));
     pods[std::atoll(suffix.c_str())] = pod;
   }
   for (auto it = pods.begin(); it != pods.end();) {
     if (it->first >= replicas) {
-      (void)store_.Delete(pods_, ns, Str(*it->second, {"metadata", "name"}));
+      (void)store_.Delete(pods_, ns, StrAt(*it->second, {"metadata", "name"}));
       it = pods.erase(it);
     } else {
       ++it;
@@ -516,20 +482,20 @@ void WorkloadController::ReconcileStatefulSet(const json::object& set) {
   int64_t ready = 0, updated = 0;
   for (const auto& [ordinal, pod] : pods) {
     ready += IsReady(*pod) ? 1 : 0;
-    updated += Str(*pod, {"metadata", "labels", "controller-revision-hash"}) == revision ? 1 : 0;
+    updated += StrAt(*pod, {"metadata", "labels", "controller-revision-hash"}) == revision ? 1 : 0;
   }
   if (!on_delete && all_ready && static_cast<int64_t>(pods.size()) == replicas) {
     for (auto it = pods.rbegin(); it != pods.rend(); ++it) {
-      if (Str(*it->second, {"metadata", "labels", "controller-revision-hash"}) != revision) {
-        (void)store_.Delete(pods_, ns, Str(*it->second, {"metadata", "name"}));
+      if (StrAt(*it->second, {"metadata", "labels", "controller-revision-hash"}) != revision) {
+        (void)store_.Delete(pods_, ns, StrAt(*it->second, {"metadata", "name"}));
         break;
       }
     }
   }
-  const json::object old_status = ObjectAt(set, {"status"});
-  std::string current_revision = Str(old_status, {"currentRevision"});
+  const json::object old_status = ObjAt(set, {"status"});
+  std::string current_revision = StrAt(old_status, {"currentRevision"});
   if (current_revision.empty() || updated == replicas) current_revision = revision;
-  json::object status{{"observedGeneration", Int(set, {"metadata", "generation"}, 1)},
+  json::object status{{"observedGeneration", IntAt(set, {"metadata", "generation"}, 1)},
                       {"replicas", static_cast<int64_t>(pods.size())},
                       {"currentRevision", current_revision},
                       {"updateRevision", revision},
@@ -544,34 +510,34 @@ void WorkloadController::ReconcileStatefulSet(const json::object& set) {
 
 // One node, so a DaemonSet wants exactly one pod; a changed template replaces it.
 void WorkloadController::ReconcileDaemonSet(const json::object& set) {
-  const std::string ns = Str(set, {"metadata", "namespace"});
-  const std::string uid = Str(set, {"metadata", "uid"});
-  const json::object pod_template = ObjectAt(set, {"spec", "template"});
+  const std::string ns = StrAt(set, {"metadata", "namespace"});
+  const std::string uid = StrAt(set, {"metadata", "uid"});
+  const json::object pod_template = ObjAt(set, {"spec", "template"});
   const std::string hash = PodTemplateHash(pod_template);
-  const bool on_delete = Str(set, {"spec", "updateStrategy", "type"}) == "OnDelete";
+  const bool on_delete = StrAt(set, {"spec", "updateStrategy", "type"}) == "OnDelete";
 
   std::vector<ObjectPtr> pods;
   for (const auto& pod : Items(pods_, ns)) {
     if (ControllerUid(*pod, "DaemonSet") == uid) pods.push_back(pod);
   }
   while (pods.size() > 1) {
-    (void)store_.Delete(pods_, ns, Str(*pods.back(), {"metadata", "name"}));
+    (void)store_.Delete(pods_, ns, StrAt(*pods.back(), {"metadata", "name"}));
     pods.pop_back();
   }
-  if (!pods.empty() && !on_delete && Str(*pods[0], {"metadata", "labels", "controller-revision-hash"}) != hash) {
-    (void)store_.Delete(pods_, ns, Str(*pods[0], {"metadata", "name"}));
+  if (!pods.empty() && !on_delete && StrAt(*pods[0], {"metadata", "labels", "controller-revision-hash"}) != hash) {
+    (void)store_.Delete(pods_, ns, StrAt(*pods[0], {"metadata", "name"}));
     pods.clear();
   }
   if (pods.empty()) {
     json::object labels{{"controller-revision-hash", hash},
-                        {"pod-template-generation", std::to_string(Int(set, {"metadata", "generation"}, 1))}};
+                        {"pod-template-generation", std::to_string(IntAt(set, {"metadata", "generation"}, 1))}};
     if (auto created = CreatePod(set, "DaemonSet", pod_template, "", labels)) pods.push_back(created);
   }
   const int64_t scheduled = static_cast<int64_t>(pods.size());
   const int64_t ready = !pods.empty() && IsReady(*pods[0]) ? 1 : 0;
   const int64_t updated =
-      !pods.empty() && Str(*pods[0], {"metadata", "labels", "controller-revision-hash"}) == hash ? 1 : 0;
-  json::object status{{"observedGeneration", Int(set, {"metadata", "generation"}, 1)},
+      !pods.empty() && StrAt(*pods[0], {"metadata", "labels", "controller-revision-hash"}) == hash ? 1 : 0;
+  json::object status{{"observedGeneration", IntAt(set, {"metadata", "generation"}, 1)},
                       {"desiredNumberScheduled", 1},
                       {"currentNumberScheduled", scheduled},
                       {"numberMisscheduled", 0},
@@ -583,11 +549,11 @@ void WorkloadController::ReconcileDaemonSet(const json::object& set) {
 }
 
 void WorkloadController::WriteStatus(const ResourceType& type, const json::object& object, json::object status) {
-  if (status == ObjectAt(object, {"status"})) return;
+  if (status == ObjAt(object, {"status"})) return;
   json::object next = object;
   next["status"] = std::move(status);
-  (void)store_.Update(type, Str(object, {"metadata", "namespace"}), Str(object, {"metadata", "name"}), std::move(next),
-                      UpdateScope::kStatus);
+  (void)store_.Update(type, StrAt(object, {"metadata", "namespace"}), StrAt(object, {"metadata", "name"}),
+                      std::move(next), UpdateScope::kStatus);
 }
 
 std::string WorkloadController::NextPodIp() {

@@ -3,13 +3,14 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/message_differencer.h>
-#include <google/protobuf/util/time_util.h>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "common/api/secret.h"
+#include "common/base/kinds.h"
+#include "common/base/random.h"
+#include "common/base/time.h"
 #include "common/pki/aead.h"
 #include "common/pki/certificate.h"
 #include "common/pki/secure_string.h"
@@ -28,30 +29,15 @@ std::string SerializeDeterministic(const google::protobuf::Message& message) {
 
 namespace {
 
-std::string NewUid() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  b[6] = (b[6] & 0x0f) | 0x40;  // RFC 4122 version 4
-  b[8] = (b[8] & 0x3f) | 0x80;
-  char out[37];
-  std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-  return out;
-}
-
-}  // namespace
-
-std::string Rfc3339(TimePoint t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-  return google::protobuf::util::TimeUtil::ToString(ts);
-}
-
-namespace {
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// Store::PutObject reports an optimistic-concurrency conflict by a message starting with kConflict (store.h);
+// the service's callers get it as ErrorCode::kConflict.
+Error StoreWriteError(const Error& e) {
+  return e.message.rfind(kConflict, 0) == 0 ? e.WithDefaultCode(ErrorCode::kConflict) : e;
 }
 
 bool SameUserMetadata(const api::v1::ObjectMeta& a, const api::v1::ObjectMeta& b) {
@@ -117,7 +103,8 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
       result.generation = (*current)->generation;
       if (expected && *expected != (*current)->resource_version) {
         return MakeError(std::string(kConflict) + ": " + kind + " " + result.ns + "/" + result.name +
-                         " was modified since resourceVersion " + std::to_string(*expected));
+                             " was modified since resourceVersion " + std::to_string(*expected),
+                         ErrorCode::kConflict);
       }
       return result;
     }
@@ -129,9 +116,11 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
     row.kind = kind;
     row.ns = meta.namespace_();
     row.name = meta.name();
-    row.uid = NewUid();
+    auto uid = RandomUuid();
+    if (!uid.ok()) return uid.error().Wrap(kind + " " + result.ns + "/" + result.name + ": metadata.uid");
+    row.uid = std::move(*uid);
     row.generation = 1;
-    row.creation_timestamp = Rfc3339(now);
+    row.creation_timestamp = FormatRfc3339(now);
     if (!expected) expected = 0;
   }
   meta.set_uid(row.uid);
@@ -142,7 +131,7 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
   if (!body.ok()) return body.error();
   row.body = std::move(*body);
   auto stored = store.PutObject(row, expected);
-  if (!stored.ok()) return stored.error();
+  if (!stored.ok()) return StoreWriteError(stored.error());
   result.generation = row.generation;
   return result;
 }
@@ -185,11 +174,9 @@ std::string ApplyResult::ToString() const {
 }
 
 Result<std::string> CanonicalKind(const std::string& kind) {
-  const std::string k = Lower(kind);
-  if (k == "virtualmesh" || k == "virtualmeshes" || k == "vm") return std::string("VirtualMesh");
-  if (k == "accesspolicy" || k == "accesspolicies" || k == "ap") return std::string("AccessPolicy");
-  if (k == "secret" || k == "secrets") return std::string("Secret");
-  return MakeError("unknown kind \"" + kind + "\" (expected virtualmesh, accesspolicy or secret)");
+  if (const KindInfo* k = LookupKind(kind, kUserWritable)) return std::string(k->kind);
+  return MakeError("unknown kind \"" + kind + "\" (expected virtualmesh, accesspolicy or secret)",
+                   ErrorCode::kInvalidArgument);
 }
 
 ObjectService::ObjectService(Store& store, std::string hub_namespace, std::function<TimePoint()> clock,
@@ -272,10 +259,11 @@ Status ObjectService::CheckSecret(const api::v1::Secret& secret) const {
   const std::string who = "Secret " + secret.metadata().namespace_() + "/" + secret.metadata().name() + ": " + field +
                           "[" + std::string(api::kRootCertKey) + "]: ";
   if (cert->not_after() < now) {
-    return MakeError(who + "expired at " + Rfc3339(cert->not_after()) + ": provide a CA certificate that is valid now");
+    return MakeError(who + "expired at " + FormatRfc3339(cert->not_after()) +
+                     ": provide a CA certificate that is valid now");
   }
   if (cert->not_before() > now) {
-    return MakeError(who + "is not valid before " + Rfc3339(cert->not_before()) + " (is the hub's clock right?)");
+    return MakeError(who + "is not valid before " + FormatRfc3339(cert->not_before()) + " (is the hub's clock right?)");
   }
   return OkStatus();
 }
@@ -419,8 +407,10 @@ Status ObjectService::Delete(const std::string& kind, const std::string& ns, con
   if (!canonical.ok()) return canonical.error();
   auto deleted = store_.DeleteObject(*canonical, ns.empty() ? hub_namespace_ : ns, name);
   if (!deleted.ok()) return deleted.error();
-  if (!*deleted)
-    return MakeError(Lower(*canonical) + " " + (ns.empty() ? hub_namespace_ : ns) + "/" + name + " not found");
+  if (!*deleted) {
+    return MakeError(Lower(*canonical) + " " + (ns.empty() ? hub_namespace_ : ns) + "/" + name + " not found",
+                     ErrorCode::kNotFound);
+  }
   if (*canonical == "Secret") {
     const std::string secret_ns = ns.empty() ? hub_namespace_ : ns;
     auto vms = ListVirtualMeshes();
@@ -456,7 +446,7 @@ api::v1::Cluster ClusterObject(const ClusterRecord& record, const std::string& h
   c.set_kind("Cluster");
   c.mutable_metadata()->set_name(record.name);
   c.mutable_metadata()->set_namespace_(hub_namespace);
-  c.mutable_metadata()->set_creation_timestamp(Rfc3339(record.registered_at));
+  c.mutable_metadata()->set_creation_timestamp(FormatRfc3339(record.registered_at));
   auto* st = c.mutable_status();
   switch (record.state) {
     case ClusterState::kRegistered:

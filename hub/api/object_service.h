@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/api/manifest.h"
+#include "common/base/time.h"
 #include "hub/store/store.h"
 
 namespace vmesh::hub {
@@ -45,7 +46,8 @@ class ObjectService {
   ObjectService(Store& store, std::string hub_namespace, std::function<TimePoint()> clock,
                 std::optional<std::string> key_encryption_key = std::nullopt);
 
-  // Errors: the codec's messages (one per line), or a conflict (message starts with kConflict).
+  // Errors: the codec's messages (one per line), or a conflict (ErrorCode::kConflict; the message starts with
+  // kConflict).
   Result<std::vector<ApplyResult>> Apply(std::string_view manifest);
 
   Result<std::vector<api::v1::VirtualMesh>> ListVirtualMeshes();
@@ -70,7 +72,7 @@ class ObjectService {
                                  const std::optional<api::v1::VirtualMeshSpec>& last_good, std::int64_t last_good_gen);
 
   // `kind` is case-insensitive, singular or plural (virtualmesh, virtualmeshes, accesspolicy, secret, ...).
-  // Deleting what does not exist is an error naming it. Deleting a Secret a VirtualMesh uses as its root is
+  // Deleting what does not exist is an error naming it (kNotFound). Deleting a Secret a VirtualMesh uses as its root is
   // allowed (the root already imported stays in use) and logged.
   Status Delete(const std::string& kind, const std::string& ns, const std::string& name);
 
@@ -87,14 +89,16 @@ class ObjectService {
   std::optional<std::string> kek_;
 };
 
-// RFC 3339 (UTC, seconds) as metadata.creationTimestamp uses.
-std::string Rfc3339(TimePoint t);
+// RFC 3339 (UTC, seconds) as metadata.creationTimestamp uses. Kept for hub/session until it calls
+// FormatRfc3339 (common/base/time.h) itself.
+inline std::string Rfc3339(TimePoint t) { return FormatRfc3339(t); }
 
 // Protobuf bytes that are equal whenever the messages are (map entries in key order), so that stored rows can
 // be compared byte for byte.
 std::string SerializeDeterministic(const google::protobuf::Message& message);
 
-// "VirtualMesh" / "AccessPolicy" / "Secret" for the accepted spellings, or an error listing them.
+// "VirtualMesh" / "AccessPolicy" / "Secret" for their spellings in the kind table (common/base/kinds.h), or an
+// error (kInvalidArgument) listing them.
 Result<std::string> CanonicalKind(const std::string& kind);
 
 }  // namespace vmesh::hub

@@ -1,5 +1,6 @@
 #include "hub/ca/ca_service.h"
 
+#include "common/base/resource_names.h"
 #include "common/pki/aead.h"
 #include "common/pki/csr.h"
 #include "common/pki/secure_string.h"
@@ -171,7 +172,7 @@ Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, cons
       .organization = OrgOr(request.options.org_name().empty() ? root.signer.certificate().subject_name().organization
                                                                : request.options.org_name()),
       .common_name = "vmesh intermediate " + mesh.cluster() + "/" + mesh_name,
-      .spiffe_uri = "spiffe://" + trust_domain + "/ns/" + ns + "/sa/" + sa,
+      .spiffe_uri = IstiodSpiffeId(trust_domain, ns, sa),
       .ttl = intermediate_ttl_ ? *intermediate_ttl_ : std::chrono::seconds(std::chrono::hours(24) * days),
       .required_key = SpecFor(request.options)};
   const TimePoint now = clock_();

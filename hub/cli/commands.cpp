@@ -13,6 +13,7 @@
 #include "common/api/manifest.h"
 #include "common/api/secret.h"
 #include "common/base/files.h"
+#include "common/base/kinds.h"
 #include "common/log/log.h"
 #include "common/pki/csr.h"
 #include "common/pki/key.h"
@@ -60,11 +61,6 @@ const FlagInfo* FindFlag(const std::string& long_name, char short_name) {
     if ((!long_name.empty() && long_name == f.long_name) || (short_name != 0 && short_name == f.short_name)) return &f;
   }
   return nullptr;
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
 }
 
 std::string Join(const std::vector<std::string>& parts, const std::string& separator) {
@@ -856,36 +852,10 @@ std::optional<std::string> GroupHelp(const std::string& group) {
 }
 
 Result<std::string> NormalizeKind(const std::string& kind) {
-  static const std::map<std::string, std::string> kKinds = {
-      {"virtualmesh", "virtualmeshes"},
-      {"virtualmeshes", "virtualmeshes"},
-      {"vm", "virtualmeshes"},
-      {"vms", "virtualmeshes"},
-      {"accesspolicy", "accesspolicies"},
-      {"accesspolicies", "accesspolicies"},
-      {"ap", "accesspolicies"},
-      {"mesh", "meshes"},
-      {"meshes", "meshes"},
-      {"destination", "destinations"},
-      {"destinations", "destinations"},
-      {"workload", "workloads"},
-      {"workloads", "workloads"},
-      {"cluster", "clusters"},
-      {"clusters", "clusters"},
-      {"certificate", "certificates"},
-      {"certificates", "certificates"},
-      {"cert", "certificates"},
-      {"certs", "certificates"},
-      {"secret", "secrets"},
-      {"secrets", "secrets"},
-  };
-  auto it = kKinds.find(Lower(kind));
-  if (it == kKinds.end()) {
-    return MakeError("unknown kind \"" + kind +
-                     "\"; known: virtualmeshes, accesspolicies, secrets, meshes, destinations, workloads, "
-                     "clusters, certificates");
-  }
-  return it->second;
+  if (const KindInfo* k = LookupKind(kind, kHubApi)) return std::string(k->plural);
+  return MakeError("unknown kind \"" + kind +
+                   "\"; known: virtualmeshes, accesspolicies, secrets, meshes, destinations, workloads, "
+                   "clusters, certificates");
 }
 
 api::v1::Secret RootSecret(const std::string& name, const std::string& ns, const std::string& root_cert_pem,

@@ -200,6 +200,8 @@ TEST(NormalizeKind, SingularPluralShortAndAnyCase) {
   EXPECT_EQ(*NormalizeKind("accesspolicy"), "accesspolicies");
   EXPECT_EQ(*NormalizeKind("Meshes"), "meshes");
   EXPECT_EQ(*NormalizeKind("cert"), "certificates");
+  EXPECT_EQ(*NormalizeKind("dest"), "destinations") << "the same spellings as the API (common/base/kinds.h)";
+  EXPECT_EQ(*NormalizeKind("VMS"), "virtualmeshes");
   auto bad = NormalizeKind("pods");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.error().message, HasSubstr("known: virtualmeshes, accesspolicies"));

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/api/manifest.h"
+#include "common/base/time.h"
 
 namespace vmesh::cli {
 namespace {
@@ -22,18 +23,19 @@ std::string When(const google::protobuf::Timestamp& ts, TimePoint now, bool set)
 
 std::string StateName(api::v1::ApprovalState s) { return api::v1::ApprovalState_Name(s); }
 
+// An RFC 3339 text to whole seconds (as ages are shown), or nullopt.
+std::optional<TimePoint> ParseSeconds(std::string_view text) {
+  auto t = ParseRfc3339(text);
+  if (!t.ok()) return std::nullopt;
+  return std::chrono::floor<std::chrono::seconds>(*t);
+}
+
 std::string Created(const api::v1::ObjectMeta& meta, TimePoint now) {
-  google::protobuf::Timestamp created;
-  if (meta.creation_timestamp().empty() || !TimeUtil::FromString(meta.creation_timestamp(), &created)) return "-";
-  return Age(ToTime(created), now);
+  auto created = ParseSeconds(meta.creation_timestamp());
+  return created ? Age(*created, now) : "-";
 }
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
-
-std::string Rfc3339(TimePoint t) {
-  return TimeUtil::ToString(
-      TimeUtil::SecondsToTimestamp(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count()));
-}
 
 // "in 3d" / "2h ago".
 std::string Until(TimePoint t, TimePoint now) { return t >= now ? "in " + Age(now, t) : Age(t, now) + " ago"; }
@@ -54,11 +56,9 @@ Result<std::optional<TimePoint>> OptionalTime(const boost::json::object& o, cons
   const boost::json::value* v = o.if_contains(key);
   if (v == nullptr || v->is_null()) return std::optional<TimePoint>();
   if (v->is_string()) {
-    google::protobuf::Timestamp ts;
-    if (!TimeUtil::FromString(std::string(v->get_string()), &ts)) {
-      return MakeError(std::string(key) + ": \"" + std::string(v->get_string()) + "\" is not an RFC 3339 time");
-    }
-    return std::optional<TimePoint>(ToTime(ts));
+    auto t = ParseSeconds(v->get_string());
+    if (!t) return MakeError(std::string(key) + ": \"" + std::string(v->get_string()) + "\" is not an RFC 3339 time");
+    return std::optional<TimePoint>(*t);
   }
   if (v->is_int64()) return std::optional<TimePoint>(TimePoint(std::chrono::seconds(v->get_int64())));
   return MakeError(std::string(key) + ": expected an RFC 3339 time");
@@ -116,11 +116,9 @@ std::string VirtualMeshTable(const std::vector<api::v1::VirtualMesh>& vms, TimeP
     for (const auto& [key, s] : vm.status().meshes()) accepted += s.state() == api::v1::ACCEPTED;
     std::string gen =
         std::to_string(vm.status().observed_generation()) + "/" + std::to_string(vm.metadata().generation());
-    google::protobuf::Timestamp created;
-    const bool has_created = TimeUtil::FromString(vm.metadata().creation_timestamp(), &created);
     rows.push_back({vm.metadata().namespace_(), vm.metadata().name(), StateName(vm.status().state()),
                     std::to_string(accepted) + "/" + std::to_string(vm.spec().meshes_size()), gen,
-                    has_created ? Age(ToTime(created), now) : "-"});
+                    Created(vm.metadata(), now)});
   }
   return FormatTable({"NAMESPACE", "NAME", "STATE", "MESHES READY", "OBSERVED/GENERATION", "AGE"}, rows);
 }
@@ -288,7 +286,7 @@ std::string CertificateTable(const std::vector<IssuedCertificate>& certificates,
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : certificates) {
     rows.push_back({c.serial.substr(0, 16), OrDash(c.virtual_mesh), c.mesh, OrDash(c.cluster),
-                    c.not_after ? Rfc3339(*c.not_after) : "-", c.not_after ? Until(*c.not_after, now) : "-",
+                    c.not_after ? FormatRfc3339(*c.not_after) : "-", c.not_after ? Until(*c.not_after, now) : "-",
                     c.issued_at ? Age(*c.issued_at, now) + " ago" : "-"});
   }
   return FormatTable({"SERIAL", "VIRTUALMESH", "MESH", "CLUSTER", "NOT AFTER", "EXPIRES", "ISSUED"}, rows);
@@ -308,7 +306,7 @@ std::string DescribeVirtualMesh(const api::v1::VirtualMesh& vm, TimePoint now, c
   } else {
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : latest) {
-      rows.push_back({c.mesh, OrDash(c.cluster), c.serial, c.not_after ? Rfc3339(*c.not_after) : "-",
+      rows.push_back({c.mesh, OrDash(c.cluster), c.serial, c.not_after ? FormatRfc3339(*c.not_after) : "-",
                       c.not_after ? Until(*c.not_after, now) : "-",
                       c.issued_at ? Age(*c.issued_at, now) + " ago" : "-"});
     }

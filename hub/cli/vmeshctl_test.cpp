@@ -19,6 +19,7 @@
 #include "common/api/manifest.h"
 #include "common/base/files.h"
 #include "common/base/test_paths.h"
+#include "common/base/time.h"
 #include "common/link/event_loop.h"
 #include "common/link/server.h"
 #include "hub/init/hub_init.h"
@@ -44,13 +45,6 @@ struct ProcessResult {
   std::string err;
 };
 
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
-  return buf;
-}
-
 // A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
 uint16_t ClosedPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -75,7 +69,7 @@ class VmeshctlTest : public ::testing::Test {
                                          *ReadFile(hub::ServerKeyPath(dir_ + "/hub")), admin_.hub_ca()});
     ASSERT_TRUE(tls.ok()) << tls.error().message;
     server_ = std::make_unique<link::Server>(loop_.context(), link::ServerOptions{.tls = *tls});
-    not_after_ = Rfc3339(std::chrono::system_clock::now() + std::chrono::hours(24 * 30));
+    not_after_ = FormatRfc3339(std::chrono::system_clock::now() + std::chrono::hours(24 * 30));
     SetCannedAnswers();
     ASSERT_TRUE(server_->Start().ok());
     url_ = "https://127.0.0.1:" + std::to_string(server_->port());
@@ -136,7 +130,7 @@ class VmeshctlTest : public ::testing::Test {
       return Json(200, R"({"apiVersion":"v1","kind":"List","items":[
         {"metadata":{"name":"c1","namespace":"vmesh"},"status":{"state":"CONNECTED","agentVersion":"0.1.0",
          "lastHeartbeat":")" +
-                           Rfc3339(std::chrono::system_clock::now()) +
+                           FormatRfc3339(std::chrono::system_clock::now()) +
                            R"("}},
         {"metadata":{"name":"c2","namespace":"vmesh"},"status":{"state":")" +
                            state + R"("}}]})");
@@ -390,7 +384,7 @@ TEST_F(VmeshctlTest, CheckExitCodes) {
 
   Set(cluster2_state_, "DISCONNECTED");
   vm_generation_ = 3;
-  Set(cert_not_after_, Rfc3339(std::chrono::system_clock::now() + std::chrono::hours(50)));
+  Set(cert_not_after_, FormatRfc3339(std::chrono::system_clock::now() + std::chrono::hours(50)));
   ProcessResult sick = Ctl("check");
   EXPECT_EQ(sick.exit_code, 1);
   EXPECT_THAT(sick.out, HasSubstr("cluster c2 is DISCONNECTED (its agent has never connected)\n"));

@@ -7,6 +7,7 @@
 #include "common/api/dns.h"
 #include "common/api/manifest.h"
 #include "common/base/files.h"
+#include "common/base/resource_names.h"
 #include "common/pki/aead.h"
 #include "common/pki/csr.h"
 #include "common/pki/secure_string.h"
@@ -116,7 +117,7 @@ Result<SealReport> SealKeysAtRest(Store& store, const std::string& kek) {
 
 pki::LeafProfile AdminProfile(const std::string& hub_name) {
   return pki::LeafProfile{.subject = {.common_name = "vmesh admin", .organization = "vmesh"},
-                          .uri_sans = {"spiffe://" + hub_name + "/admin"},
+                          .uri_sans = {AdminSpiffeId(hub_name)},
                           .client_auth = true,
                           .ttl = kAdminCertTtl};
 }
@@ -150,8 +151,8 @@ Result<std::optional<std::string>> PinAdminCredentialOnce(Store& store, const pk
     return chain.error().Wrap(admin_config_path + " clientCertificate is not an admin certificate of this hub");
   }
   const auto sans = cert->uri_sans();
-  if (std::find(sans.begin(), sans.end(), "spiffe://" + hub_name + "/admin") == sans.end()) {
-    return MakeError(admin_config_path + " clientCertificate lacks the admin identity spiffe://" + hub_name + "/admin");
+  if (std::find(sans.begin(), sans.end(), AdminSpiffeId(hub_name)) == sans.end()) {
+    return MakeError(admin_config_path + " clientCertificate lacks the admin identity " + AdminSpiffeId(hub_name));
   }
   if (Status s = store.AddAdminCredential(CredentialOf(*cert, now)); !s.ok()) return s.error();
   return std::optional<std::string>(cert->serial_hex());
@@ -162,7 +163,7 @@ Result<RotatedAdmin> RotateAdminCredential(Store& store, const pki::CaSigner& li
   // Refuse early (before signing anything) when the caller's own credential is not active.
   if (Status s = store.CheckAdminCredential(old_serial); !s.ok()) return s.error();
   auto csr = pki::Csr::FromPem(csr_pem);
-  if (!csr.ok()) return csr.error().Wrap("admin CSR");
+  if (!csr.ok()) return csr.error().Wrap("admin CSR").WithCode(ErrorCode::kInvalidArgument);
   auto cert = pki::IssueLeaf(link_ca, *csr, AdminProfile(hub_name), now);
   if (!cert.ok()) return cert.error().Wrap("admin certificate");
   if (Status s = store.RotateAdminCredential(old_serial, CredentialOf(*cert, now), now); !s.ok()) return s.error();

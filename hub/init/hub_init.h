@@ -80,7 +80,8 @@ struct RotatedAdmin {
 };
 
 // `vmeshctl admin rotate` on the hub: signs `csr_pem` (only its public key is used) as a new admin certificate
-// from the link CA, pins its serial and revokes `old_serial` (the caller's) in one transaction.
+// from the link CA, pins its serial and revokes `old_serial` (the caller's) in one transaction. A CSR that does
+// not parse is kInvalidArgument.
 Result<RotatedAdmin> RotateAdminCredential(Store& store, const pki::CaSigner& link_ca, const std::string& hub_name,
                                            const std::string& old_serial, const std::string& csr_pem, TimePoint now);
 

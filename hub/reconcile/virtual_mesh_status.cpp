@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/api/validation.h"
+#include "common/base/resource_names.h"
 #include "hub/translate/federation.h"
 
 namespace vmesh::hub {
@@ -15,7 +16,9 @@ using api::v1::ApprovalState;
 using api::v1::ApprovalStatus;
 using api::v1::VirtualMeshSpec;
 
-std::string VmKey(const api::v1::VirtualMesh& vm) { return vm.metadata().namespace_() + "/" + vm.metadata().name(); }
+std::string VmKey(const api::v1::VirtualMesh& vm) {
+  return ObjectKey(vm.metadata().namespace_(), vm.metadata().name());
+}
 
 std::vector<std::string> MeshKeys(const VirtualMeshSpec& spec, const std::string& ns) {
   std::vector<std::string> keys;
@@ -153,7 +156,7 @@ ApprovalState OverallState(const api::v1::VirtualMeshStatus& status) {
 }
 
 std::string MeshKey(const api::v1::ObjectRef& ref, const std::string& default_namespace) {
-  return ref.name() + "." + (ref.namespace_().empty() ? default_namespace : ref.namespace_());
+  return vmesh::MeshKey(ref.name(), ref.namespace_().empty() ? default_namespace : ref.namespace_());
 }
 
 std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input) {

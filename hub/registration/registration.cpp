@@ -1,11 +1,10 @@
 #include "hub/registration/registration.h"
 
-#include <openssl/rand.h>
-
-#include <ctime>
-
 #include "common/api/dns.h"
 #include "common/base/base64.h"
+#include "common/base/random.h"
+#include "common/base/resource_names.h"
+#include "common/base/time.h"
 #include "common/pki/csr.h"
 #include "common/pki/openssl_util.h"
 
@@ -15,33 +14,22 @@ namespace {
 constexpr std::string_view kTokenPrefix = "vmbt_";
 
 Result<std::string> NewToken() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return pki::OpenSslError("cannot generate a bootstrap token");
-  return std::string(kTokenPrefix) +
-         Base64Encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes), Base64Alphabet::kUrl);
-}
-
-std::string Rfc3339(TimePoint t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  auto bytes = RandomBytes(32);
+  if (!bytes.ok()) return bytes.error().Wrap("cannot generate a bootstrap token");
+  return std::string(kTokenPrefix) + Base64Encode(*bytes, Base64Alphabet::kUrl);
 }
 
 }  // namespace
 
-std::string AgentSpiffeId(const std::string& hub_name, const std::string& cluster) {
-  return "spiffe://" + hub_name + "/cluster/" + cluster;
-}
-
 Result<std::string> ClusterFromSpiffeId(const std::string& hub_name, const std::string& uri) {
-  const std::string prefix = "spiffe://" + hub_name + "/cluster/";
-  if (uri.rfind(prefix, 0) != 0) return MakeError("identity " + uri + " is not an agent identity of hub " + hub_name);
-  std::string cluster = uri.substr(prefix.size());
-  if (!api::IsDns1123Label(cluster)) return MakeError("identity " + uri + " names no valid cluster");
-  return cluster;
+  std::optional<std::string> cluster = ClusterOfAgentSpiffeId(hub_name, uri);
+  if (!cluster) {
+    return MakeError("identity " + uri + " is not an agent identity of hub " + hub_name, ErrorCode::kPermissionDenied);
+  }
+  if (!api::IsDns1123Label(*cluster)) {
+    return MakeError("identity " + uri + " names no valid cluster", ErrorCode::kPermissionDenied);
+  }
+  return *cluster;
 }
 
 std::string HashToken(const std::string& token) {
@@ -56,18 +44,23 @@ Result<config::v1::BootstrapBundle> RegistrationService::Register(const std::str
                                                                   std::chrono::seconds ttl) {
   if (auto problem = api::Dns1123LabelProblem(cluster)) {
     return MakeError("cluster name " + api::QuoteValue(cluster) + " " + *problem +
-                     " (cluster names are DNS labels: lowercase letters, digits and '-', at most 63)");
+                         " (cluster names are DNS labels: lowercase letters, digits and '-', at most 63)",
+                     ErrorCode::kInvalidArgument);
   }
   if (ttl <= std::chrono::seconds(0) || ttl > options_.max_token_ttl) {
-    return MakeError("--ttl must be positive and at most " +
-                     std::to_string(std::chrono::duration_cast<std::chrono::hours>(options_.max_token_ttl).count()) +
-                     "h");
+    return MakeError(
+        "--ttl must be positive and at most " +
+            std::to_string(std::chrono::duration_cast<std::chrono::hours>(options_.max_token_ttl).count()) + "h",
+        ErrorCode::kInvalidArgument);
   }
   auto token = NewToken();
   if (!token.ok()) return token.error();
   const TimePoint now = clock_();
   const TimePoint expires = now + ttl;
-  if (Status s = store_.RegisterCluster(cluster, HashToken(*token), expires, now); !s.ok()) return s.error();
+  // The store refuses a cluster that is registered and bootstrapped already.
+  if (Status s = store_.RegisterCluster(cluster, HashToken(*token), expires, now); !s.ok()) {
+    return s.error().WithDefaultCode(ErrorCode::kConflict);
+  }
   config::v1::BootstrapBundle bundle;
   bundle.set_api_version("vmesh.dev/v1");
   bundle.set_kind("BootstrapBundle");
@@ -75,13 +68,13 @@ Result<config::v1::BootstrapBundle> RegistrationService::Register(const std::str
   bundle.set_hub_url(options_.agent_url);
   bundle.set_hub_ca(link_ca_.certificate().ToPem());
   bundle.set_token(*token);
-  bundle.set_expires_at(Rfc3339(expires));
+  bundle.set_expires_at(FormatRfc3339(expires));
   return bundle;
 }
 
 Result<pki::Certificate> RegistrationService::IssueIdentity(const std::string& cluster, const std::string& csr_pem) {
   auto csr = pki::Csr::FromPem(csr_pem);
-  if (!csr.ok()) return csr.error().Wrap("identity CSR");
+  if (!csr.ok()) return csr.error().Wrap("identity CSR").WithCode(ErrorCode::kInvalidArgument);
   pki::LeafProfile profile;
   profile.subject.organization = "vmesh";
   profile.subject.common_name = "vmesh agent " + cluster;
@@ -89,7 +82,7 @@ Result<pki::Certificate> RegistrationService::IssueIdentity(const std::string& c
   profile.client_auth = true;
   profile.ttl = options_.identity_ttl;
   auto cert = pki::IssueLeaf(link_ca_, *csr, profile, clock_());
-  if (!cert.ok()) return cert.error().Wrap("identity CSR");
+  if (!cert.ok()) return cert.error().Wrap("identity CSR").WithCode(ErrorCode::kInvalidArgument);
   return cert;
 }
 
@@ -97,13 +90,17 @@ Result<link::v1::BootstrapResponse> RegistrationService::Bootstrap(const link::v
   const TimePoint now = clock_();
   const std::string hash = HashToken(request.token());
   // Check the token before doing any signing work for the caller.
-  if (Status s = store_.CheckBootstrapToken(request.cluster_name(), hash, now); !s.ok()) return s.error();
+  if (Status s = store_.CheckBootstrapToken(request.cluster_name(), hash, now); !s.ok()) {
+    return s.error().WithDefaultCode(ErrorCode::kPermissionDenied);
+  }
   auto cert = IssueIdentity(request.cluster_name(), request.csr_pem());
   if (!cert.ok()) return cert.error();
   auto key = cert->public_key();
   IssuedIdentity identity{cert->serial_hex(), request.cluster_name(), cert->not_before(), cert->not_after(),
                           key.ok() ? key->Fingerprint() : std::string()};
-  if (Status s = store_.CompleteBootstrap(request.cluster_name(), hash, identity, now); !s.ok()) return s.error();
+  if (Status s = store_.CompleteBootstrap(request.cluster_name(), hash, identity, now); !s.ok()) {
+    return s.error().WithDefaultCode(ErrorCode::kPermissionDenied);
+  }
   link::v1::BootstrapResponse response;
   response.set_certificate_pem(cert->ToPem());
   response.set_ca_pem(link_ca_.certificate().ToPem());

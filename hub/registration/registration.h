@@ -31,9 +31,8 @@ struct RegistrationOptions {
   std::chrono::seconds max_token_ttl = std::chrono::hours(24 * 7);
 };
 
-// spiffe://<hub-name>/cluster/<cluster>
-std::string AgentSpiffeId(const std::string& hub_name, const std::string& cluster);
-// The cluster named by an agent SPIFFE ID of this hub, or an error.
+// The cluster named by an agent SPIFFE ID of this hub (common/base/resource_names.h AgentSpiffeId) that is a valid
+// cluster name, or an error (kPermissionDenied).
 Result<std::string> ClusterFromSpiffeId(const std::string& hub_name, const std::string& uri);
 
 // SHA-256 of a bootstrap token, lowercase hex: what the store keeps.
@@ -43,11 +42,12 @@ class RegistrationService {
  public:
   RegistrationService(Store& store, pki::CaSigner link_ca, RegistrationOptions options, Clock clock);
 
-  // Fails for a name that is not a DNS-1123 label, a ttl outside (0, max_token_ttl], or a cluster that has
-  // bootstrapped already (deregister first).
+  // Fails for a name that is not a DNS-1123 label or a ttl outside (0, max_token_ttl] (kInvalidArgument), or a
+  // cluster that has bootstrapped already (deregister first; kConflict).
   Result<config::v1::BootstrapBundle> Register(const std::string& cluster, std::chrono::seconds ttl);
 
-  // Never reveals whether a cluster exists to a caller without its token.
+  // Never reveals whether a cluster exists to a caller without its token. A bad CSR is kInvalidArgument; a
+  // token that is unknown, used or expired is kPermissionDenied.
   Result<link::v1::BootstrapResponse> Bootstrap(const link::v1::BootstrapRequest& request);
 
   // For an agent already authenticated as `cluster` on /v1/connect.

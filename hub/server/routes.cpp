@@ -5,6 +5,11 @@
 
 #include "common/api/duration.h"
 #include "common/api/manifest.h"
+#include "common/base/error_code.h"
+#include "common/base/json_fields.h"
+#include "common/base/kinds.h"
+#include "common/base/resource_names.h"
+#include "common/base/time.h"
 #include "hub/api/object_service.h"
 #include "hub/init/hub_init.h"
 
@@ -23,6 +28,12 @@ link::HttpResponse Problem(int status, std::string message) {
   return link::HttpResponse::Text(status, std::move(message));
 }
 
+// A failed call answered with its error code's status (common/base/error_code.h); `unclassified` for errors
+// without a code.
+link::HttpResponse Problem(const Error& error, int unclassified) {
+  return Problem(HttpStatusOf(error.code, unclassified), error.message);
+}
+
 link::HttpResponse NotReady(const char* what) {
   return Problem(503, std::string("the hub's ") + what + " is not available");
 }
@@ -30,12 +41,6 @@ link::HttpResponse NotReady(const char* what) {
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// The string member `key` of a JSON object, or "".
-std::string StringMember(const json::object& o, const char* key) {
-  const json::value* f = o.if_contains(key);
-  return f && f->is_string() ? std::string(f->get_string()) : std::string();
 }
 
 Result<json::object> ParseObject(const std::string& body) {
@@ -49,8 +54,8 @@ Result<json::object> ParseObject(const std::string& body) {
 Result<std::pair<std::string, std::string>> NameAndTtl(const std::string& body) {
   auto o = ParseObject(body);
   if (!o.ok()) return o.error();
-  if (StringMember(*o, "name").empty()) return MakeError("\"name\" is required");
-  return std::make_pair(StringMember(*o, "name"), StringMember(*o, "ttl"));
+  if (jsonf::Str(*o, "name").empty()) return MakeError("\"name\" is required");
+  return std::make_pair(jsonf::Str(*o, "name"), jsonf::Str(*o, "ttl"));
 }
 
 int HexValue(char c) {
@@ -113,10 +118,10 @@ json::object CertificateJson(const IssuedCertificateRecord& c) {
                       {"virtualMesh", c.virtual_mesh},
                       {"mesh", c.mesh},
                       {"cluster", c.cluster},
-                      {"notBefore", Rfc3339(c.not_before)},
-                      {"notAfter", Rfc3339(c.not_after)},
+                      {"notBefore", FormatRfc3339(c.not_before)},
+                      {"notAfter", FormatRfc3339(c.not_after)},
                       {"publicKeyFingerprint", c.public_key_fingerprint},
-                      {"issuedAt", Rfc3339(c.issued_at)}};
+                      {"issuedAt", FormatRfc3339(c.issued_at)}};
 }
 
 json::object SessionJson(const SessionInfo& s) {
@@ -183,38 +188,44 @@ json::array ToJsonArray(const std::vector<T>& items) {
   return out;
 }
 
-// Every spelling InstallApiRoutes registers as an exact /v1/objects/<kind> path (ApiKind accepts any case).
-const std::vector<std::string>& KindSpellings() {
-  static const std::vector<std::string> spellings = {
-      "virtualmesh", "virtualmeshes", "vm",          "vms",           "accesspolicy", "accesspolicies",
-      "ap",          "mesh",          "meshes",      "destination",   "destinations", "dest",
-      "workload",    "workloads",     "cluster",     "clusters",      "certificate",  "certificates",
-      "cert",        "certs",         "VirtualMesh", "VirtualMeshes", "AccessPolicy", "AccessPolicies",
-      "Mesh",        "Meshes",        "Destination", "Destinations",  "Workload",     "Workloads",
-      "Cluster",     "Clusters",      "Certificate", "Certificates",  "secret",       "secrets",
-      "Secret",      "Secrets"};
+// Every spelling InstallApiRoutes registers as an exact /v1/objects/<kind> path (ApiKind accepts any case): of each
+// kHubApi kind, the kind and its plural in lower case and capitalised, and its short names.
+std::vector<std::string> KindSpellings() {
+  std::vector<std::string> spellings;
+  for (const KindInfo& k : Kinds()) {
+    if ((k.roles & kHubApi) == 0) continue;
+    const std::string kind(k.kind);
+    const std::string plural(k.plural);
+    const std::string lower = Lower(kind);
+    size_t common = 0;
+    while (common < lower.size() && common < plural.size() && lower[common] == plural[common]) ++common;
+    spellings.push_back(lower);
+    spellings.push_back(plural);
+    spellings.push_back(kind);
+    spellings.push_back(kind.substr(0, common) + plural.substr(common));  // "VirtualMeshes"
+    std::string_view names = k.short_names;
+    while (!names.empty()) {
+      const size_t space = names.find(' ');
+      spellings.emplace_back(names.substr(0, space));
+      if (space == std::string_view::npos) break;
+      names.remove_prefix(space + 1);
+    }
+  }
   return spellings;
 }
 
 }  // namespace
 
 Result<std::string> ApiKind(const std::string& spelling) {
-  const std::string k = Lower(spelling);
-  if (k == "virtualmesh" || k == "virtualmeshes" || k == "vm" || k == "vms") return std::string("VirtualMesh");
-  if (k == "accesspolicy" || k == "accesspolicies" || k == "ap") return std::string("AccessPolicy");
-  if (k == "mesh" || k == "meshes") return std::string("Mesh");
-  if (k == "destination" || k == "destinations" || k == "dest") return std::string("Destination");
-  if (k == "workload" || k == "workloads") return std::string("Workload");
-  if (k == "cluster" || k == "clusters") return std::string("Cluster");
-  if (k == "certificate" || k == "certificates" || k == "cert" || k == "certs") return std::string("Certificate");
-  if (k == "secret" || k == "secrets") return std::string("Secret");
+  if (const KindInfo* k = LookupKind(spelling, kHubApi)) return std::string(k->kind);
   return MakeError("unknown kind \"" + spelling +
-                   "\" (expected virtualmeshes, accesspolicies, secrets, meshes, destinations, workloads, clusters "
-                   "or certificates)");
+                       "\" (expected virtualmeshes, accesspolicies, secrets, meshes, destinations, workloads, clusters "
+                       "or certificates)",
+                   ErrorCode::kNotFound);
 }
 
 std::optional<link::HttpResponse> HubRoutes::RequireAdmin(const link::HttpRequest& request) const {
-  if (request.peer.spiffe_id() != "spiffe://" + hub_name + "/admin") {
+  if (request.peer.spiffe_id() != AdminSpiffeId(hub_name)) {
     return Problem(403, "this API needs the hub's admin credential (admin.vmeshconfig); " + request.peer.ToString() +
                             " is not it");
   }
@@ -231,14 +242,11 @@ link::HttpResponse HubRoutes::RotateAdmin(const link::HttpRequest& request) cons
   if (!link_ca) return NotReady("link CA");
   auto body = ParseObject(request.body);
   if (!body.ok()) return Problem(400, body.error().message);
-  const std::string csr = StringMember(*body, "csr");
+  const std::string csr = jsonf::Str(*body, "csr");
   if (csr.empty()) return Problem(400, "\"csr\" is required: the PEM CSR of the new admin key");
   auto rotated =
       RotateAdminCredential(store, *link_ca, hub_name, request.peer.serial_hex, csr, std::chrono::system_clock::now());
-  if (!rotated.ok()) {
-    const std::string& m = rotated.error().message;
-    return Problem(m.find("admin CSR") != std::string::npos ? 400 : 409, m);
-  }
+  if (!rotated.ok()) return Problem(rotated.error(), 409);
   return Json(200, json::object{{"certificate", rotated->certificate_pem}, {"serial", rotated->serial}});
 }
 
@@ -250,11 +258,7 @@ link::HttpResponse HubRoutes::Bootstrap(const link::HttpRequest& request) const 
     return Problem(400, "cluster_name, token and csr_pem are required");
   }
   auto response = registration.Bootstrap(req);
-  if (!response.ok()) {
-    const std::string& m = response.error().message;
-    const bool bad_request = m.find("identity CSR") != std::string::npos;
-    return Problem(bad_request ? 400 : 403, m);
-  }
+  if (!response.ok()) return Problem(response.error(), 403);
   return link::HttpResponse{200, "application/x-protobuf", response->SerializeAsString(), {}};
 }
 
@@ -269,11 +273,7 @@ link::HttpResponse HubRoutes::RegisterCluster(const link::HttpRequest& request) 
     ttl = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
   }
   auto bundle = registration.Register(args->first, ttl);
-  if (!bundle.ok()) {
-    const std::string& m = bundle.error().message;
-    const bool conflict = m.find("already") != std::string::npos || m.find("deregister") != std::string::npos;
-    return Problem(conflict ? 409 : 400, m);
-  }
+  if (!bundle.ok()) return Problem(bundle.error(), 400);
   return link::HttpResponse{201, "application/yaml", api::Encode(*bundle, api::Format::kYaml), {}};
 }
 
@@ -314,10 +314,7 @@ link::HttpResponse HubRoutes::Apply(const link::HttpRequest& request) const {
   if (request.method != "POST") return Problem(405, "use POST with a manifest");
   if (!objects) return NotReady("object service");
   auto applied = objects->Apply(request.body);
-  if (!applied.ok()) {
-    const std::string& m = applied.error().message;
-    return Problem(m.rfind(kConflict, 0) == 0 ? 409 : 400, m);
-  }
+  if (!applied.ok()) return Problem(applied.error(), 400);
   json::array results;
   json::array messages;
   bool changed = false;
@@ -385,7 +382,7 @@ link::HttpResponse HubRoutes::Objects(const link::HttpRequest& request) const {
   if (segments.size() < 3 || segments.size() > 5 || segments[0] != "v1" || segments[1] != "objects")
     return Problem(404, "no endpoint " + request.path + " (expected /v1/objects/<kind>[/<namespace>]/<name>)");
   auto kind = ApiKind(segments[2]);
-  if (!kind.ok()) return Problem(404, kind.error().message);
+  if (!kind.ok()) return Problem(kind.error(), 404);
   std::string ns = QueryParameter(request.target, "namespace");
   std::string name = QueryParameter(request.target, "name");
   if (segments.size() == 4) name = segments[3];
@@ -397,15 +394,12 @@ link::HttpResponse HubRoutes::Objects(const link::HttpRequest& request) const {
 
   if (request.method == "DELETE") {
     if (name.empty()) return Problem(400, "DELETE needs /v1/objects/<kind>/<namespace>/<name>");
-    if (*kind != "VirtualMesh" && *kind != "AccessPolicy" && *kind != "Secret")
+    if ((FindKind(*kind)->roles & kUserWritable) == 0)
       return Problem(400, Lower(*kind) + " objects are written by the hub and cannot be deleted" +
                               (*kind == "Cluster" ? " (use cluster deregister)" : ""));
     if (!objects) return NotReady("object service");
     Status s = objects->Delete(*kind, ns, name);
-    if (!s.ok()) {
-      const bool missing = s.error().message.find("not found") != std::string::npos;
-      return Problem(missing ? 404 : 500, s.error().message);
-    }
+    if (!s.ok()) return Problem(s.error(), 500);
     if (core) core->TriggerReconcile();
     return Json(
         200, json::object{{"messages", json::array{json::value(Lower(*kind) + " " + ns + "/" + name + " deleted")}}});
@@ -515,10 +509,10 @@ link::HttpResponse HubRoutes::Preview(const link::HttpRequest& request) const {
   // The status computation orders VirtualMeshes by creation; a preview is "as if created now".
   if (vm.metadata().generation() == 0) vm.mutable_metadata()->set_generation(1);
   if (vm.metadata().creation_timestamp().empty())
-    vm.mutable_metadata()->set_creation_timestamp(Rfc3339(std::chrono::system_clock::now()));
+    vm.mutable_metadata()->set_creation_timestamp(FormatRfc3339(std::chrono::system_clock::now()));
   auto desired = core->Preview(vm);
   if (!desired.ok()) return Problem(400, desired.error().message);
-  const std::string key = vm.metadata().namespace_() + "/" + vm.metadata().name();
+  const std::string key = ObjectKey(vm.metadata().namespace_(), vm.metadata().name());
   json::value status = json::object{};
   for (const auto& s : desired->statuses) {
     if (s.key == key) status = api::ToJson(s.status);
@@ -538,7 +532,7 @@ link::HttpResponse HubRoutes::RestartMesh(const link::HttpRequest& request) cons
   if (!core) return NotReady("core");
   auto body = ParseObject(request.body);
   if (!body.ok()) return Problem(400, body.error().message);
-  const std::string mesh = StringMember(*body, "mesh");
+  const std::string mesh = jsonf::Str(*body, "mesh");
   if (mesh.empty()) return Problem(400, "\"mesh\" is required");
   auto id = core->RequestMeshRestart(mesh);
   if (!id.ok()) return Problem(404, id.error().message);

@@ -133,6 +133,32 @@ TEST_F(HubRoutesTest, RegisterBootstrapListDeregister) {
   EXPECT_EQ(Call(admin_tls_, "POST", "/v1/clusters/deregister", R"({"name":"c1"})").status, 404);
 }
 
+// Each failure's ErrorCode (not its wording) picks the status: a bad CSR is 400, a refused token 403, a cluster
+// that bootstrapped already 409.
+TEST_F(HubRoutesTest, StatusesFollowTheErrorCodes) {
+  auto registered = Call(admin_tls_, "POST", "/v1/clusters", R"({"name":"c1"})");
+  ASSERT_EQ(registered.status, 201) << registered.body;
+  config::v1::BootstrapBundle bundle;
+  ASSERT_TRUE(api::DecodeInto(registered.body, &bundle).empty()) << registered.body;
+
+  link::v1::BootstrapRequest bad_csr;
+  bad_csr.set_cluster_name("c1");
+  bad_csr.set_token(bundle.token());
+  bad_csr.set_csr_pem("not a CSR");
+  auto refused = Call(anonymous_tls_, "POST", "/v1/bootstrap", bad_csr.SerializeAsString(), "application/x-protobuf");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_THAT(refused.body, HasSubstr("identity CSR"));
+
+  bad_csr.set_token("vmbt_not-the-token");
+  EXPECT_EQ(Call(anonymous_tls_, "POST", "/v1/bootstrap", bad_csr.SerializeAsString(), "application/x-protobuf").status,
+            403);
+
+  ASSERT_EQ(Bootstrap(bundle).status, 200) << "a refused CSR does not use the token up";
+  auto again = Call(admin_tls_, "POST", "/v1/clusters", R"({"name":"c1"})");
+  EXPECT_EQ(again.status, 409) << again.body;
+  EXPECT_THAT(again.body, HasSubstr("already registered"));
+}
+
 TEST_F(HubRoutesTest, BadRequestsGetPreciseErrors) {
   EXPECT_EQ(Call(anonymous_tls_, "POST", "/v1/bootstrap", "garbage", "application/x-protobuf").status, 400);
   auto bad_ttl = Call(admin_tls_, "POST", "/v1/clusters", R"({"name":"c1","ttl":"soon"})");

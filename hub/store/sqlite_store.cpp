@@ -1,5 +1,6 @@
 #include <mutex>
 
+#include "common/base/time.h"
 #include "hub/store/sqlite.h"
 #include "hub/store/store.h"
 
@@ -142,14 +143,7 @@ std::optional<TimePoint> FromMillis(std::optional<std::int64_t> ms) {
   return FromMillis(*ms);
 }
 
-std::string FormatTime(std::int64_t ms) {
-  std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string FormatTime(std::int64_t ms) { return FormatRfc3339(FromMillis(ms)); }
 
 ClusterState ParseState(const std::string& s) {
   if (s == "CONNECTED") return ClusterState::kConnected;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/api/duration.h"
+#include "common/base/resource_names.h"
 #include "common/base/version.h"
 
 namespace vmesh::hub {
@@ -29,7 +30,7 @@ bool IsIp(const std::string& address) {
 }
 
 std::string MeshKeyOf(const api::v1::ObjectRef& ref, const std::string& default_namespace) {
-  return ref.name() + "." + (ref.namespace_().empty() ? default_namespace : ref.namespace_());
+  return vmesh::MeshKey(ref.name(), ref.namespace_().empty() ? default_namespace : ref.namespace_());
 }
 
 std::string PortName(const api::v1::ServicePort& p) {
