@@ -89,10 +89,6 @@ class ObjectService {
   std::optional<std::string> kek_;
 };
 
-// RFC 3339 (UTC, seconds) as metadata.creationTimestamp uses. Kept for hub/session until it calls
-// FormatRfc3339 (common/base/time.h) itself.
-inline std::string Rfc3339(TimePoint t) { return FormatRfc3339(t); }
-
 // Protobuf bytes that are equal whenever the messages are (map entries in key order), so that stored rows can
 // be compared byte for byte.
 std::string SerializeDeterministic(const google::protobuf::Message& message);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/base/resource_names.h"
 #include "common/sync/sync.h"
 
 namespace vmesh::hub {
@@ -15,16 +16,7 @@ bool SameReportIgnoringTime(const MeshReport& a, const MeshReport& b) {
          a.pending_restarts == b.pending_restarts && a.installed_generation == b.installed_generation;
 }
 
-// The mesh a resource of a cluster's set concerns: "cert/<mesh>" and "restart/<mesh>" name it; Kubernetes
-// outputs concern every mesh of the cluster ("").
-std::string MeshOfResource(const std::string& name) {
-  for (const std::string prefix : {"cert/", "restart/"}) {
-    if (name.rfind(prefix, 0) == 0) return name.substr(prefix.size());
-  }
-  return "";
-}
-
-std::string MeshKey(const api::v1::Mesh& m) { return m.metadata().name() + "." + m.metadata().namespace_(); }
+std::string MeshKey(const api::v1::Mesh& m) { return vmesh::MeshKey(m.metadata().name(), m.metadata().namespace_()); }
 
 template <typename T>
 void FillNamespace(google::protobuf::RepeatedPtrField<T>* list, const std::string& ns) {
@@ -195,7 +187,7 @@ Result<link::v1::Resource> AgentFacts::RequestRestart(const std::string& cluster
   }
   if (!reported) return MakeError("mesh " + mesh + " is not known to the hub: no agent has reported it");
   link::v1::Resource r;
-  r.set_name("restart/" + mesh);
+  r.set_name(RestartResourceName(mesh));
   auto* d = r.mutable_restart();
   d->set_mesh(mesh);
   d->set_request_id(request_id);
@@ -236,7 +228,7 @@ AgentFacts::Snapshot AgentFacts::Take() const {
     for (const auto& m : discovery_.Meshes(cluster)) {
       MeshReport& report = s.reports[MeshKey(m)];
       for (const auto& [name, message] : rejected) {
-        const std::string mesh = MeshOfResource(name);
+        const std::string mesh = MeshOfResourceName(name);
         if (!mesh.empty() && mesh != m.metadata().name()) continue;
         report.errors.push_back("cluster " + cluster + " rejected " + name + ": " + message);
       }

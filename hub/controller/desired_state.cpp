@@ -2,15 +2,11 @@
 
 #include <boost/json.hpp>
 
+#include "common/base/resource_names.h"
 #include "hub/translate/access_policy.h"
 #include "hub/translate/federation.h"
 
 namespace vmesh::hub {
-
-std::string KubeResourceName(const std::string& api_version, const std::string& kind, const std::string& ns,
-                             const std::string& name) {
-  return "kube/" + api_version + "/" + kind + "/" + ns + "/" + name;
-}
 
 // A mesh's trust is in place only when its agent installed an intermediate for the generation directed now (the
 // current root and intermediate options): a report about an earlier certificate — from before the VirtualMesh
@@ -86,7 +82,7 @@ void CertificateDirectives(const HubState& state, const VirtualMeshResult& resul
   const auto& options = spec.mtls_config().shared().intermediate_cert_options();
   for (const auto& [key, mesh] : active) {
     link::v1::Resource r;
-    r.set_name("cert/" + mesh.metadata().name());
+    r.set_name(CertResourceName(mesh.metadata().name()));
     auto* d = r.mutable_certificate();
     d->set_mesh(mesh.metadata().name());
     d->set_virtual_mesh(result.key);

@@ -76,8 +76,4 @@ void RequireCurrentCertificates(const std::map<std::string, std::map<std::string
                                 const std::map<std::string, MeshReport>& reports,
                                 std::vector<VirtualMeshResult>& statuses);
 
-// The resource name of a Kubernetes output.
-std::string KubeResourceName(const std::string& api_version, const std::string& kind, const std::string& ns,
-                             const std::string& name);
-
 }  // namespace vmesh::hub

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include "common/base/resource_names.h"
+
 namespace vmesh::hub {
 namespace {
 
@@ -9,9 +11,9 @@ using google::protobuf::util::MessageDifferencer;
 
 template <typename T>
 std::string NsName(const T& o) {
-  return o.spec().namespace_() + "/" + o.spec().name();
+  return ObjectKey(o.spec().namespace_(), o.spec().name());
 }
-std::string NsName(const api::v1::Workload& w) { return w.spec().namespace_() + "/" + w.metadata().name(); }
+std::string NsName(const api::v1::Workload& w) { return ObjectKey(w.spec().namespace_(), w.metadata().name()); }
 
 // Upserts `items` into `map` (keyed by `key`), recording changed keys (with `prefix`) in `changed`.
 template <typename T, typename KeyFn>

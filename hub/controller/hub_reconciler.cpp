@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/api/secret.h"
+#include "common/base/resource_names.h"
 #include "common/pki/certificate.h"
 
 namespace vmesh::hub {
@@ -122,7 +123,7 @@ Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots, AgentFacts::Sn
       if (spec.ParseFromString(*row.last_good)) in.last_good_spec = spec;
       in.last_good_generation = row.last_good_generation;
     }
-    const std::string key = row.ns + "/" + row.name;
+    const std::string key = ObjectKey(row.ns, row.name);
     if (in.current.spec().mtls_config().shared().root_certificate_authority().has_secret()) {
       if (Status s = CheckRootSecret(key, in, secret_roots); !s.ok()) return s.error();
     }

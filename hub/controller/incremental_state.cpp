@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include "common/base/resource_names.h"
 #include "common/sync/sync.h"
 
 namespace vmesh::hub {

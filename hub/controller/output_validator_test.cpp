@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "common/base/files.h"
+#include "common/base/resource_names.h"
 #include "common/base/test_paths.h"
 #include "common/crdschema/yaml_to_json.h"
 #include "common/sync/sync.h"

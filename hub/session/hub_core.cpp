@@ -1,7 +1,6 @@
 #include "hub/session/hub_core.h"
 
 #include <google/protobuf/util/time_util.h>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +9,9 @@
 #include <mutex>
 #include <set>
 
+#include "common/base/error_code.h"
+#include "common/base/random.h"
+#include "common/base/time.h"
 #include "hub/controller/hub_reconciler.h"
 #include "hub/controller/reconcile_loop.h"
 #include "hub/session/authorize.h"
@@ -34,18 +36,6 @@ constexpr std::chrono::seconds kRestartDiscoveryGrace{30};
 constexpr char kReconcileKey[] = "reconcile";
 constexpr char kRestartGateKey[] = "restart-gate";
 constexpr char kRetryPrefix[] = "retry-rejected/";
-
-std::string RandomHex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
 
 google::protobuf::Timestamp ToTimestamp(TimePoint t) {
   return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
@@ -141,7 +131,9 @@ class Core : public std::enable_shared_from_this<Core> {
       if (owner != mesh_owner_.end()) cluster = owner->second;
     }
     // The owner's agent must have reported it (a deregistered cluster's meshes stay bound but are forgotten).
-    auto directive = reconciler_.facts().RequestRestart(cluster, mesh, RandomHex(8));
+    auto request_id = RandomHex(8);
+    if (!request_id.ok()) return request_id.error();
+    auto directive = reconciler_.facts().RequestRestart(cluster, mesh, *request_id);
     if (!directive.ok()) return directive.error();
     const std::string& id = directive->restart().request_id();
     spdlog::info("hub: cluster {} mesh {}: restart requested (request {})", cluster, mesh, id);
@@ -157,7 +149,7 @@ class Core : public std::enable_shared_from_this<Core> {
   Result<DesiredState> Preview(const api::v1::VirtualMesh& vm) const {
     std::lock_guard lock(reconciler_mu_);
     if (Stopped()) return MakeError("the hub is shutting down");
-    return reconciler_.Preview(vm, options_.hub_namespace, Rfc3339(deps_.clock()));
+    return reconciler_.Preview(vm, options_.hub_namespace, FormatRfc3339(deps_.clock()));
   }
 
  private:
@@ -384,7 +376,8 @@ class Core : public std::enable_shared_from_this<Core> {
     Authorization verdict = AuthorizeEnvelope(cluster, envelope, context);
     if (verdict.verdict == Verdict::kAccept && !verdict.meshes_to_bind.empty()) {
       if (Status s = BindMeshesLocked(cluster, verdict.meshes_to_bind); !s.ok()) {
-        verdict = {Verdict::kNack, s.error().message, {}};
+        const bool drop = LinkDispositionOf(s.error().code) == LinkDisposition::kDisconnect;
+        verdict = {drop ? Verdict::kClose : Verdict::kNack, s.error().message, {}};
       }
     }
     return verdict;
@@ -413,7 +406,11 @@ class Core : public std::enable_shared_from_this<Core> {
     const std::string& cluster = session->cluster;
     auto outcome = registry_.Ack(session, ack);
     if (!outcome.ok()) {
-      registry_.SendNack(session, envelope_id, outcome.error().message);
+      if (LinkDispositionOf(outcome.error().code) == LinkDisposition::kDisconnect) {
+        session->connection->Close(CloseCode::kInternalError, outcome.error().message);
+      } else {
+        registry_.SendNack(session, envelope_id, outcome.error().message);
+      }
       return;
     }
     AgentFacts& facts = reconciler_.facts();
