@@ -15,27 +15,15 @@
 #include "agent/runtime/test_hub.h"
 #include "common/base/files.h"
 #include "common/kube/config.h"
+#include "common/kube/run_task.h"
 #include "e2e/kubesim/test_cluster.h"
 
 namespace vmesh::agent {
 namespace {
 
 namespace asio = boost::asio;
+using kube::RunTask;
 using ::testing::HasSubstr;
-
-// Runs one coroutine to completion on a private io_context.
-template <typename T>
-T RunTask(asio::awaitable<T> task) {
-  asio::io_context io;
-  std::optional<T> out;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  io.run();
-  return std::move(*out);
-}
 
 class TempDir {
  public:
@@ -148,12 +136,12 @@ class KubeStateTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = kube::LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().message;
-    auto client = kube::Client::Create(*config);
+    auto client = kube::MakeKubeClient(*config);
     ASSERT_TRUE(client.ok()) << client.error().message;
     client_ = std::move(*client);
   }
   kubesim::TestCluster cluster_;
-  std::unique_ptr<kube::Client> client_;
+  kube::KubeClientPtr client_;
 };
 
 TEST_F(KubeStateTest, SecretIdentityStoreCreatesTheNamespaceAndRoundTrips) {
