@@ -165,7 +165,7 @@ int Run(const po::variables_map& vm) {
     if (!kube_config.ok()) kube_config = kube_config.error().Wrap("in-cluster config (or pass --kubeconfig)");
   }
   if (!kube_config.ok()) return Usage(kube_config.error().message);
-  auto client = kube::Client::Create(*kube_config);
+  auto client = kube::MakeKubeClient(*kube_config);
   if (!client.ok()) return Usage("kubernetes client: " + client.error().message);
 
   link::EventLoop loop(1);

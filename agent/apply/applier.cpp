@@ -15,7 +15,12 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-constexpr char kManagedBySelector[] = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dvmesh";
+// app.kubernetes.io/managed-by=vmesh[,networking.vmesh.dev/cluster=<cluster>], as a query parameter.
+std::string PruneSelector(const std::string& cluster) {
+  std::string selector = std::string(kManagedBy) + "=vmesh";
+  if (!cluster.empty()) selector += "," + std::string(kClusterLabel) + "=" + cluster;
+  return "labelSelector=" + kube::EscapePathSegment(selector);
+}
 
 // The kinds vmesh writes as outputs, in the versions every supported Istio serves.
 struct OutputKind {
@@ -105,8 +110,8 @@ std::string ObjectKeyOf(const link::v1::KubeObject& object) {
   return ObjectKey(object.api_version(), object.kind(), object.namespace_(), object.name());
 }
 
-KubeApplier::KubeApplier(kube::Client& client, std::string field_manager, ApplierRetry retry)
-    : client_(client), field_manager_(std::move(field_manager)), retry_(retry) {}
+KubeApplier::KubeApplier(kube::KubeClient& client, std::string field_manager, ApplierRetry retry, std::string cluster)
+    : client_(client), field_manager_(std::move(field_manager)), retry_(retry), cluster_(std::move(cluster)) {}
 
 asio::awaitable<Result<kube::ApiResponse>> KubeApplier::WithRetries(
     std::function<asio::awaitable<Result<kube::ApiResponse>>()> request) {
@@ -151,6 +156,12 @@ asio::awaitable<Status> KubeApplier::Apply(const link::v1::KubeObject& object) {
   if (!existing.ok()) co_return existing.error();
   const LiveObject* live = existing->has_value() ? &**existing : nullptr;
   if (Status s = CheckTakeover(live); !s.ok()) co_return s;
+  if (!cluster_.empty()) {
+    json::value& meta = body.get_object()["metadata"];
+    json::value& labels = meta.get_object()["labels"];
+    if (!labels.is_object()) labels = json::object();
+    labels.get_object()[kClusterLabel] = cluster_;
+  }
 
   const std::string path = Path(ref);
   auto applied = co_await WithRetries([&]() { return client_.Apply(path, body, field_manager_, true); });
@@ -186,7 +197,8 @@ asio::awaitable<Result<int>> KubeApplier::Prune(std::set<std::string> desired_ke
   std::vector<LiveObject> live;
   for (const auto& k : kOutputKinds) {
     const std::string collection = kube::ResourcePath(k.api_version, ResourceOfKind(k.kind));
-    auto listed = co_await WithRetries([&]() { return client_.List(collection, kManagedBySelector); });
+    const std::string selector = PruneSelector(cluster_);
+    auto listed = co_await WithRetries([&]() { return client_.List(collection, selector); });
     if (listed.ok() && listed->status == 404) continue;  // the cluster does not serve this kind
     if (!listed.ok() || !listed->ok() || !listed->body.is_object()) {
       co_return MakeError("list " + std::string(k.kind) + "s: " + Describe(listed));
@@ -199,7 +211,7 @@ asio::awaitable<Result<int>> KubeApplier::Prune(std::set<std::string> desired_ke
   }
   int deleted = 0;
   std::string errors;
-  for (const LiveObject& o : PruneCandidates(desired_keys, live)) {
+  for (const LiveObject& o : PruneCandidates(desired_keys, live, cluster_)) {
     const KubeRef ref{o.api_version, o.kind, o.ns, o.name};
     Status s = co_await Delete(ref);
     if (s.ok()) {

@@ -44,7 +44,10 @@ struct ApplierRetry {
 
 class KubeApplier {
  public:
-  explicit KubeApplier(kube::Client& client, std::string field_manager = "vmesh-agent", ApplierRetry retry = {});
+  // With `cluster`, every applied output is labelled kClusterLabel=<cluster> and Prune() considers only objects
+  // carrying that label; without, Prune() considers every vmesh-labelled output.
+  explicit KubeApplier(kube::KubeClient& client, std::string field_manager = "vmesh-agent", ApplierRetry retry = {},
+                       std::string cluster = "");
 
   // Server-side apply (force) after CheckOutputKind and CheckTakeover; error = why not, or the API server's
   // message (for the NACK).
@@ -53,8 +56,9 @@ class KubeApplier {
   // does not write (CheckOutputKind), is never touched (OK too: there is nothing of vmesh's to remove).
   boost::asio::awaitable<Status> Remove(const KubeRef& ref);
   // Deletes vmesh-labelled outputs (ServiceEntry, DestinationRule, Gateway, AuthorizationPolicy, all
-  // namespaces) whose ObjectKey is not in `desired_keys`; returns how many were deleted. Kinds the cluster
-  // does not serve (Istio CRDs missing) have nothing to prune.
+  // namespaces; this cluster's only, see the constructor) whose ObjectKey is not in `desired_keys`; returns how
+  // many were deleted. Kinds the cluster does not serve (Istio CRDs missing) have nothing to prune. The caller
+  // must know the complete desired set: whatever is missing from it is deleted.
   boost::asio::awaitable<Result<int>> Prune(std::set<std::string> desired_keys);
 
  private:
@@ -65,9 +69,10 @@ class KubeApplier {
   boost::asio::awaitable<Result<std::optional<LiveObject>>> GetLive(const KubeRef& ref);
   boost::asio::awaitable<Status> Delete(const KubeRef& ref);
 
-  kube::Client& client_;
+  kube::KubeClient& client_;
   std::string field_manager_;
   ApplierRetry retry_;
+  std::string cluster_;
 };
 
 }  // namespace vmesh::agent

@@ -59,7 +59,7 @@ class ApplierTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = kube::LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().message;
-    auto client = kube::Client::Create(*config);
+    auto client = kube::MakeKubeClient(*config);
     ASSERT_TRUE(client.ok()) << client.error().message;
     client_ = std::move(*client);
     applier_.emplace(*client_, "vmesh-agent",
@@ -116,7 +116,7 @@ spec:
   }
 
   kubesim::TestCluster cluster_;
-  std::unique_ptr<kube::Client> client_;
+  kube::KubeClientPtr client_;
   std::optional<KubeApplier> applier_;
 };
 

@@ -16,11 +16,16 @@ bool IsManagedByVmesh(const LiveObject& o) {
   return it != o.labels.end() && it->second == "vmesh";
 }
 
-std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_keys,
-                                        const std::vector<LiveObject>& live) {
+std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_keys, const std::vector<LiveObject>& live,
+                                        const std::string& cluster) {
   std::vector<LiveObject> out;
   for (const auto& o : live) {
-    if (IsManagedByVmesh(o) && !desired_keys.count(ObjectKey(o))) out.push_back(o);
+    if (!IsManagedByVmesh(o) || desired_keys.count(ObjectKey(o))) continue;
+    if (!cluster.empty()) {
+      auto owner = o.labels.find(kClusterLabel);
+      if (owner == o.labels.end() || owner->second != cluster) continue;
+    }
+    out.push_back(o);
   }
   return out;
 }

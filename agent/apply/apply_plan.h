@@ -16,6 +16,9 @@ namespace vmesh::agent {
 
 inline constexpr char kManagedBy[] = "app.kubernetes.io/managed-by";
 inline constexpr char kVirtualMeshLabel[] = "networking.vmesh.dev/virtual-mesh";
+// Stamped by the agent on every output it applies: which vmesh cluster's agent owns the object, so that an
+// agent prunes only its own outputs even when two registered clusters share one API server.
+inline constexpr char kClusterLabel[] = "networking.vmesh.dev/cluster";
 
 struct LiveObject {
   std::string api_version;  // "networking.istio.io/v1beta1"
@@ -33,8 +36,10 @@ std::string ObjectKey(const LiveObject& o);
 bool IsManagedByVmesh(const LiveObject& o);
 
 // Objects to delete: vmesh's own objects (by label) whose key is not desired. Objects without vmesh's labels
-// are never returned, whatever their name.
-std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_keys, const std::vector<LiveObject>& live);
+// are never returned, whatever their name; with `cluster`, neither are objects whose kClusterLabel is not it
+// (another agent's, or applied before the agent stamped the label).
+std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_keys, const std::vector<LiveObject>& live,
+                                        const std::string& cluster = "");
 
 // The kinds the hub's translator writes (hub/translate): ServiceEntry, DestinationRule and Gateway of
 // networking.istio.io and AuthorizationPolicy of security.istio.io, each in v1beta1 or v1. The agent applies

@@ -61,7 +61,7 @@ struct ClusterObject {
   std::map<std::string, std::string> data;
 };
 
-asio::awaitable<Result<ClusterObject>> ReadObject(kube::Client& client, std::string path, bool base64_data) {
+asio::awaitable<Result<ClusterObject>> ReadObject(kube::KubeClient& client, std::string path, bool base64_data) {
   auto r = co_await client.Get(path);
   if (!r.ok()) co_return r.error().Wrap("reading " + path);
   ClusterObject out;
@@ -136,7 +136,7 @@ asio::awaitable<void> WaitUntilIdle(Entry& e) {
 
 }  // namespace
 
-CertificateManager::CertificateManager(kube::Client& client, CertificateManagerOptions options, HubSend send,
+CertificateManager::CertificateManager(kube::KubeClient& client, CertificateManagerOptions options, HubSend send,
                                        MeshLookup meshes, Restarter& restarter)
     : client_(client),
       options_(std::move(options)),

@@ -65,7 +65,7 @@ using MeshLookup = std::function<std::optional<api::v1::Mesh>(const std::string&
 
 class CertificateManager {
  public:
-  CertificateManager(kube::Client& client, CertificateManagerOptions options, HubSend send, MeshLookup meshes,
+  CertificateManager(kube::KubeClient& client, CertificateManagerOptions options, HubSend send, MeshLookup meshes,
                      Restarter& restarter);
   ~CertificateManager();
 
@@ -103,7 +103,7 @@ class CertificateManager {
   boost::asio::awaitable<Status> Install(MeshEntry& e, const link::v1::IssuedCertificate& issued);
   boost::asio::awaitable<void> RestartStep(MeshEntry& e);
 
-  kube::Client& client_;
+  kube::KubeClient& client_;
   CertificateManagerOptions options_;
   HubSend send_;
   MeshLookup meshes_;

@@ -94,8 +94,8 @@ class CertificateManagerTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = kube::LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().message;
-    client_ = std::move(*kube::Client::Create(*config));
-    probe_ = std::move(*kube::Client::Create(*config));
+    client_ = std::move(*kube::MakeKubeClient(*config));
+    probe_ = std::move(*kube::MakeKubeClient(*config));
     restarter_ = std::make_unique<Restarter>(*client_);
   }
 
@@ -195,8 +195,8 @@ class CertificateManagerTest : public ::testing::Test {
   }
 
   kubesim::TestCluster cluster_;
-  std::unique_ptr<kube::Client> client_;
-  std::unique_ptr<kube::Client> probe_;
+  kube::KubeClientPtr client_;
+  kube::KubeClientPtr probe_;
   std::unique_ptr<Restarter> restarter_;
   asio::io_context io_;
   TestHubCa ca_;

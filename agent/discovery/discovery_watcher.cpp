@@ -142,7 +142,7 @@ void Diff(std::map<std::string, T>& current, const std::vector<T>& next, KeyFn k
 
 class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& io, kube::Client& client, DiscoveryWatcherOptions options)
+  Impl(asio::io_context& io, kube::KubeClient& client, DiscoveryWatcherOptions options)
       : io_(io), client_(client), options_(std::move(options)), debounce_(io), waiting_(io) {}
 
   void Start() {
@@ -321,7 +321,7 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   asio::io_context& io_;
-  kube::Client& client_;
+  kube::KubeClient& client_;
   DiscoveryWatcherOptions options_;
   asio::steady_timer debounce_;
   asio::steady_timer waiting_;
@@ -339,7 +339,7 @@ class DiscoveryWatcher::Impl : public std::enable_shared_from_this<Impl> {
   link::v1::IstioSchemas schemas_;  // empty until the CRDs were listed (and while none of vmesh's kinds exists)
 };
 
-DiscoveryWatcher::DiscoveryWatcher(asio::io_context& io, kube::Client& client, DiscoveryWatcherOptions options)
+DiscoveryWatcher::DiscoveryWatcher(asio::io_context& io, kube::KubeClient& client, DiscoveryWatcherOptions options)
     : impl_(std::make_shared<Impl>(io, client, std::move(options))) {}
 
 DiscoveryWatcher::~DiscoveryWatcher() { impl_->Stop(); }

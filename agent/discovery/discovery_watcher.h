@@ -35,7 +35,7 @@ struct DiscoveryWatcherOptions {
 
 class DiscoveryWatcher {
  public:
-  DiscoveryWatcher(boost::asio::io_context& io, kube::Client& client, DiscoveryWatcherOptions options);
+  DiscoveryWatcher(boost::asio::io_context& io, kube::KubeClient& client, DiscoveryWatcherOptions options);
   ~DiscoveryWatcher();
   DiscoveryWatcher(const DiscoveryWatcher&) = delete;
   DiscoveryWatcher& operator=(const DiscoveryWatcher&) = delete;

@@ -37,7 +37,7 @@ class DiscoveryWatcherTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = kube::LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().message;
-    auto client = kube::Client::Create(*config);
+    auto client = kube::MakeKubeClient(*config);
     ASSERT_TRUE(client.ok()) << client.error().message;
     client_ = std::move(*client);
     watcher_ = std::make_unique<DiscoveryWatcher>(
@@ -89,7 +89,7 @@ class DiscoveryWatcherTest : public ::testing::Test {
 
   std::vector<std::string> extra_args_;  // more kubesim flags, set before SetUp
   kubesim::TestCluster cluster_;
-  std::unique_ptr<kube::Client> client_;
+  kube::KubeClientPtr client_;
   asio::io_context io_;
   std::unique_ptr<DiscoveryWatcher> watcher_;
   std::vector<link::v1::DiscoveryReport> reports_;

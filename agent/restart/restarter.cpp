@@ -79,7 +79,8 @@ std::set<std::string> Fingerprints(const std::string& pem) {
 
 }  // namespace
 
-Restarter::Restarter(kube::Client& client, RestarterOptions options) : client_(client), options_(std::move(options)) {
+Restarter::Restarter(kube::KubeClient& client, RestarterOptions options)
+    : client_(client), options_(std::move(options)) {
   if (!options_.clock) options_.clock = [] { return std::chrono::system_clock::now(); };
   if (options_.metrics) {
     options_.metrics->DeclareCounter("vmesh_agent_restarts_total",

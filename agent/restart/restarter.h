@@ -70,7 +70,7 @@ struct RestartProgress {
 
 class Restarter {
  public:
-  explicit Restarter(kube::Client& client, RestarterOptions options = {});
+  explicit Restarter(kube::KubeClient& client, RestarterOptions options = {});
 
   // Reads the cluster, decides, and patches the workloads the decision names (at most one group's batch).
   // Errors are Kubernetes failures (the step is simply tried again later).
@@ -89,7 +89,7 @@ class Restarter {
   boost::asio::awaitable<Status> Restart(const std::string& mesh, const WorkloadState& workload,
                                          const std::string& serial);
 
-  kube::Client& client_;
+  kube::KubeClient& client_;
   RestarterOptions options_;
 };
 

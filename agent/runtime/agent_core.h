@@ -6,13 +6,14 @@
 // to the restarter. IssuedCertificates are routed to the core too.
 //
 // Threading: everything runs on the agent's one io_context thread; the coroutines may co_await the Kubernetes
-// client. The link calls ApplyResource/RemoveResource for one update at a time, in order.
+// client. The link calls ApplyResource/RemoveResource/PruneOutputs for one update at a time, in order.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/base/result.h"
@@ -36,6 +37,13 @@ class AgentCore {
   virtual boost::asio::awaitable<Status> ApplyResource(const link::v1::Resource& resource) = 0;
   // A resource the hub no longer wants the agent to hold (by resource name: "kube/...", "cert/<mesh>", ...).
   virtual boost::asio::awaitable<Status> RemoveResource(const std::string& name) = 0;
+  // The hub's complete desired set is known: `desired` names every resource the agent holds after an update
+  // that brought it to the hub's version, plus those it just refused. Deletes the agent's outputs that are not
+  // in it — orphans of an earlier run whose sync state was lost, so that the hub never asked to remove them.
+  // Returns whether it pruned: false when `desired` holds no output, which cannot be told from a view that is
+  // not there yet, so nothing is deleted. The link calls it after every update until it returned true (once per
+  // process); an error makes it try again after the next update too.
+  virtual boost::asio::awaitable<Result<bool>> PruneOutputs(const std::set<std::string>& desired) = 0;
   // The hub's answer to a CSR.
   virtual boost::asio::awaitable<void> OnIssuedCertificate(const link::v1::IssuedCertificate& issued) = 0;
   // A session began (after the Welcome): send the full discovery state and anything that waited for the hub.

@@ -23,7 +23,7 @@ bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfin
 
 class AgentCoreImpl final : public AgentCore {
  public:
-  AgentCoreImpl(asio::io_context& io, kube::Client& client, AgentCoreOptions options, HubSend send)
+  AgentCoreImpl(asio::io_context& io, kube::KubeClient& client, AgentCoreOptions options, HubSend send)
       : io_(io),
         options_(std::move(options)),
         send_(std::move(send)),
@@ -31,7 +31,7 @@ class AgentCoreImpl final : public AgentCore {
                  DiscoveryWatcherOptions{.cluster = options_.cluster,
                                          .hub_namespace = options_.hub_namespace,
                                          .debounce = options_.discovery_debounce}),
-        applier_(client),
+        applier_(client, "vmesh-agent", ApplierRetry{}, options_.cluster),
         restarter_(client, RestarterOptions{.metrics = options_.metrics}),
         certs_(
             client,
@@ -87,6 +87,21 @@ class AgentCoreImpl final : public AgentCore {
     if (StartsWith(name, "cert/")) co_return co_await certs_.OnDirectiveRemoved(name.substr(5));
     if (StartsWith(name, "restart/")) co_return OkStatus();  // a restart that was done stays done
     co_return MakeError("resource " + name + ": this agent does not know its type (upgrade the agent)");
+  }
+
+  asio::awaitable<Result<bool>> PruneOutputs(const std::set<std::string>& desired) override {
+    std::set<std::string> keys;
+    for (const auto& name : desired) {
+      if (!StartsWith(name, "kube/")) continue;
+      auto ref = ParseKubeResourceName(name);
+      if (!ref.ok()) co_return ref.error().Wrap("prune");  // a name the link accepted: the hub is confused
+      keys.insert(ObjectKey(ref->api_version, ref->kind, ref->ns, ref->name));
+    }
+    if (keys.empty()) co_return false;  // indistinguishable from a view that is not there yet: never prune on it
+    auto pruned = co_await applier_.Prune(std::move(keys));
+    if (!pruned.ok()) co_return pruned.error();
+    spdlog::info("pruned {} outputs the hub no longer wants (left by an earlier run)", *pruned);
+    co_return true;
   }
 
   asio::awaitable<void> OnIssuedCertificate(const link::v1::IssuedCertificate& issued) override {
@@ -183,7 +198,7 @@ void DeclareAgentCoreMetrics(metrics::Registry& registry) {
   registry.DeclareCounter("vmesh_agent_outputs_removed_total", "Kubernetes outputs removed at the hub's request");
 }
 
-AgentCorePtr MakeAgentCore(asio::io_context& io, kube::Client& client, AgentCoreOptions options, HubSend send) {
+AgentCorePtr MakeAgentCore(asio::io_context& io, kube::KubeClient& client, AgentCoreOptions options, HubSend send) {
   return std::make_unique<AgentCoreImpl>(io, client, std::move(options), std::move(send));
 }
 

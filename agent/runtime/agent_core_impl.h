@@ -38,6 +38,7 @@ struct AgentCoreOptions {
 void DeclareAgentCoreMetrics(metrics::Registry& registry);
 
 // `client` must outlive the core. `send` is the link's sender (fails while no session is up).
-AgentCorePtr MakeAgentCore(boost::asio::io_context& io, kube::Client& client, AgentCoreOptions options, HubSend send);
+AgentCorePtr MakeAgentCore(boost::asio::io_context& io, kube::KubeClient& client, AgentCoreOptions options,
+                           HubSend send);
 
 }  // namespace vmesh::agent

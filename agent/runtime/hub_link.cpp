@@ -13,6 +13,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <set>
 
 #include "agent/runtime/state_objects.h"
 #include "common/link/client.h"
@@ -28,7 +29,7 @@ using link::v1::Envelope;
 
 class ConfigMapSyncStateStore final : public SyncStateStore {
  public:
-  ConfigMapSyncStateStore(kube::Client& client, std::string ns, std::string name)
+  ConfigMapSyncStateStore(kube::KubeClient& client, std::string ns, std::string name)
       : client_(client), ns_(std::move(ns)), name_(std::move(name)) {}
 
   asio::awaitable<Result<SyncState>> Load() override {
@@ -65,7 +66,7 @@ class ConfigMapSyncStateStore final : public SyncStateStore {
   }
 
  private:
-  kube::Client& client_;
+  kube::KubeClient& client_;
   std::string ns_;
   std::string name_;
 };
@@ -111,7 +112,7 @@ T RunOn(asio::io_context& io, asio::awaitable<T> task) {
 
 }  // namespace
 
-SyncStateStorePtr MakeConfigMapSyncStateStore(kube::Client& client, std::string state_namespace, std::string name) {
+SyncStateStorePtr MakeConfigMapSyncStateStore(kube::KubeClient& client, std::string state_namespace, std::string name) {
   return std::make_unique<ConfigMapSyncStateStore>(client, std::move(state_namespace), std::move(name));
 }
 
@@ -163,6 +164,7 @@ struct HubLink::Impl : std::enable_shared_from_this<Impl> {
   link::ConnectionPtr conn;  // the current session's connection
   std::deque<std::pair<link::Connection*, link::v1::ResourceUpdate>> updates;
   bool draining = false;
+  bool pruned = false;                         // the core pruned against a complete desired set
   std::optional<std::string> renewal_key_pem;  // the key of the renewal in flight
   pki::TimePoint renew_at = pki::TimePoint::max();
   asio::steady_timer renewal_timer;
@@ -365,6 +367,8 @@ struct HubLink::Impl : std::enable_shared_from_this<Impl> {
         self->CountApplied(s);
         receiver.RecordRemoval(name, s, ack);
       }
+      std::set<std::string> refused;
+      for (const auto& e : ack.errors()) refused.insert(e.name());
       receiver.FinishAck(update, ack);
       self->Gauge("vmesh_agent_resources_held", static_cast<double>(receiver.held().size()));
       // Persist before answering: once the hub believes the agent holds a version, a restarted agent must too.
@@ -376,17 +380,37 @@ struct HubLink::Impl : std::enable_shared_from_this<Impl> {
       if (self->options.metrics) {
         self->options.metrics->Increment(ack.accepted() ? "vmesh_agent_acks_total" : "vmesh_agent_nacks_total");
       }
-      if (!self->conn || self->conn.get() != from) continue;  // the session ended meanwhile: the Ack is moot
-      spdlog::debug("update {} (system version {}): {} upserts, {} removals, {} errors", update.nonce(),
-                    update.system_version(), update.upserts_size(), update.removals_size(), ack.errors_size());
-      Envelope envelope;
-      *envelope.mutable_ack() = std::move(ack);
-      if (Status s = self->SendOn(self->conn, std::move(envelope)); !s.ok()) {
-        spdlog::warn("sending the ack failed: {}", s.error().message);
+      if (self->conn && self->conn.get() == from) {  // else the session ended meanwhile: the Ack is moot
+        spdlog::debug("update {} (system version {}): {} upserts, {} removals, {} errors", update.nonce(),
+                      update.system_version(), update.upserts_size(), update.removals_size(), ack.errors_size());
+        Envelope envelope;
+        *envelope.mutable_ack() = std::move(ack);
+        if (Status s = self->SendOn(self->conn, std::move(envelope)); !s.ok()) {
+          spdlog::warn("sending the ack failed: {}", s.error().message);
+        }
+        self->SendStatus();  // applied outputs and certificate phases changed with the update
       }
-      self->SendStatus();  // applied outputs and certificate phases changed with the update
+      co_await self->PruneOnce(std::move(refused));
     }
     self->draining = false;
+  }
+
+  // The first update of a session carries every difference between what the Hello said the agent holds and
+  // what the hub wants: once it is applied, what the agent holds (and what it just refused) is the hub's whole
+  // desired set. Only then — never before any update, so never on a partial view — are outputs outside it
+  // pruned; once per process (orphans come from an earlier run), retried after later updates until the core
+  // did it. Runs between updates, so no apply races the prune's listing.
+  asio::awaitable<void> PruneOnce(std::set<std::string> refused) {
+    if (pruned || !core || stopped) co_return;
+    std::set<std::string> desired = std::move(refused);
+    for (const auto& [name, version] : receiver->held()) desired.insert(name);
+    auto done = co_await core->PruneOutputs(desired);
+    if (!done.ok()) {
+      spdlog::warn("pruning outputs left by an earlier run failed ({}); trying again after the next update",
+                   done.error().message);
+      co_return;
+    }
+    pruned = *done;
   }
 
   void CountApplied(const Status& s) {

@@ -61,7 +61,7 @@ using SyncStateStorePtr = std::unique_ptr<SyncStateStore>;
 inline constexpr char kSyncConfigMapName[] = "vmesh-agent-sync";
 
 // ConfigMap `name` in `state_namespace` (key "state.json"). The client must outlive it.
-SyncStateStorePtr MakeConfigMapSyncStateStore(kube::Client& client, std::string state_namespace,
+SyncStateStorePtr MakeConfigMapSyncStateStore(kube::KubeClient& client, std::string state_namespace,
                                               std::string name = kSyncConfigMapName);
 // In memory (tests; an agent without a cluster).
 SyncStateStorePtr MakeMemorySyncStateStore();

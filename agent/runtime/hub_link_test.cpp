@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "agent/runtime/test_hub.h"
 #include "common/link/event_loop.h"
@@ -40,6 +42,12 @@ class FakeCore final : public AgentCore {
     removed_.push_back(name);
     co_return OkStatus();
   }
+  // Prunes (pretends to) when the desired set names an output.
+  asio::awaitable<Result<bool>> PruneOutputs(const std::set<std::string>& desired) override {
+    std::lock_guard lock(mu_);
+    prunes_.push_back(desired);
+    co_return std::any_of(desired.begin(), desired.end(), [](const auto& n) { return n.rfind("kube/", 0) == 0; });
+  }
   asio::awaitable<void> OnIssuedCertificate(const link::v1::IssuedCertificate& issued) override { co_return; }
   void OnSessionStarted(std::chrono::seconds) override { ++started_; }
   void OnSessionEnded() override { ++ended_; }
@@ -58,6 +66,10 @@ class FakeCore final : public AgentCore {
     std::lock_guard lock(mu_);
     return removed_;
   }
+  std::vector<std::set<std::string>> prunes() const {
+    std::lock_guard lock(mu_);
+    return prunes_;
+  }
   std::atomic<int> started_{0};
   std::atomic<int> ended_{0};
 
@@ -65,6 +77,7 @@ class FakeCore final : public AgentCore {
   mutable std::mutex mu_;
   std::vector<std::string> applied_;
   std::vector<std::string> removed_;
+  std::vector<std::set<std::string>> prunes_;
 };
 
 link::v1::Resource Kube(const std::string& name, const std::string& json) {
@@ -80,11 +93,7 @@ class HubLinkTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/vmesh-hublink-XXXXXX";
     dir_ = mkdtemp(tmpl);
-    auto bundle = ParseBootstrapBundle(hub_.RegisterYaml("c1"));
-    ASSERT_TRUE(bundle.ok()) << bundle.error().message;
-    auto id = Bootstrap(*bundle, "test");
-    ASSERT_TRUE(id.ok()) << id.error().message;
-    identity_ = *id;
+    identity_ = hub_.BootstrapAgent("c1");
     identities_ = MakeFileIdentityStore(dir_ + "/identity.json");
     sync_state_ = MakeMemorySyncStateStore();
   }
@@ -177,6 +186,32 @@ TEST_F(HubLinkTest, UpdateIsAppliedInOrderAndAckedAFailingResourceIsNackedWithIt
   EXPECT_TRUE(hub_.Acks()[1].accepted());
   EXPECT_THAT(core_.removed(), ElementsAre("kube/a"));
   EXPECT_EQ(metrics_.Value("vmesh_agent_acks_total"), 1);
+}
+
+TEST_F(HubLinkTest, PrunesOnceAfterAnUpdateCompletedTheDesiredSetAndNeverBefore) {
+  StartLink();
+  ASSERT_TRUE(WaitFor([&] { return link_->connected(); }));
+  auto push = [&](const std::string& nonce, std::vector<std::string> upserts, std::vector<std::string> removals) {
+    link::v1::ResourceUpdate update;
+    update.set_nonce(nonce);
+    update.set_system_version("v" + nonce);
+    for (const auto& name : upserts) *update.add_upserts() = Kube(name, "{}");
+    for (const auto& name : removals) update.add_removals(name);
+    ASSERT_TRUE(hub_.Push(update));
+    ASSERT_TRUE(WaitFor([&] { return hub_.Acks().size() == static_cast<size_t>(std::stoi(nonce)); }));
+  };
+  // Welcomed, but no update yet: the agent does not know what the hub wants.
+  push("1", {"cert/m1"}, {});
+  ASSERT_TRUE(WaitFor([&] { return core_.prunes().size() == 1; }));
+  EXPECT_THAT(core_.prunes()[0], UnorderedElementsAre("cert/m1")) << "no output desired: the core declines";
+  // The first update naming outputs: the desired set is what the agent holds plus what it refused.
+  push("2", {"kube/a", "kube/bad", "kube/c"}, {});
+  ASSERT_TRUE(WaitFor([&] { return core_.prunes().size() == 2; }));
+  EXPECT_THAT(core_.prunes()[1], UnorderedElementsAre("cert/m1", "kube/a", "kube/bad", "kube/c"));
+  // Done for this process: later updates (processed one after the other) prune no more.
+  push("3", {}, {"kube/a"});
+  push("4", {"kube/d"}, {});
+  EXPECT_EQ(core_.prunes().size(), 2u);
 }
 
 TEST_F(HubLinkTest, RestartedAgentSaysWhatItHoldsAndDoesNotReapply) {

@@ -36,7 +36,7 @@ Result<AgentIdentity> FromData(const StateData& data, const std::string& source)
 
 class SecretIdentityStore final : public IdentityStore {
  public:
-  SecretIdentityStore(kube::Client& client, std::string ns, std::string name)
+  SecretIdentityStore(kube::KubeClient& client, std::string ns, std::string name)
       : client_(client), ns_(std::move(ns)), name_(std::move(name)) {}
 
   boost::asio::awaitable<Result<std::optional<AgentIdentity>>> Load() override {
@@ -55,7 +55,7 @@ class SecretIdentityStore final : public IdentityStore {
   std::string Describe() const override { return "Secret " + ns_ + "/" + name_; }
 
  private:
-  kube::Client& client_;
+  kube::KubeClient& client_;
   std::string ns_;
   std::string name_;
 };
@@ -108,7 +108,7 @@ std::string HubMessage(const link::HttpResponse& response) {
 
 }  // namespace
 
-IdentityStorePtr MakeSecretIdentityStore(kube::Client& client, std::string state_namespace, std::string name) {
+IdentityStorePtr MakeSecretIdentityStore(kube::KubeClient& client, std::string state_namespace, std::string name) {
   return std::make_unique<SecretIdentityStore>(client, std::move(state_namespace), std::move(name));
 }
 

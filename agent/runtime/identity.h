@@ -49,7 +49,7 @@ using IdentityStorePtr = std::unique_ptr<IdentityStore>;
 inline constexpr char kIdentitySecretName[] = "vmesh-agent-identity";
 
 // A Secret `name` in `state_namespace` (the namespace is created when missing). The client must outlive it.
-IdentityStorePtr MakeSecretIdentityStore(kube::Client& client, std::string state_namespace,
+IdentityStorePtr MakeSecretIdentityStore(kube::KubeClient& client, std::string state_namespace,
                                          std::string name = kIdentitySecretName);
 // A file written atomically with mode 0600.
 IdentityStorePtr MakeFileIdentityStore(std::string path);

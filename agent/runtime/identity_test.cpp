@@ -1,41 +1,25 @@
 // Identity: the bootstrap exchange against the real registration over the link server, and the two stores
-// (a 0600 file; a Secret in kubesim, with the namespace created on demand), plus the sync-state ConfigMap.
+// (a 0600 file; a Secret in the cluster, with the namespace created on demand), plus the sync-state ConfigMap.
 #include "agent/runtime/identity.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <filesystem>
 
 #include "agent/runtime/hub_link.h"
 #include "agent/runtime/state_objects.h"
 #include "agent/runtime/test_hub.h"
 #include "common/base/files.h"
-#include "common/kube/config.h"
-#include "e2e/kubesim/test_cluster.h"
+#include "common/kube/fake_client.h"
+#include "common/kube/run_task.h"
 
 namespace vmesh::agent {
 namespace {
 
-namespace asio = boost::asio;
+using kube::RunTask;
 using ::testing::HasSubstr;
-
-// Runs one coroutine to completion on a private io_context.
-template <typename T>
-T RunTask(asio::awaitable<T> task) {
-  asio::io_context io;
-  std::optional<T> out;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  io.run();
-  return std::move(*out);
-}
 
 class TempDir {
  public:
@@ -141,19 +125,15 @@ TEST(FileIdentityStoreTest, MismatchedKeyIsAnError) {
   EXPECT_THAT(loaded.error().message, HasSubstr("not for the identity key"));
 }
 
+// The state objects in a cluster: the in-process fake (the HTTP client's own contract is common/kube's test).
 class KubeStateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Status s = cluster_.Start(KUBESIM_BINARY, "c1");
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    auto config = kube::LoadKubeconfig(cluster_.kubeconfig());
-    ASSERT_TRUE(config.ok()) << config.error().message;
-    auto client = kube::Client::Create(*config);
+    auto client = kube::MakeFakeKubeClient();
     ASSERT_TRUE(client.ok()) << client.error().message;
     client_ = std::move(*client);
   }
-  kubesim::TestCluster cluster_;
-  std::unique_ptr<kube::Client> client_;
+  kube::KubeClientPtr client_;
 };
 
 TEST_F(KubeStateTest, SecretIdentityStoreCreatesTheNamespaceAndRoundTrips) {

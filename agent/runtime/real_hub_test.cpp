@@ -89,7 +89,7 @@ class RealHubTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = kube::LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok());
-    client_ = std::move(*kube::Client::Create(*config));
+    client_ = std::move(*kube::MakeKubeClient(*config));
 
     // The agent: bootstrap, then link + core on its own loop.
     auto bundle = registration_->Register("c1", std::chrono::hours(1));
@@ -147,7 +147,7 @@ class RealHubTest : public ::testing::Test {
   link::IdentityCheck identity_check_;
 
   kubesim::TestCluster cluster_;
-  std::unique_ptr<kube::Client> client_;
+  kube::KubeClientPtr client_;
   link::EventLoop agent_loop_{1};
   IdentityStorePtr identities_;
   SyncStateStorePtr sync_state_;

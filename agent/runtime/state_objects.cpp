@@ -14,7 +14,7 @@ const char* Resource(StateKind kind) { return kind == StateKind::kSecret ? "secr
 
 }  // namespace
 
-boost::asio::awaitable<Status> EnsureNamespace(kube::Client& client, std::string ns) {
+boost::asio::awaitable<Status> EnsureNamespace(kube::KubeClient& client, std::string ns) {
   auto got = co_await client.Get(kube::ResourcePath("v1", "namespaces", "", ns));
   if (!got.ok()) co_return got.error().Wrap("namespace " + ns);
   if (got->ok()) co_return OkStatus();
@@ -28,7 +28,7 @@ boost::asio::awaitable<Status> EnsureNamespace(kube::Client& client, std::string
   co_return OkStatus();
 }
 
-boost::asio::awaitable<Result<std::optional<StateData>>> ReadStateObject(kube::Client& client, StateKind kind,
+boost::asio::awaitable<Result<std::optional<StateData>>> ReadStateObject(kube::KubeClient& client, StateKind kind,
                                                                          std::string ns, std::string name) {
   const std::string what = std::string(KindName(kind)) + " " + ns + "/" + name;
   auto got = co_await client.Get(kube::ResourcePath("v1", Resource(kind), ns, name));
@@ -53,8 +53,8 @@ boost::asio::awaitable<Result<std::optional<StateData>>> ReadStateObject(kube::C
   co_return std::optional<StateData>(std::move(data));
 }
 
-boost::asio::awaitable<Status> WriteStateObject(kube::Client& client, StateKind kind, std::string ns, std::string name,
-                                                StateData data) {
+boost::asio::awaitable<Status> WriteStateObject(kube::KubeClient& client, StateKind kind, std::string ns,
+                                                std::string name, StateData data) {
   const std::string what = std::string(KindName(kind)) + " " + ns + "/" + name;
   if (Status s = co_await EnsureNamespace(client, ns); !s.ok()) co_return s;
   json::object encoded;

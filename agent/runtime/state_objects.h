@@ -17,15 +17,15 @@ enum class StateKind { kSecret, kConfigMap };
 using StateData = std::map<std::string, std::string>;
 
 // Creates the namespace when it does not exist (409 from a concurrent creation is fine).
-boost::asio::awaitable<Status> EnsureNamespace(kube::Client& client, std::string ns);
+boost::asio::awaitable<Status> EnsureNamespace(kube::KubeClient& client, std::string ns);
 
 // The object's data, or nothing when it does not exist. Errors for API failures and undecodable data.
-boost::asio::awaitable<Result<std::optional<StateData>>> ReadStateObject(kube::Client& client, StateKind kind,
+boost::asio::awaitable<Result<std::optional<StateData>>> ReadStateObject(kube::KubeClient& client, StateKind kind,
                                                                          std::string ns, std::string name);
 
 // Replaces the object's data in one server-side apply (field manager vmesh-agent), creating the namespace and
 // the object when missing. The object carries the label app.kubernetes.io/managed-by: vmesh-agent.
-boost::asio::awaitable<Status> WriteStateObject(kube::Client& client, StateKind kind, std::string ns, std::string name,
-                                                StateData data);
+boost::asio::awaitable<Status> WriteStateObject(kube::KubeClient& client, StateKind kind, std::string ns,
+                                                std::string name, StateData data);
 
 }  // namespace vmesh::agent

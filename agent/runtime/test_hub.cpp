@@ -68,6 +68,15 @@ std::string TestHub::RegisterYaml(const std::string& cluster, std::chrono::secon
   return bundle.ok() ? api::Encode(*bundle, api::Format::kYaml) : "";
 }
 
+AgentIdentity TestHub::BootstrapAgent(const std::string& cluster) {
+  auto bundle = ParseBootstrapBundle(RegisterYaml(cluster));
+  EXPECT_TRUE(bundle.ok()) << bundle.error().message;
+  if (!bundle.ok()) return {};
+  auto id = Bootstrap(*bundle, "test");
+  EXPECT_TRUE(id.ok()) << id.error().message;
+  return id.ok() ? *id : AgentIdentity{};
+}
+
 void TestHub::OnMessage(const link::ConnectionPtr& c, const std::string& bytes) {
   link::v1::Envelope envelope;
   if (!envelope.ParseFromString(bytes)) {

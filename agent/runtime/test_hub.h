@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/runtime/identity.h"
 #include "common/link/connection.h"
 #include "common/link/event_loop.h"
 #include "common/link/server.h"
@@ -29,6 +30,8 @@ class TestHub {
 
   // A bootstrap bundle for `cluster` (as `vmeshctl cluster register` prints it, YAML).
   std::string RegisterYaml(const std::string& cluster, std::chrono::seconds ttl = std::chrono::hours(1));
+  // Registers `cluster` and bootstraps an agent identity for it (asserts on failure).
+  AgentIdentity BootstrapAgent(const std::string& cluster);
 
   // Sends to the live session; false when none.
   bool Push(const link::v1::ResourceUpdate& update);

@@ -47,9 +47,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto config = kube::LoadKubeconfig(cluster.kubeconfig());
-  auto client = kube::Client::Create(*config);
+  auto client = kube::MakeKubeClient(*config);
   if (!client.ok()) return 1;
-  kube::Client& c = **client;
+  kube::KubeClient& c = **client;
   const std::string cms = kube::ResourcePath("v1", "configmaps", "default");
 
   // Creates.

@@ -101,11 +101,24 @@ std::string ResourcePath(std::string_view api_version, std::string_view resource
   return path;
 }
 
-struct Client::Impl {
+namespace {
+
+// The HTTP client: one connection per request (plain or TLS), Beast coroutines.
+class KubeClientImpl final : public KubeClient {
+ public:
+  KubeClientImpl(ClusterConfig config, Endpoint endpoint, std::chrono::milliseconds request_timeout)
+      : config(std::move(config)), endpoint(std::move(endpoint)), request_timeout(request_timeout) {}
+
+  asio::awaitable<Result<ApiResponse>> Request(std::string method, std::string target, std::string body,
+                                               std::string content_type) override;
+  asio::awaitable<Status> Watch(std::string target, std::function<bool(const WatchEvent&)> on_event) override;
+
   ClusterConfig config;
   Endpoint endpoint;
+  std::chrono::milliseconds request_timeout;
   asio::ssl::context tls{asio::ssl::context::tls_client};
 
+ private:
   http::request<http::string_body> MakeRequest(const std::string& method, const std::string& target, std::string body,
                                                const std::string& content_type) const {
     http::request<http::string_body> req{http::string_to_verb(method), endpoint.base_path + target, 11};
@@ -153,15 +166,12 @@ struct Client::Impl {
   }
 };
 
-Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Client::~Client() = default;
+}  // namespace
 
-Result<std::unique_ptr<Client>> Client::Create(const ClusterConfig& config) {
+Result<KubeClientPtr> MakeKubeClient(const ClusterConfig& config, std::chrono::milliseconds request_timeout) {
   auto endpoint = ParseServer(config.server);
   if (!endpoint.ok()) return endpoint.error();
-  auto impl = std::make_unique<Impl>();
-  impl->config = config;
-  impl->endpoint = *endpoint;
+  auto impl = std::make_unique<KubeClientImpl>(config, *endpoint, request_timeout);
   boost::system::error_code ec;
   impl->tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
@@ -177,14 +187,14 @@ Result<std::unique_ptr<Client>> Client::Create(const ClusterConfig& config) {
     impl->tls.use_private_key(asio::buffer(config.client_key_pem), asio::ssl::context::pem, ec);
     if (ec) return MakeError("client key: " + ec.message());
   }
-  return std::unique_ptr<Client>(new Client(std::move(impl)));
+  return KubeClientPtr(std::move(impl));
 }
 
-asio::awaitable<Result<ApiResponse>> Client::Request(std::string method, std::string target, std::string body,
-                                                     std::string content_type) {
-  auto req = impl_->MakeRequest(method, target, std::move(body), content_type);
+asio::awaitable<Result<ApiResponse>> KubeClientImpl::Request(std::string method, std::string target, std::string body,
+                                                             std::string content_type) {
+  auto req = MakeRequest(method, target, std::move(body), content_type);
   ApiResponse out;
-  Status s = co_await impl_->WithStream(request_timeout_, [&](auto& stream) -> asio::awaitable<Status> {
+  Status s = co_await WithStream(request_timeout, [&](auto& stream) -> asio::awaitable<Status> {
     auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
     if (wec) co_return MakeError(method + " " + target + ": " + wec.message());
     beast::flat_buffer buffer;
@@ -203,9 +213,9 @@ asio::awaitable<Result<ApiResponse>> Client::Request(std::string method, std::st
   co_return out;
 }
 
-asio::awaitable<Result<ApiResponse>> Client::Get(std::string target) { return Request("GET", std::move(target)); }
+asio::awaitable<Result<ApiResponse>> KubeClient::Get(std::string target) { return Request("GET", std::move(target)); }
 
-asio::awaitable<Result<ApiResponse>> Client::List(std::string collection, std::string query, int page_size) {
+asio::awaitable<Result<ApiResponse>> KubeClient::List(std::string collection, std::string query, int page_size) {
   json::array items;
   ApiResponse first;
   std::string cont;
@@ -234,30 +244,32 @@ asio::awaitable<Result<ApiResponse>> Client::List(std::string collection, std::s
   co_return first;
 }
 
-asio::awaitable<Result<ApiResponse>> Client::Create(std::string collection, const json::value& object) {
+asio::awaitable<Result<ApiResponse>> KubeClient::Create(std::string collection, const json::value& object) {
   return Request("POST", std::move(collection), json::serialize(object));
 }
 
-asio::awaitable<Result<ApiResponse>> Client::Update(std::string target, const json::value& object) {
+asio::awaitable<Result<ApiResponse>> KubeClient::Update(std::string target, const json::value& object) {
   return Request("PUT", std::move(target), json::serialize(object));
 }
 
-asio::awaitable<Result<ApiResponse>> Client::MergePatch(std::string target, const json::value& patch) {
+asio::awaitable<Result<ApiResponse>> KubeClient::MergePatch(std::string target, const json::value& patch) {
   return Request("PATCH", std::move(target), json::serialize(patch), "application/merge-patch+json");
 }
 
-asio::awaitable<Result<ApiResponse>> Client::Apply(std::string target, const json::value& object,
-                                                   std::string field_manager, bool force) {
+asio::awaitable<Result<ApiResponse>> KubeClient::Apply(std::string target, const json::value& object,
+                                                       std::string field_manager, bool force) {
   target += (target.find('?') == std::string::npos ? "?" : "&") + std::string("fieldManager=") + field_manager;
   if (force) target += "&force=true";
   return Request("PATCH", std::move(target), json::serialize(object), "application/apply-patch+yaml");
 }
 
-asio::awaitable<Result<ApiResponse>> Client::Delete(std::string target) { return Request("DELETE", std::move(target)); }
+asio::awaitable<Result<ApiResponse>> KubeClient::Delete(std::string target) {
+  return Request("DELETE", std::move(target));
+}
 
-asio::awaitable<Status> Client::Watch(std::string target, std::function<bool(const WatchEvent&)> on_event) {
-  auto req = impl_->MakeRequest("GET", target, "", "");
-  co_return co_await impl_->WithStream(request_timeout_, [&](auto& stream) -> asio::awaitable<Status> {
+asio::awaitable<Status> KubeClientImpl::Watch(std::string target, std::function<bool(const WatchEvent&)> on_event) {
+  auto req = MakeRequest("GET", target, "", "");
+  co_return co_await WithStream(request_timeout, [&](auto& stream) -> asio::awaitable<Status> {
     auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
     if (wec) co_return MakeError("watch " + target + ": " + wec.message());
     // A watch lasts as long as the server keeps it open: no deadline once the headers arrived.

@@ -1,6 +1,6 @@
 // The Kubernetes REST client (SPEC §10, issue "kubesim and the Kubernetes client"): requests and watches
 // over HTTP/1.1 (Boost.Beast) with TLS (OpenSSL: the cluster CA, client certificates) and bearer tokens,
-// as C++20 coroutines.
+// as C++20 coroutines, behind the KubeClient seam.
 //
 // Every call returns the HTTP outcome: transport failures (cannot connect, TLS, timeouts) are errors; an API
 // answer — 200 or 409 or 410 alike — is an ApiResponse whose body is the JSON the server sent (a Kubernetes
@@ -42,14 +42,24 @@ std::string EscapePathSegment(std::string_view segment);
 std::string ResourcePath(std::string_view api_version, std::string_view resource, std::string_view ns = "",
                          std::string_view name = "");
 
-class Client {
+// The Kubernetes API as the agent uses it: REST requests and watches. A seam: MakeKubeClient() talks HTTP to
+// an API server; common/kube/fake_client.h answers in process (tests).
+//
+// Request() and Watch() are the implementation's; the verbs below are Request() with the method, body and
+// content type Kubernetes expects, and List() pages through Get(). Implementations may be used from several
+// coroutines at once on one executor.
+class KubeClient {
  public:
-  // Fails for a server URL or TLS material it cannot use.
-  static Result<std::unique_ptr<Client>> Create(const ClusterConfig& config);
-  ~Client();
+  virtual ~KubeClient() = default;
 
-  boost::asio::awaitable<Result<ApiResponse>> Request(std::string method, std::string target, std::string body = "",
-                                                      std::string content_type = "application/json");
+  virtual boost::asio::awaitable<Result<ApiResponse>> Request(std::string method, std::string target,
+                                                              std::string body = "",
+                                                              std::string content_type = "application/json") = 0;
+
+  // Streams `target` (which must ask for ?watch=1...) and calls `on_event` per event until it returns false,
+  // the server ends the stream (OK), or the connection fails (error). A non-2xx answer is returned as an error
+  // carrying the Status.
+  virtual boost::asio::awaitable<Status> Watch(std::string target, std::function<bool(const WatchEvent&)> on_event) = 0;
 
   boost::asio::awaitable<Result<ApiResponse>> Get(std::string target);
   // Lists a collection page by page (limit/continue) and returns one List with every item and the
@@ -62,19 +72,14 @@ class Client {
   boost::asio::awaitable<Result<ApiResponse>> Apply(std::string target, const boost::json::value& object,
                                                     std::string field_manager, bool force);
   boost::asio::awaitable<Result<ApiResponse>> Delete(std::string target);
-
-  // Streams `target` (which must ask for ?watch=1...) and calls `on_event` per event until it returns false,
-  // the server ends the stream (OK), or the connection fails (error). A non-2xx answer is returned as an error
-  // carrying the Status.
-  boost::asio::awaitable<Status> Watch(std::string target, std::function<bool(const WatchEvent&)> on_event);
-
-  void set_request_timeout(std::chrono::milliseconds timeout) { request_timeout_ = timeout; }
-
- private:
-  struct Impl;
-  explicit Client(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-  std::chrono::milliseconds request_timeout_{30000};
 };
+
+using KubeClientPtr = std::unique_ptr<KubeClient>;
+
+// The HTTP/1.1 client of the API server `config` names; each request uses its own connection and must finish
+// within `request_timeout` (a watch only has to start within it). Fails for a server URL or TLS material it
+// cannot use.
+Result<KubeClientPtr> MakeKubeClient(const ClusterConfig& config,
+                                     std::chrono::milliseconds request_timeout = std::chrono::seconds(30));
 
 }  // namespace vmesh::kube

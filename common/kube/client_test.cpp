@@ -1,4 +1,5 @@
-// The Kubernetes client against a real kubesim process.
+// The KubeClient contract against both implementations: the HTTP client talking to a real kubesim process,
+// and the in-process fake (fake_client.h) that tests of the agent use instead. Both must answer alike.
 #include "common/kube/client.h"
 
 #include <gmock/gmock.h>
@@ -10,6 +11,8 @@
 #include <thread>
 
 #include "common/base/test_paths.h"
+#include "common/kube/fake_client.h"
+#include "common/kube/run_task.h"
 #include "e2e/kubesim/test_cluster.h"
 
 namespace vmesh::kube {
@@ -19,34 +22,32 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using ::testing::HasSubstr;
 
-class KubeClientTest : public ::testing::Test {
+enum class Backend { kHttp, kFake };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kHttp ? "Http" : "Fake";
+}
+
+class KubeClientTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (GetParam() == Backend::kFake) {
+      auto fake = MakeFakeKubeClient();
+      ASSERT_TRUE(fake.ok()) << fake.error().message;
+      client_ = std::move(*fake);
+      return;
+    }
     Status s = cluster_.Start(vmesh::testpaths::BinaryDir() + "/e2e/kubesim/kubesim", "c1");
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().message;
-    auto client = Client::Create(*config);
+    auto client = MakeKubeClient(*config);
     ASSERT_TRUE(client.ok()) << client.error().message;
     client_ = std::move(*client);
   }
 
-  // Runs one coroutine to completion on a private io_context.
-  template <typename T>
-  T Run(asio::awaitable<T> task) {
-    asio::io_context io;
-    std::optional<T> out;
-    asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
-        [](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-        });
-    io.run();
-    return std::move(*out);
-  }
-
   ApiResponse Must(asio::awaitable<Result<ApiResponse>> task) {
-    auto r = Run(std::move(task));
+    auto r = RunTask(std::move(task));
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? *r : ApiResponse{};
   }
@@ -57,7 +58,7 @@ class KubeClientTest : public ::testing::Test {
   }
 
   kubesim::TestCluster cluster_;
-  std::unique_ptr<Client> client_;
+  KubeClientPtr client_;
 };
 
 TEST(ResourcePathTest, NamesAndNamespacesAreEscapedPathSegments) {
@@ -70,7 +71,7 @@ TEST(ResourcePathTest, NamesAndNamespacesAreEscapedPathSegments) {
   EXPECT_EQ(EscapePathSegment("\xc3\xa9"), "%C3%A9");
 }
 
-TEST_F(KubeClientTest, CreateGetListUpdateDelete) {
+TEST_P(KubeClientTest, CreateGetListUpdateDelete) {
   const std::string cms = ResourcePath("v1", "configmaps", "default");
   auto created = Must(client_->Create(cms, ConfigMap("a", "1")));
   ASSERT_EQ(created.status, 201) << created.raw;
@@ -106,7 +107,7 @@ TEST_F(KubeClientTest, CreateGetListUpdateDelete) {
   EXPECT_EQ(Must(client_->Get(ResourcePath("v1", "configmaps", "default", "a"))).status, 404);
 }
 
-TEST_F(KubeClientTest, ANameWithPathCharactersNeverAddressesAnotherObject) {
+TEST_P(KubeClientTest, ANameWithPathCharactersNeverAddressesAnotherObject) {
   const std::string cms = ResourcePath("v1", "configmaps", "default");
   ASSERT_EQ(Must(client_->Create(cms, ConfigMap("a", "1"))).status, 201);
   // Unescaped, these would read (or delete) "a": a query after it, or a path that normalizes to it.
@@ -118,7 +119,7 @@ TEST_F(KubeClientTest, ANameWithPathCharactersNeverAddressesAnotherObject) {
   EXPECT_EQ(Must(client_->Get(ResourcePath("v1", "configmaps", "default", "a"))).status, 200);
 }
 
-TEST_F(KubeClientTest, ListPagesThroughContinueTokens) {
+TEST_P(KubeClientTest, ListPagesThroughContinueTokens) {
   const std::string cms = ResourcePath("v1", "configmaps", "default");
   for (int i = 0; i < 7; ++i) Must(client_->Create(cms, ConfigMap("p" + std::to_string(i), "x")));
   auto all = Must(client_->List(cms, "labelSelector=app%3Ddemo", 3));
@@ -128,7 +129,7 @@ TEST_F(KubeClientTest, ListPagesThroughContinueTokens) {
   EXPECT_FALSE(all.body.at("metadata").at("resourceVersion").as_string().empty());
 }
 
-TEST_F(KubeClientTest, ServerSideApplyIsIdempotent) {
+TEST_P(KubeClientTest, ServerSideApplyIsIdempotent) {
   const std::string path = ResourcePath("v1", "configmaps", "default", "applied");
   auto first = Must(client_->Apply(path, ConfigMap("applied", "1"), "vmesh-agent", true));
   ASSERT_TRUE(first.ok()) << first.Describe();
@@ -138,7 +139,7 @@ TEST_F(KubeClientTest, ServerSideApplyIsIdempotent) {
       << "applying the same object again changes nothing";
 }
 
-TEST_F(KubeClientTest, WatchSeesChangesFromAGivenVersion) {
+TEST_P(KubeClientTest, WatchSeesChangesFromAGivenVersion) {
   const std::string cms = ResourcePath("v1", "configmaps", "default");
   auto list = Must(client_->Get(cms));
   const std::string rv(list.body.at("metadata").at("resourceVersion").as_string());
@@ -146,7 +147,7 @@ TEST_F(KubeClientTest, WatchSeesChangesFromAGivenVersion) {
   Must(client_->Create(cms, ConfigMap("w2", "1")));
   std::vector<std::string> seen;
   Status s =
-      Run(client_->Watch(cms + "?watch=1&resourceVersion=" + rv + "&timeoutSeconds=10", [&](const WatchEvent& e) {
+      RunTask(client_->Watch(cms + "?watch=1&resourceVersion=" + rv + "&timeoutSeconds=10", [&](const WatchEvent& e) {
         seen.push_back(e.type + " " + std::string(e.object.at("metadata").at("name").as_string()));
         return seen.size() < 2;
       }));
@@ -154,17 +155,19 @@ TEST_F(KubeClientTest, WatchSeesChangesFromAGivenVersion) {
   EXPECT_THAT(seen, ::testing::ElementsAre("ADDED w1", "ADDED w2"));
 }
 
-TEST_F(KubeClientTest, UnreachableServerIsATransportError) {
+TEST(HttpKubeClientTest, UnreachableServerIsATransportError) {
   ClusterConfig config;
   config.server = "http://127.0.0.1:1";
-  auto client = Client::Create(config);
+  auto client = MakeKubeClient(config);
   ASSERT_TRUE(client.ok());
-  auto r = Run((*client)->Get("/api/v1/namespaces"));
+  auto r = RunTask((*client)->Get("/api/v1/namespaces"));
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("cannot connect to http://127.0.0.1:1"));
   config.server = "ftp://x";
-  EXPECT_THAT(Client::Create(config).error().message, HasSubstr("not an http:// or https:// URL"));
+  EXPECT_THAT(MakeKubeClient(config).error().message, HasSubstr("not an http:// or https:// URL"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, KubeClientTest, ::testing::Values(Backend::kHttp, Backend::kFake), BackendName);
 
 }  // namespace
 }  // namespace vmesh::kube

@@ -31,7 +31,7 @@ std::string UrlEncode(const std::string& s) {
 
 }  // namespace
 
-Informer::Informer(Client& client, InformerOptions options, InformerHandlers handlers)
+Informer::Informer(KubeClient& client, InformerOptions options, InformerHandlers handlers)
     : client_(client), options_(std::move(options)), handlers_(std::move(handlers)) {}
 
 std::string Informer::Query(bool watch) const {

@@ -39,7 +39,7 @@ struct InformerStats {
 
 class Informer {
  public:
-  Informer(Client& client, InformerOptions options, InformerHandlers handlers);
+  Informer(KubeClient& client, InformerOptions options, InformerHandlers handlers);
 
   // Runs until `keep_going()` returns false (checked after every list and event, and before every retry).
   boost::asio::awaitable<void> Run(std::function<bool()> keep_going);
@@ -52,7 +52,7 @@ class Informer {
   boost::asio::awaitable<void> Sleep(int attempt);
   std::string Query(bool watch) const;
 
-  Client& client_;
+  KubeClient& client_;
   InformerOptions options_;
   InformerHandlers handlers_;
   ObjectCache cache_;

@@ -24,7 +24,7 @@ class InformerTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = LoadKubeconfig(cluster_.kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().message;
-    client_ = std::move(*Client::Create(*config));
+    client_ = std::move(*MakeKubeClient(*config));
   }
   void Kubectl(std::vector<std::string> args) {
     auto out = cluster_.Kubectl(args);
@@ -39,7 +39,7 @@ class InformerTest : public ::testing::Test {
   }
 
   kubesim::TestCluster cluster_;
-  std::unique_ptr<Client> client_;
+  KubeClientPtr client_;
 };
 
 TEST_F(InformerTest, ListsThenFollowsChanges) {
@@ -83,7 +83,7 @@ TEST_F(InformerTest, RelistsWhenTheVersionIsGone) {
 }
 
 // Follows `count` configmaps created after the first list; returns the event lines seen.
-std::vector<std::string> FollowCreates(kubesim::TestCluster& cluster, Client& client, Informer** out_informer,
+std::vector<std::string> FollowCreates(kubesim::TestCluster& cluster, KubeClient& client, Informer** out_informer,
                                        int count, std::function<void(Informer&)> check) {
   std::vector<std::string> events;
   int lists = 0;
@@ -169,7 +169,7 @@ TEST_F(InformerTest, WorksOverTlsWithABearerToken) {
   EXPECT_THAT(events, ::testing::ElementsAre("ADDED default/f0"));
   // A wrong token is refused with the server's Status.
   config->token = "wrong";
-  auto wrong = std::move(*Client::Create(*config));
+  auto wrong = std::move(*MakeKubeClient(*config));
   asio::io_context io;
   std::optional<Result<ApiResponse>> r;
   asio::co_spawn(
@@ -185,7 +185,7 @@ TEST_F(InformerTest, WorksOverTlsWithABearerToken) {
 TEST_F(InformerTest, RetriesWhileTheServerIsUnreachable) {
   ClusterConfig config;
   config.server = "http://127.0.0.1:1";
-  auto client = Client::Create(config);
+  auto client = MakeKubeClient(config);
   Informer informer(**client,
                     {.collection = "/api/v1/configmaps",
                      .initial_backoff = std::chrono::milliseconds(5),

@@ -164,9 +164,13 @@ struct ReconnectingClient::Impl : std::enable_shared_from_this<ReconnectingClien
         options(std::move(options)),
         handlers(std::move(handlers)),
         strand(asio::make_strand(io)),
+        clock(this->options.clock                   ? this->options.clock
+              : this->options.dial.connection.clock ? this->options.dial.connection.clock
+                                                    : SteadyClock()),
         timer(strand),
+        backoff_timer(clock->MakeTimer(strand)),
         backoff(this->options.backoff, this->options.random) {
-    if (!this->options.now) this->options.now = [] { return std::chrono::steady_clock::now(); };
+    if (!this->options.now) this->options.now = [clock = clock] { return clock->Now(); };
   }
 
   asio::awaitable<void> Loop();
@@ -175,7 +179,9 @@ struct ReconnectingClient::Impl : std::enable_shared_from_this<ReconnectingClien
   ReconnectOptions options;
   ReconnectHandlers handlers;
   asio::strand<asio::io_context::executor_type> strand;
-  asio::steady_timer timer;  // the backoff wait, and the wait for the connection to end
+  ClockPtr clock;
+  asio::steady_timer timer;  // the wait for the connection to end
+  TimerPtr backoff_timer;    // strand only
 
   // Strand only.
   Backoff backoff;
@@ -236,8 +242,8 @@ asio::awaitable<void> ReconnectingClient::Impl::Loop() {
     spdlog::info("link: {}: {}; retrying in {} ms", options.dial.url, info.reason, info.retry_in.count());
     if (handlers.on_disconnected) handlers.on_disconnected(info);
     if (stopping) break;
-    timer.expires_after(info.retry_in);
-    co_await timer.async_wait(kAwait);
+    backoff_timer->ExpiresAfter(info.retry_in);
+    co_await backoff_timer->Wait();
   }
   std::lock_guard lock(mu);
   running = false;
@@ -278,6 +284,7 @@ void ReconnectingClient::Stop() {
   asio::post(impl_->strand, [impl = impl_] {
     impl->stopping = true;
     impl->timer.cancel();
+    impl->backoff_timer->Cancel();
     std::lock_guard lock(impl->mu);
     if (impl->current) impl->current->Close(CloseCode::kGoingAway, "client stopping");
   });

@@ -47,7 +47,10 @@ struct ReconnectOptions {
   DialOptions dial;
   BackoffPolicy backoff;                                       // 1 s → 60 s, reset after 60 s up
   Backoff::RandomSource random;                                // default: seeded from std::random_device
-  std::function<std::chrono::steady_clock::time_point()> now;  // default: steady_clock::now (stable period)
+  std::function<std::chrono::steady_clock::time_point()> now;  // default: clock's (stable period)
+  // The backoff waits' (and, unless `now` is set, the stable period's) clock; null: dial.connection.clock, or
+  // SteadyClock() when that is null too.
+  ClockPtr clock;
 };
 
 struct ReconnectHandlers {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -23,8 +24,6 @@ namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
-std::chrono::steady_clock::time_point Now() { return std::chrono::steady_clock::now(); }
-
 }  // namespace
 
 std::string RemoteAddress(const asio::ip::tcp::socket& socket) {
@@ -43,9 +42,10 @@ ConnectionImpl::ConnectionImpl(WsStream ws, const ConnectionOptions& options, Co
       remote_address_(std::move(remote_address)),
       target_(std::move(target)),
       wake_timer_(ws_.get_executor()),
-      ping_timer_(ws_.get_executor()),
-      idle_timer_(ws_.get_executor()),
-      grace_timer_(ws_.get_executor()) {}
+      clock_(options.clock ? options.clock : SteadyClock()),
+      ping_timer_(clock_->MakeTimer(ws_.get_executor())),
+      idle_timer_(clock_->MakeTimer(ws_.get_executor())),
+      grace_timer_(clock_->MakeTimer(ws_.get_executor())) {}
 
 ConnectionImpl::~ConnectionImpl() = default;
 
@@ -72,7 +72,7 @@ void ConnectionImpl::Start(std::function<void()> on_finished) {
 asio::awaitable<void> ConnectionImpl::Run() {
   auto self = shared_from_this();
   auto executor = ws_.get_executor();
-  last_received_ = Now();
+  last_received_ = clock_->Now();
   beast::get_lowest_layer(ws_).expires_never();
   ws_.binary(true);
   ws_.auto_fragment(false);
@@ -84,7 +84,7 @@ asio::awaitable<void> ConnectionImpl::Run() {
   timeouts.idle_timeout = websocket::stream_base::none();
   timeouts.keep_alive_pings = false;
   ws_.set_option(timeouts);
-  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_received_ = Now(); });
+  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_received_ = clock_->Now(); });
 
   if (handlers_.on_open) handlers_.on_open(self);
 
@@ -121,7 +121,7 @@ asio::awaitable<void> ConnectionImpl::Run() {
       }
       break;
     }
-    last_received_ = Now();
+    last_received_ = clock_->Now();
     if (!discarding && buffer.size() > options_.max_message_bytes) {
       discarding = true;
       Close(CloseCode::kMessageTooBig, "message larger than " + std::to_string(options_.max_message_bytes) + " bytes");
@@ -190,8 +190,8 @@ asio::awaitable<void> ConnectionImpl::WriteLoop() {
 asio::awaitable<void> ConnectionImpl::PingLoop() {
   auto self = shared_from_this();
   while (!finished_) {
-    ping_timer_.expires_after(options_.ping_interval);
-    auto [ec] = co_await ping_timer_.async_wait(kAwait);
+    ping_timer_->ExpiresAfter(options_.ping_interval);
+    auto ec = co_await ping_timer_->Wait();
     if (ec || finished_) break;
     ping_due_ = true;
     Wake();
@@ -202,14 +202,21 @@ asio::awaitable<void> ConnectionImpl::Watchdog() {
   auto self = shared_from_this();
   while (!finished_) {
     auto deadline = last_received_ + options_.idle_timeout;
-    if (Now() >= deadline) {
-      auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Now() - last_received_);
+    const auto now = clock_->Now();
+    if (now >= deadline) {
+      auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_received_);
       Drop(CloseInfo{CloseCode::kAbnormal, "peer silent for " + std::to_string(silent.count()) + " ms", true});
       break;
     }
-    idle_timer_.expires_at(deadline);
-    co_await idle_timer_.async_wait(kAwait);
+    idle_timer_->ExpiresAt(deadline);
+    co_await idle_timer_->Wait();
   }
+}
+
+asio::awaitable<void> ConnectionImpl::CloseGrace(uint16_t code, std::string reason) {
+  auto self = shared_from_this();
+  if (boost::system::error_code ec = co_await grace_timer_->Wait(); ec) co_return;  // finished (or re-armed) first
+  Drop(CloseInfo{code, reason + " (closing handshake timed out)", true});
 }
 
 void ConnectionImpl::Wake() { wake_timer_.cancel(); }
@@ -230,9 +237,9 @@ void ConnectionImpl::Finish(CloseInfo info) {
     queued_bytes_ = 0;
   }
   wake_timer_.cancel();
-  ping_timer_.cancel();
-  idle_timer_.cancel();
-  grace_timer_.cancel();
+  ping_timer_->Cancel();
+  idle_timer_->Cancel();
+  grace_timer_->Cancel();
   beast::get_lowest_layer(ws_).close();
   spdlog::debug("link: connection {} {} ({}) closed: {}", remote_address_, target_, peer_.ToString(), info.ToString());
   final_info_ = info;
@@ -278,10 +285,8 @@ void ConnectionImpl::Close(uint16_t code, std::string reason) {
   }
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] {
     if (self->finished_) return;
-    self->grace_timer_.expires_after(self->options_.close_grace);
-    self->grace_timer_.async_wait([self, code, reason](boost::system::error_code ec) {
-      if (!ec) self->Drop(CloseInfo{code, reason + " (closing handshake timed out)", true});
-    });
+    self->grace_timer_->ExpiresAfter(self->options_.close_grace);
+    asio::co_spawn(self->ws_.get_executor(), self->CloseGrace(code, reason), asio::detached);
     self->Wake();
   });
 }

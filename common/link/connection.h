@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/base/result.h"
+#include "common/link/clock.h"
 #include "common/link/tls.h"
 
 namespace vmesh::link {
@@ -50,6 +51,9 @@ struct ConnectionOptions {
   // Longest time the TLS handshake plus the WebSocket upgrade may take when dialing (a server applies its
   // ServerOptions::tls_handshake_timeout and request_timeout instead).
   std::chrono::milliseconds handshake_timeout{10000};
+  // What the ping interval, idle timeout and close grace are measured on (tests: a ManualClock); null means
+  // SteadyClock(). Socket-level deadlines (handshakes, requests) always use the steady clock.
+  ClockPtr clock;
 };
 
 // How a connection ended.

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/link/client.h"
+#include "common/link/clock.h"
 #include "common/link/event_loop.h"
 #include "common/link/link_test_util.h"
 #include "common/link/server.h"
@@ -472,43 +473,58 @@ TEST_F(LinkTest, GarbageBytesDropThatConnectionOnly) {
   ExpectServerStillServes();
 }
 
-TEST_F(LinkTest, SilentPeerIsDeclaredDeadWithinTheIdleTimeout) {
+TEST_F(LinkTest, SilentPeerIsDeclaredDeadAtTheIdleTimeout) {
+  auto clock = std::make_shared<ManualClock>();
+  ConnectionOptions options = FastOptions();
+  options.clock = clock;
+  server_connection_ = options;
   StartServer();
   test::Identity client = LinkCa().IssueClient("cluster-1");
   RawTlsClient raw(&client);
   raw.Connect(server_->port());
   std::string head = raw.Upgrade("/v1/connect");
   ASSERT_NE(head.find("101"), std::string::npos) << head;
-  const auto upgraded = std::chrono::steady_clock::now();
-  // The raw client never reads again: no pongs, no messages.
-  ASSERT_TRUE(WaitFor([&] { return server_side_.close_count() == 1; }, milliseconds(3000)));
-  const auto elapsed = std::chrono::steady_clock::now() - upgraded;
-  EXPECT_GE(elapsed, milliseconds(550));   // idle_timeout 600 ms
-  EXPECT_LE(elapsed, milliseconds(1500));  // ... plus scheduling slack
+  ASSERT_TRUE(WaitFor([&] { return clock->armed_timers() == 2; })) << "the pinger and the watchdog";
+  // The raw client never reads again: no pongs, no messages. Pings go out; the watchdog is not due yet.
+  clock->Advance(milliseconds(599));
+  EXPECT_EQ(server_side_.close_count(), 0u);
+  clock->Advance(milliseconds(1));  // idle_timeout 600 ms
+  ASSERT_TRUE(WaitFor([&] { return server_side_.close_count() == 1; }));
   EXPECT_EQ(server_side_.close().code, CloseCode::kAbnormal);
-  EXPECT_NE(server_side_.close().reason.find("silent"), std::string::npos) << server_side_.close().reason;
+  EXPECT_EQ(server_side_.close().reason, "peer silent for 600 ms");
   EXPECT_TRUE(WaitFor([&] { return server_->connection_count() == 0; }));
 }
 
 TEST_F(LinkTest, ClientDeclaresAStalledServerDead) {
   StartServer();
-  server_->Handle("/v1/stall", WebSocketRoute{ClientCertPolicy::kRequired, [](const HttpRequest&) {
+  // Blocks the connection's strand until the test ends: no reads, no pongs, no writes.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> stalled{false};
+  struct Release {
+    std::promise<void>& promise;
+    ~Release() { promise.set_value(); }
+  } release_at_end{release};
+  server_->Handle("/v1/stall", WebSocketRoute{ClientCertPolicy::kRequired, [&](const HttpRequest&) {
                                                 ConnectionHandlers handlers;
-                                                // Blocks this connection's strand: no reads, no pongs, no writes
-                                                // for 1.5 s.
-                                                handlers.on_message = [](const ConnectionPtr&, std::string) {
-                                                  std::this_thread::sleep_for(milliseconds(1500));
+                                                handlers.on_message = [&, released](const ConnectionPtr&, std::string) {
+                                                  stalled = true;
+                                                  released.wait();
                                                 };
                                                 return UpgradeDecision::Accept(std::move(handlers));
                                               }});
+  auto clock = std::make_shared<ManualClock>();
+  ConnectionOptions options = FastOptions();
+  options.clock = clock;
   test::Identity client = LinkCa().IssueClient("cluster-1");
   Recorder client_side;
-  auto dialed = DialSync(ClientTls(&client), client_side.Handlers(), "/v1/stall");
+  auto dialed = DialSync(ClientTls(&client), client_side.Handlers(), "/v1/stall", options);
   ASSERT_TRUE(dialed.ok()) << dialed.error().message;
   ASSERT_TRUE((*dialed)->Send("stall").ok());
-  const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(WaitFor([&] { return client_side.close_count() == 1; }, milliseconds(3000)));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1400));
+  ASSERT_TRUE(WaitFor([&] { return stalled.load() && clock->armed_timers() == 2; }));
+  // The client pings and hears nothing back for the idle timeout.
+  clock->Advance(milliseconds(600));
+  ASSERT_TRUE(WaitFor([&] { return client_side.close_count() == 1; }));
   EXPECT_EQ(client_side.close().code, CloseCode::kAbnormal);
   EXPECT_NE(client_side.close().reason.find("silent"), std::string::npos) << client_side.close().reason;
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "common/link/client.h"
+#include "common/link/clock.h"
 #include "common/link/event_loop.h"
 #include "common/link/link_test_util.h"
 #include "common/link/server.h"
@@ -167,9 +168,35 @@ TEST(ReconnectingClientTest, ReconnectsWhenTheServerComesBack) {
   client.Stop();
   EXPECT_EQ(client.connection(), nullptr);
   ASSERT_TRUE(WaitFor([&] { return hub->server().connection_count() == 0; }));
-  const int connected = events.connected_count();
-  std::this_thread::sleep_for(milliseconds(300));
-  EXPECT_EQ(events.connected_count(), connected);
+}
+
+TEST(ReconnectingClientTest, WaitsTheBackoffDelayBeforeRedialingAndNotAfterStop) {
+  EventLoop loop(1);
+  const uint16_t port = FreePort();  // nothing listens
+  test::Identity identity = LinkCa().IssueClient("cluster-1");
+  Events events;
+  auto clock = std::make_shared<ManualClock>();
+  ReconnectOptions options = ClientOptions(port, identity);
+  options.clock = clock;
+  ReconnectingClient client(loop.context(), options, events.Handlers());
+  client.Start();
+  ASSERT_TRUE(WaitFor([&] { return events.disconnect_count() == 1 && clock->armed_timers() == 1; }));
+  const milliseconds delay = [&] {
+    std::lock_guard lock(events.mu);
+    return events.disconnects[0].retry_in;
+  }();
+  ASSERT_GT(delay, milliseconds(1));
+  // One millisecond early: no second attempt (the clock did not reach the backoff deadline, so nothing fires).
+  clock->Advance(delay - milliseconds(1));
+  EXPECT_EQ(clock->armed_timers(), 1u);
+  EXPECT_EQ(events.disconnect_count(), 1u);
+  clock->Advance(milliseconds(1));
+  ASSERT_TRUE(WaitFor([&] { return events.disconnect_count() == 2 && clock->armed_timers() == 1; }));
+  // Stopped, nothing waits to redial, however much time passes.
+  client.Stop();
+  EXPECT_EQ(clock->armed_timers(), 0u);
+  clock->Advance(std::chrono::hours(1));
+  EXPECT_EQ(events.disconnect_count(), 2u);
 }
 
 TEST(ReconnectingClientTest, ReportedDelaysFollowTheSeededBackoff) {
@@ -179,9 +206,14 @@ TEST(ReconnectingClientTest, ReportedDelaysFollowTheSeededBackoff) {
   Events events;
   ReconnectOptions options = ClientOptions(port, identity);
   options.random = Backoff::SeededRandom(1234);
+  auto clock = std::make_shared<ManualClock>();
+  options.clock = clock;  // the test moves time: no waiting for the delays
   ReconnectingClient client(loop.context(), options, events.Handlers());
   client.Start();
-  ASSERT_TRUE(WaitFor([&] { return events.disconnect_count() >= 6; }));
+  ASSERT_TRUE(WaitFor([&] {
+    clock->Advance(options.backoff.cap);
+    return events.disconnect_count() >= 6;
+  }));
   client.Stop();
 
   Backoff expected(options.backoff, Backoff::SeededRandom(1234));

@@ -52,6 +52,8 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   asio::awaitable<void> WriteLoop();
   asio::awaitable<void> PingLoop();
   asio::awaitable<void> Watchdog();
+  // Drops the connection when the closing handshake outlasts close_grace (grace_timer_, armed by Close()).
+  asio::awaitable<void> CloseGrace(uint16_t code, std::string reason);
   // On the strand.
   void Wake();
   void Drop(CloseInfo info);
@@ -74,9 +76,10 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
 
   // Strand only.
   asio::steady_timer wake_timer_;
-  asio::steady_timer ping_timer_;
-  asio::steady_timer idle_timer_;
-  asio::steady_timer grace_timer_;
+  const ClockPtr clock_;
+  TimerPtr ping_timer_;
+  TimerPtr idle_timer_;
+  TimerPtr grace_timer_;
   std::chrono::steady_clock::time_point last_received_;
   bool ping_due_ = false;
   bool close_sent_ = false;

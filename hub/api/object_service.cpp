@@ -34,12 +34,6 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Store::PutObject reports an optimistic-concurrency conflict by a message starting with kConflict (store.h);
-// the service's callers get it as ErrorCode::kConflict.
-Error StoreWriteError(const Error& e) {
-  return e.message.rfind(kConflict, 0) == 0 ? e.WithDefaultCode(ErrorCode::kConflict) : e;
-}
-
 bool SameUserMetadata(const api::v1::ObjectMeta& a, const api::v1::ObjectMeta& b) {
   using google::protobuf::util::MessageDifferencer;
   api::v1::ObjectMeta x, y;
@@ -131,7 +125,7 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
   if (!body.ok()) return body.error();
   row.body = std::move(*body);
   auto stored = store.PutObject(row, expected);
-  if (!stored.ok()) return StoreWriteError(stored.error());
+  if (!stored.ok()) return stored.error();  // a conflict carries ErrorCode::kConflict
   result.generation = row.generation;
   return result;
 }

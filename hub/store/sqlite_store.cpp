@@ -3,6 +3,7 @@
 #include "common/base/time.h"
 #include "hub/store/sqlite.h"
 #include "hub/store/store.h"
+#include "hub/store/store_errors.h"
 
 namespace vmesh::hub {
 
@@ -134,16 +135,13 @@ INSERT OR IGNORE INTO mesh_owners (mesh, cluster, bound_at)
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
-std::int64_t ToMillis(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-TimePoint FromMillis(std::int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+using store_errors::FromMillis;
+using store_errors::ToMillis;
+
 std::optional<TimePoint> FromMillis(std::optional<std::int64_t> ms) {
   if (!ms) return std::nullopt;
   return FromMillis(*ms);
 }
-
-std::string FormatTime(std::int64_t ms) { return FormatRfc3339(FromMillis(ms)); }
 
 ClusterState ParseState(const std::string& s) {
   if (s == "CONNECTED") return ClusterState::kConnected;
@@ -190,10 +188,7 @@ class SqliteStore final : public Store {
     if (existing->has_value()) {
       const ClusterRecord& c = **existing;
       if (c.state != ClusterState::kDeregistered && !c.identity_serial.empty()) {
-        return MakeError("cluster " + name +
-                         " is already registered and its agent has bootstrapped; run `vmeshctl "
-                         "cluster deregister " +
-                         name + "` first to register it anew");
+        return store_errors::AlreadyBootstrapped(name);
       }
       // Not bootstrapped yet (or deregistered): start over with a fresh token.
       if (Status s = Run("DELETE FROM bootstrap_tokens WHERE cluster = ?1", name); !s.ok()) return s;
@@ -233,7 +228,7 @@ class SqliteStore final : public Store {
     auto use = db_.Prepare("UPDATE bootstrap_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL");
     if (!use.ok()) return use.error();
     if (Status s = use->Bind(1, token_hash).Bind(2, ToMillis(now)).Run(); !s.ok()) return s;
-    if (db_.Changes() != 1) return MakeError("bootstrap token for cluster " + cluster + " was already used");
+    if (db_.Changes() != 1) return store_errors::TokenConsumed(cluster);
     if (Status s = InsertIdentityLocked(identity); !s.ok()) return s;
     return tx->Commit();
   }
@@ -245,7 +240,7 @@ class SqliteStore final : public Store {
     auto c = LoadCluster(identity.cluster);
     if (!c.ok()) return c.error();
     if (!c->has_value() || (*c)->state == ClusterState::kDeregistered) {
-      return MakeError("cluster " + identity.cluster + " is not registered");
+      return store_errors::NotRegistered(identity.cluster);
     }
     if (Status s = InsertIdentityLocked(identity); !s.ok()) return s;
     return tx->Commit();
@@ -260,16 +255,15 @@ class SqliteStore final : public Store {
     q->Bind(1, serial);
     auto row = q->Step();
     if (!row.ok()) return row.error();
-    if (!*row) return MakeError("certificate serial " + serial + " was not issued by this hub");
+    if (!*row) return store_errors::SerialNotIssued(serial);
     if (q->ColumnText(0) != cluster) {
-      return MakeError("certificate serial " + serial + " belongs to cluster " + q->ColumnText(0) + ", not " + cluster);
+      return store_errors::SerialOfAnotherCluster(serial, q->ColumnText(0), cluster);
     }
     if (ParseState(q->ColumnText(2)) == ClusterState::kDeregistered) {
-      return MakeError("cluster " + cluster + " was deregistered; its certificate is revoked");
+      return store_errors::ClusterDeregistered(cluster);
     }
     if (!q->ColumnIsNull(1)) {
-      return MakeError("certificate serial " + serial + " of cluster " + cluster +
-                       " is revoked (superseded by a renewed identity, or of an earlier registration)");
+      return store_errors::SerialRevoked(serial, cluster);
     }
     return OkStatus();
   }
@@ -291,8 +285,8 @@ class SqliteStore final : public Store {
     if (!tx.ok()) return tx.error();
     auto c = LoadCluster(name);
     if (!c.ok()) return c.error();
-    if (!c->has_value()) return MakeError("cluster " + name + " is not registered");
-    if ((*c)->state == ClusterState::kDeregistered) return MakeError("cluster " + name + " is already deregistered");
+    if (!c->has_value()) return store_errors::NotRegistered(name);
+    if ((*c)->state == ClusterState::kDeregistered) return store_errors::AlreadyDeregistered(name);
     auto revoke = db_.Prepare("UPDATE identities SET revoked_at = ?2 WHERE cluster = ?1 AND revoked_at IS NULL");
     if (!revoke.ok()) return revoke.error();
     if (Status s = revoke->Bind(1, name).Bind(2, ToMillis(now)).Run(); !s.ok()) return s;
@@ -355,7 +349,7 @@ class SqliteStore final : public Store {
     auto q = db_.Prepare("INSERT INTO link_ca (id, certificate_pem, key_pem) VALUES (1, ?1, ?2)");
     if (!q.ok()) return q.error();
     Status s = q->Bind(1, material.certificate_pem).Bind(2, material.key_pem).Run();
-    if (!s.ok()) return MakeError("the hub already has a link CA; it is never replaced");
+    if (!s.ok()) return store_errors::LinkCaExists();
     return OkStatus();
   }
 
@@ -373,8 +367,7 @@ class SqliteStore final : public Store {
         if (!link) q->Bind(3, u.virtual_mesh);
         if (Status s = q->Run(); !s.ok()) return s;
         if (db_.Changes() != 1) {
-          return MakeError((link ? std::string("the link CA key") : "the root key of " + u.virtual_mesh) +
-                           " changed while it was being rewritten; nothing was changed");
+          return store_errors::KeyChanged(u.virtual_mesh);
         }
       }
       if (Status s = tx->Commit(); !s.ok()) return s;
@@ -533,7 +526,7 @@ class SqliteStore final : public Store {
     if (Status s = insert->Bind(1, mesh).Bind(2, cluster).Bind(3, ToMillis(now)).Run(); !s.ok()) return s.error();
     auto owner = LoadMeshOwner(mesh);
     if (!owner.ok()) return owner.error();
-    if (!owner->has_value()) return MakeError("mesh " + mesh + ": binding to cluster " + cluster + " was not stored");
+    if (!owner->has_value()) return store_errors::MeshNotBound(mesh, cluster);
     if (Status s = tx->Commit(); !s.ok()) return s.error();
     return **owner;
   }
@@ -566,9 +559,7 @@ class SqliteStore final : public Store {
     if (expected_version) {
       const std::int64_t have = current->has_value() ? (*current)->resource_version : 0;
       if (have != *expected_version) {
-        return MakeError(std::string(kConflict) + ": " + object.kind + " " + object.ns + "/" + object.name +
-                         " was modified (resourceVersion " + std::to_string(have) + ", the update was based on " +
-                         std::to_string(*expected_version) + "); read it again and retry");
+        return store_errors::Conflict(object, have, *expected_version);
       }
     }
     auto bump = db_.Exec("UPDATE counters SET value = value + 1 WHERE name = 'resource_version'");
@@ -721,12 +712,8 @@ class SqliteStore final : public Store {
     q->Bind(1, serial);
     auto row = q->Step();
     if (!row.ok()) return row.error();
-    if (!*row) return MakeError("admin certificate serial " + serial + " is not a credential this hub pinned");
-    if (!q->ColumnIsNull(0)) {
-      const std::string by = q->ColumnText(1);
-      return MakeError("admin certificate serial " + serial + " was revoked at " + FormatTime(q->ColumnInt(0)) +
-                       (by.empty() ? "" : " (replaced by serial " + by + ", `vmeshctl admin rotate`)"));
-    }
+    if (!*row) return store_errors::AdminUnknown(serial);
+    if (!q->ColumnIsNull(0)) return store_errors::AdminRevoked(serial, q->ColumnInt(0), q->ColumnText(1));
     return OkStatus();
   }
 
@@ -779,20 +766,9 @@ class SqliteStore final : public Store {
     q->Bind(1, token_hash);
     auto row = q->Step();
     if (!row.ok()) return row.error();
-    // One message for unknown tokens and tokens of other clusters: a wrong token reveals nothing.
-    if (!*row || q->ColumnText(0) != cluster) {
-      return MakeError("invalid bootstrap token for cluster " + cluster +
-                       " (not issued for it, or replaced by a newer `vmeshctl cluster register`)");
-    }
-    if (!q->ColumnIsNull(2)) {
-      return MakeError("bootstrap token for cluster " + cluster + " was already used at " +
-                       FormatTime(q->ColumnInt(2)) + "; tokens are single-use: run `vmeshctl cluster register " +
-                       cluster + "` for a new bundle");
-    }
-    if (q->ColumnInt(1) <= ToMillis(now)) {
-      return MakeError("bootstrap token for cluster " + cluster + " expired at " + FormatTime(q->ColumnInt(1)) +
-                       "; run `vmeshctl cluster register " + cluster + "` for a new bundle");
-    }
+    if (!*row || q->ColumnText(0) != cluster) return store_errors::InvalidToken(cluster);
+    if (!q->ColumnIsNull(2)) return store_errors::TokenUsed(cluster, q->ColumnInt(2));
+    if (q->ColumnInt(1) <= ToMillis(now)) return store_errors::TokenExpired(cluster, q->ColumnInt(1));
     return OkStatus();
   }
 

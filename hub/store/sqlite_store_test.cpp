@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "hub/store/memory_store.h"
 #include "hub/store/sqlite.h"
 #include "hub/store/store.h"
 
@@ -17,6 +18,47 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
+IssuedIdentity Identity(const std::string& cluster, const std::string& serial, TimePoint now) {
+  return IssuedIdentity{serial, cluster, now, now + 24h, "fp-" + serial};
+}
+
+enum class Backend { kSqlite, kMemory };
+
+// The Store contract, held by both implementations: the same answers, refusals and messages. Reopen() gives the
+// SQLite store a fresh handle on its file (what was committed must be there); the memory store stays as it is.
+class StoreContractTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kMemory) {
+      store_ = MakeMemoryStore();
+      return;
+    }
+    char tmpl[] = "/tmp/vmesh-store-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/hub.db";
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    if (GetParam() == Backend::kMemory) return;
+    store_.reset();
+    auto s = OpenSqliteStore(path_);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  std::string dir_;
+  std::string path_;
+  StorePtr store_;
+  TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMemory),
+                         [](const auto& info) { return info.param == Backend::kSqlite ? "Sqlite" : "Memory"; });
+
+// What only the SQLite store does: files, schema versions and migrations, durability across kill -9.
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -34,17 +76,13 @@ class SqliteStoreTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.error().message;
     return s.ok() ? std::move(*s) : nullptr;
   }
-  static IssuedIdentity Identity(const std::string& cluster, const std::string& serial, TimePoint now) {
-    return IssuedIdentity{serial, cluster, now, now + 24h, "fp-" + serial};
-  }
-
   std::string dir_;
   std::string path_;
   StorePtr store_;
   TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
 };
 
-TEST_F(SqliteStoreTest, TokenIsSingleUse) {
+TEST_P(StoreContractTest, TokenIsSingleUse) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "hash1", now_ + 1h, now_).ok());
   EXPECT_TRUE(store_->CheckBootstrapToken("c1", "hash1", now_).ok());
   Status first = store_->CompleteBootstrap("c1", "hash1", Identity("c1", "aa01", now_), now_);
@@ -61,7 +99,7 @@ TEST_F(SqliteStoreTest, TokenIsSingleUse) {
   EXPECT_FALSE(store_->CheckIdentity("c1", "aa02").ok()) << "the replayed bootstrap recorded nothing";
 }
 
-TEST_F(SqliteStoreTest, ExpiredAndWrongTokensAreRefusedWithReasons) {
+TEST_P(StoreContractTest, ExpiredAndWrongTokensAreRefusedWithReasons) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "hash1", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->RegisterCluster("c2", "hash2", now_ + 1h, now_).ok());
   EXPECT_THAT(store_->CheckBootstrapToken("c1", "hash1", now_ + 2h).error().message, HasSubstr("expired at"));
@@ -73,7 +111,7 @@ TEST_F(SqliteStoreTest, ExpiredAndWrongTokensAreRefusedWithReasons) {
   EXPECT_FALSE(store_->CompleteBootstrap("c1", "hash1", Identity("c1", "x", now_), now_ + 2h).ok());
 }
 
-TEST_F(SqliteStoreTest, RegisteringAgainReplacesAnUnusedTokenButNotABootstrappedCluster) {
+TEST_P(StoreContractTest, RegisteringAgainReplacesAnUnusedTokenButNotABootstrappedCluster) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "old", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->RegisterCluster("c1", "new", now_ + 1h, now_).ok());
   EXPECT_FALSE(store_->CheckBootstrapToken("c1", "old", now_).ok());
@@ -83,7 +121,7 @@ TEST_F(SqliteStoreTest, RegisteringAgainReplacesAnUnusedTokenButNotABootstrapped
   EXPECT_THAT(again.error().message, HasSubstr("cluster deregister c1"));
 }
 
-TEST_F(SqliteStoreTest, DeregisterRevokesIdentitiesAndAllowsANewRegistration) {
+TEST_P(StoreContractTest, DeregisterRevokesIdentitiesAndAllowsANewRegistration) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->CompleteBootstrap("c1", "h", Identity("c1", "s1", now_), now_).ok());
   ASSERT_TRUE(store_->MarkConnected("c1", "v0.1", now_).ok());
@@ -99,7 +137,7 @@ TEST_F(SqliteStoreTest, DeregisterRevokesIdentitiesAndAllowsANewRegistration) {
   EXPECT_FALSE(store_->CheckIdentity("c1", "s1").ok()) << "identities of the old registration stay revoked";
 }
 
-TEST_F(SqliteStoreTest, RevokingIdentitiesBeforeASerialKeepsThatSerialAndNewerOnes) {
+TEST_P(StoreContractTest, RevokingIdentitiesBeforeASerialKeepsThatSerialAndNewerOnes) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->RegisterCluster("c2", "h2", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
@@ -119,14 +157,13 @@ TEST_F(SqliteStoreTest, RevokingIdentitiesBeforeASerialKeepsThatSerialAndNewerOn
   EXPECT_TRUE(store_->CheckIdentity("c2", "t1").ok()) << "other clusters are untouched";
   EXPECT_EQ(*store_->RevokeIdentitiesBefore("c1", "s3", now_), 0) << "idempotent";
   EXPECT_EQ(*store_->RevokeIdentitiesBefore("c1", "nope", now_), 0);
-  // Survives a reopen.
-  store_.reset();
-  store_ = Open();
+  // Survives a reopen (SQLite).
+  Reopen();
   EXPECT_FALSE(store_->CheckIdentity("c1", "s2").ok());
   EXPECT_TRUE(store_->CheckIdentity("c1", "s3").ok());
 }
 
-TEST_F(SqliteStoreTest, IdentityOfAnotherClusterIsRefused) {
+TEST_P(StoreContractTest, IdentityOfAnotherClusterIsRefused) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->RegisterCluster("c2", "h2", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
@@ -135,7 +172,7 @@ TEST_F(SqliteStoreTest, IdentityOfAnotherClusterIsRefused) {
   EXPECT_THAT(store_->RecordIdentity(Identity("c9", "s9", now_)).error().message, HasSubstr("not registered"));
 }
 
-TEST_F(SqliteStoreTest, ConnectionStateTransitions) {
+TEST_P(StoreContractTest, ConnectionStateTransitions) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->MarkConnected("c1", "0.1.0", now_).ok());
   ASSERT_TRUE(store_->MarkHeartbeat("c1", now_ + 10s).ok());
@@ -155,33 +192,33 @@ TEST_F(SqliteStoreTest, ConnectionStateTransitions) {
   EXPECT_EQ(ClusterStateName((*all)[0].state), "DISCONNECTED");
 }
 
-TEST_F(SqliteStoreTest, LinkCaIsStoredOnceAndNeverReplaced) {
+TEST_P(StoreContractTest, LinkCaIsStoredOnceAndNeverReplaced) {
   EXPECT_FALSE(store_->GetLinkCa()->has_value());
   ASSERT_TRUE(store_->PutLinkCa({"CERT", "KEY"}).ok());
   EXPECT_THAT(store_->PutLinkCa({"CERT2", "KEY2"}).error().message, HasSubstr("never replaced"));
-  store_ = Open();
+  Reopen();
   auto ca = store_->GetLinkCa();
   ASSERT_TRUE(ca.ok() && ca->has_value());
   EXPECT_EQ((*ca)->certificate_pem, "CERT");
   EXPECT_EQ((*ca)->key_pem, "KEY");
 }
 
-TEST_F(SqliteStoreTest, SettingsAreWrittenOnce) {
+TEST_P(StoreContractTest, SettingsAreWrittenOnce) {
   EXPECT_FALSE(store_->GetSetting("hub-name")->has_value());
   EXPECT_EQ(*store_->PutSettingIfAbsent("hub-name", "hub-a"), "hub-a");
   EXPECT_EQ(*store_->PutSettingIfAbsent("hub-name", "hub-b"), "hub-a") << "the first value stays";
-  store_ = Open();
+  Reopen();
   EXPECT_EQ(**store_->GetSetting("hub-name"), "hub-a");
 }
 
-TEST_F(SqliteStoreTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
+TEST_P(StoreContractTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   RootCaRecord first{"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_};
   EXPECT_EQ(store_->PutRootCaIfAbsent(first)->certificate_pem, "CERT1");
   RootCaRecord second{"vmesh/vm1", "CERT2", "", "KEY2", "generated", now_};
   EXPECT_EQ(store_->PutRootCaIfAbsent(second)->certificate_pem, "CERT1") << "the first root stays";
   ASSERT_TRUE(store_->RecordIssuedCertificate({"01", "vmesh/vm1", "m1", "c1", now_, now_ + 24h, "fp", now_}).ok());
   EXPECT_FALSE(store_->RecordIssuedCertificate({"01", "vmesh/vm1", "m1", "c1", now_, now_ + 24h, "fp", now_}).ok());
-  store_ = Open();
+  Reopen();
   EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->key_pem, "KEY1");
   EXPECT_FALSE(store_->GetRootCa("vmesh/other")->has_value());
   auto issued = store_->ListIssuedCertificates();
@@ -191,16 +228,16 @@ TEST_F(SqliteStoreTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
 }
 
-TEST_F(SqliteStoreTest, AMeshIsBoundToItsFirstClusterForGood) {
+TEST_P(StoreContractTest, AMeshIsBoundToItsFirstClusterForGood) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
   EXPECT_FALSE(store_->GetMeshOwner("istiod-istio-system-c1")->has_value());
   EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c1", "c1", now_), "c1");
   EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c1", "c2", now_ + 1s), "c1") << "the first binding wins";
   // Neither a restart nor the owner's deregistration frees the name.
-  store_ = Open();
+  Reopen();
   ASSERT_TRUE(store_->DeregisterCluster("c1", now_ + 2s).ok());
-  store_ = Open();
+  Reopen();
   EXPECT_EQ(**store_->GetMeshOwner("istiod-istio-system-c1"), "c1");
   EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c1", "c2", now_ + 3s), "c1");
   EXPECT_EQ(*store_->BindMeshIfAbsent("istiod-istio-system-c2", "c2", now_ + 3s), "c2");
@@ -224,7 +261,7 @@ TEST_F(SqliteStoreTest, UpgradeBindsMeshesToTheClusterThatGotTheirFirstCertifica
   EXPECT_EQ(**store_->GetMeshOwner("m1"), "c1");
 }
 
-TEST_F(SqliteStoreTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurrency) {
+TEST_P(StoreContractTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurrency) {
   StoredObject vm{"VirtualMesh", "vmesh", "vm1", "uid-1", 1, 0, "2026-01-01T00:00:00Z", "BODY1"};
   auto created = store_->PutObject(vm, 0);
   ASSERT_TRUE(created.ok()) << created.error().message;
@@ -238,7 +275,7 @@ TEST_F(SqliteStoreTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurr
   EXPECT_FALSE(store_->PutObject(vm, created->resource_version).ok()) << "stale update";
   vm.status = "STATUS";
   ASSERT_TRUE(store_->PutObject(vm, std::nullopt).ok()) << "unconditional write";
-  store_ = Open();
+  Reopen();
   auto got = store_->GetObject("VirtualMesh", "vmesh", "vm1");
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->body, "BODY2");
@@ -276,7 +313,7 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   EXPECT_THAT(s.error().message, HasSubstr("newer vmesh-hub (schema version 999"));
 }
 
-TEST_F(SqliteStoreTest, ConcurrentRegistrationsAllLand) {
+TEST_P(StoreContractTest, ConcurrentRegistrationsAllLand) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {

@@ -194,8 +194,8 @@ class Store {
 
   // --- API objects ------------------------------------------------------------------------------------------
   // Writes `object` with a new, store-wide increasing resourceVersion (returned). With `expected_version`,
-  // fails with an error starting with kConflict unless the stored object's resourceVersion is that (0: must
-  // not exist).
+  // fails with ErrorCode::kConflict (message starting with kConflict) unless the stored object's resourceVersion is
+  // that (0: must not exist).
   virtual Result<StoredObject> PutObject(const StoredObject& object, std::optional<std::int64_t> expected_version) = 0;
   virtual Result<std::optional<StoredObject>> GetObject(const std::string& kind, const std::string& ns,
                                                         const std::string& name) = 0;
