@@ -9,6 +9,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "common/base/json_fields.h"
+#include "common/base/kinds.h"
+
 namespace vmesh::agent {
 namespace {
 
@@ -22,16 +25,6 @@ std::string PruneSelector(const std::string& cluster) {
   return "labelSelector=" + kube::EscapePathSegment(selector);
 }
 
-// The kinds vmesh writes as outputs, in the versions every supported Istio serves.
-struct OutputKind {
-  const char* api_version;
-  const char* kind;
-};
-constexpr OutputKind kOutputKinds[] = {{"networking.istio.io/v1beta1", "ServiceEntry"},
-                                       {"networking.istio.io/v1beta1", "DestinationRule"},
-                                       {"networking.istio.io/v1beta1", "Gateway"},
-                                       {"security.istio.io/v1beta1", "AuthorizationPolicy"}};
-
 bool Transient(const Result<kube::ApiResponse>& r) { return !r.ok() || r->status == 429 || r->status >= 500; }
 
 std::string Describe(const Result<kube::ApiResponse>& r) { return r.ok() ? r->Describe() : r.error().message; }
@@ -40,22 +33,16 @@ std::string What(const std::string& kind, const std::string& ns, const std::stri
   return kind + " " + (ns.empty() ? name : ns + "/" + name);
 }
 
-std::string Str(const json::object* o, std::string_view key) {
-  if (o == nullptr) return "";
-  const json::value* v = o->if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : "";
-}
-
 LiveObject ToLive(const json::object& o, const std::string& default_api_version, const std::string& default_kind) {
   LiveObject live;
-  live.api_version = Str(&o, "apiVersion");
+  live.api_version = jsonf::Str(&o, "apiVersion");
   if (live.api_version.empty()) live.api_version = default_api_version;
-  live.kind = Str(&o, "kind");
+  live.kind = jsonf::Str(&o, "kind");
   if (live.kind.empty()) live.kind = default_kind;
   const json::value* meta = o.if_contains("metadata");
   const json::object* m = meta && meta->is_object() ? &meta->get_object() : nullptr;
-  live.ns = Str(m, "namespace");
-  live.name = Str(m, "name");
+  live.ns = jsonf::Str(m, "namespace");
+  live.name = jsonf::Str(m, "name");
   const json::value* labels = m ? m->if_contains("labels") : nullptr;
   if (labels && labels->is_object()) {
     for (const auto& [k, v] : labels->get_object()) {
@@ -71,30 +58,9 @@ std::string Path(const KubeRef& ref) {
 
 }  // namespace
 
-Result<KubeRef> ParseKubeResourceName(const std::string& resource_name) {
-  constexpr std::string_view kPrefix = "kube/";
-  if (resource_name.rfind(kPrefix, 0) != 0) {
-    return MakeError("resource \"" + resource_name + "\" is not a Kubernetes object (kube/...)");
-  }
-  // The API version may contain a slash (group/version); kind, namespace and name never do.
-  std::string rest = resource_name.substr(kPrefix.size());
-  std::string parts[3];
-  for (int i = 2; i >= 0; --i) {
-    const size_t slash = rest.rfind('/');
-    if (slash == std::string::npos) {
-      return MakeError("resource \"" + resource_name + "\" is not kube/<apiVersion>/<kind>/<namespace>/<name>");
-    }
-    parts[i] = rest.substr(slash + 1);
-    rest.resize(slash);
-  }
-  KubeRef ref{rest, parts[0], parts[1], parts[2]};
-  if (ref.api_version.empty() || ref.kind.empty() || ref.name.empty()) {
-    return MakeError("resource \"" + resource_name + "\" is not kube/<apiVersion>/<kind>/<namespace>/<name>");
-  }
-  return ref;
-}
-
 std::string ResourceOfKind(const std::string& kind) {
+  if (const KindInfo* known = FindKind(kind)) return std::string(known->plural);
+  // Kinds outside vmesh's table: the API server's default plural.
   std::string r;
   for (char c : kind) r += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (r.empty()) return r;
@@ -107,7 +73,7 @@ std::string ResourceOfKind(const std::string& kind) {
 }
 
 std::string ObjectKeyOf(const link::v1::KubeObject& object) {
-  return ObjectKey(object.api_version(), object.kind(), object.namespace_(), object.name());
+  return OutputKey(object.api_version(), object.kind(), object.namespace_(), object.name());
 }
 
 KubeApplier::KubeApplier(kube::KubeClient& client, std::string field_manager, ApplierRetry retry, std::string cluster)
@@ -195,18 +161,19 @@ asio::awaitable<Status> KubeApplier::Remove(const KubeRef& ref) {
 
 asio::awaitable<Result<int>> KubeApplier::Prune(std::set<std::string> desired_keys) {
   std::vector<LiveObject> live;
-  for (const auto& k : kOutputKinds) {
-    const std::string collection = kube::ResourcePath(k.api_version, ResourceOfKind(k.kind));
+  for (const KindInfo& k : Kinds()) {  // the kinds vmesh writes as outputs, in the version every Istio serves
+    if ((k.roles & kIstioOutput) == 0) continue;
+    const std::string collection = kube::ResourcePath(k.ApiVersion(), std::string(k.plural));
     const std::string selector = PruneSelector(cluster_);
     auto listed = co_await WithRetries([&]() { return client_.List(collection, selector); });
     if (listed.ok() && listed->status == 404) continue;  // the cluster does not serve this kind
     if (!listed.ok() || !listed->ok() || !listed->body.is_object()) {
-      co_return MakeError("list " + std::string(k.kind) + "s: " + Describe(listed));
+      co_return MakeError("list " + std::string(k.plural) + ": " + Describe(listed));
     }
     const json::value* items = listed->body.get_object().if_contains("items");
     if (items == nullptr || !items->is_array()) continue;
     for (const auto& item : items->get_array()) {
-      if (item.is_object()) live.push_back(ToLive(item.get_object(), k.api_version, k.kind));
+      if (item.is_object()) live.push_back(ToLive(item.get_object(), k.ApiVersion(), std::string(k.kind)));
     }
   }
   int deleted = 0;

@@ -17,23 +17,22 @@
 #include <string>
 
 #include "agent/apply/apply_plan.h"
+#include "common/base/resource_names.h"
 #include "common/base/result.h"
 #include "common/kube/client.h"
 #include "vmesh/link/v1/link.pb.h"
 
 namespace vmesh::agent {
 
-// "kube/<apiVersion>/<kind>/<namespace>/<name>" (hub/controller/desired_state.h KubeResourceName) parsed.
-struct KubeRef {
-  std::string api_version, kind, ns, name;
-};
-Result<KubeRef> ParseKubeResourceName(const std::string& resource_name);
+// An output object named by its link resource "kube/<apiVersion>/<kind>/<namespace>/<name>"
+// (vmesh::ParseKubeResourceName, common/base/resource_names.h).
+using KubeRef = KubeObjectRef;
 
 // The REST resource (plural, lower case) of a kind: ServiceEntry -> serviceentries,
 // AuthorizationPolicy -> authorizationpolicies, Gateway -> gateways, ConfigMap -> configmaps.
 std::string ResourceOfKind(const std::string& kind);
 
-// The prune identity (apply_plan.h ObjectKey) of an output.
+// The prune identity (vmesh::OutputKey) of an output.
 std::string ObjectKeyOf(const link::v1::KubeObject& object);
 
 struct ApplierRetry {
@@ -56,7 +55,7 @@ class KubeApplier {
   // does not write (CheckOutputKind), is never touched (OK too: there is nothing of vmesh's to remove).
   boost::asio::awaitable<Status> Remove(const KubeRef& ref);
   // Deletes vmesh-labelled outputs (ServiceEntry, DestinationRule, Gateway, AuthorizationPolicy, all
-  // namespaces; this cluster's only, see the constructor) whose ObjectKey is not in `desired_keys`; returns how
+  // namespaces; this cluster's only, see the constructor) whose OutputKey is not in `desired_keys`; returns how
   // many were deleted. Kinds the cluster does not serve (Istio CRDs missing) have nothing to prune. The caller
   // must know the complete desired set: whatever is missing from it is deleted.
   boost::asio::awaitable<Result<int>> Prune(std::set<std::string> desired_keys);

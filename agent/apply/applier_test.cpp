@@ -214,7 +214,7 @@ TEST_F(ApplierTest, PruneDeletesOnlyUndesiredVmeshObjects) {
   }
   // The desired keys name objects independent of their API version.
   std::set<std::string> desired = {ObjectKeyOf(keep_se),
-                                   ObjectKey("networking.istio.io/v1", "DestinationRule", "istio-system", "keep")};
+                                   OutputKey("networking.istio.io/v1", "DestinationRule", "istio-system", "keep")};
   auto pruned = Run(applier_->Prune(desired));
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(*pruned, 2);

@@ -1,15 +1,11 @@
 #include "agent/apply/apply_plan.h"
 
+#include "common/base/kinds.h"
+#include "common/base/resource_names.h"
+
 namespace vmesh::agent {
 
-std::string ObjectKey(const std::string& api_version, const std::string& kind, const std::string& ns,
-                      const std::string& name) {
-  const size_t slash = api_version.find('/');
-  const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
-  return group + "/" + kind + "/" + ns + "/" + name;
-}
-
-std::string ObjectKey(const LiveObject& o) { return ObjectKey(o.api_version, o.kind, o.ns, o.name); }
+std::string OutputKeyOf(const LiveObject& o) { return OutputKey(o.api_version, o.kind, o.ns, o.name); }
 
 bool IsManagedByVmesh(const LiveObject& o) {
   auto it = o.labels.find(kManagedBy);
@@ -20,7 +16,7 @@ std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_key
                                         const std::string& cluster) {
   std::vector<LiveObject> out;
   for (const auto& o : live) {
-    if (!IsManagedByVmesh(o) || desired_keys.count(ObjectKey(o))) continue;
+    if (!IsManagedByVmesh(o) || desired_keys.count(OutputKeyOf(o))) continue;
     if (!cluster.empty()) {
       auto owner = o.labels.find(kClusterLabel);
       if (owner == o.labels.end() || owner->second != cluster) continue;
@@ -31,19 +27,7 @@ std::vector<LiveObject> PruneCandidates(const std::set<std::string>& desired_key
 }
 
 Status CheckOutputKind(const std::string& api_version, const std::string& kind) {
-  struct Allowed {
-    const char* group;
-    const char* kind;
-  };
-  static constexpr Allowed kAllowed[] = {{"networking.istio.io", "ServiceEntry"},
-                                         {"networking.istio.io", "DestinationRule"},
-                                         {"networking.istio.io", "Gateway"},
-                                         {"security.istio.io", "AuthorizationPolicy"}};
-  for (const auto& a : kAllowed) {
-    for (const char* version : {"v1beta1", "v1"}) {
-      if (kind == a.kind && api_version == std::string(a.group) + "/" + version) return OkStatus();
-    }
-  }
+  if (IsOutputKind(api_version, kind)) return OkStatus();
   return MakeError(kind + " (" + api_version +
                    ") is not a kind vmesh writes: the agent applies only ServiceEntry, DestinationRule and Gateway "
                    "(networking.istio.io) and AuthorizationPolicy (security.istio.io), v1beta1 or v1");

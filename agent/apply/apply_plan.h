@@ -28,10 +28,9 @@ struct LiveObject {
   std::map<std::string, std::string> labels;
 };
 
-// "networking.istio.io/ServiceEntry/istio-system/x": the identity of an object across API versions.
-std::string ObjectKey(const std::string& api_version, const std::string& kind, const std::string& ns,
-                      const std::string& name);
-std::string ObjectKey(const LiveObject& o);
+// "networking.istio.io/ServiceEntry/istio-system/x": the identity of an object across API versions
+// (vmesh::OutputKey, common/base/resource_names.h).
+std::string OutputKeyOf(const LiveObject& o);
 
 bool IsManagedByVmesh(const LiveObject& o);
 

@@ -20,7 +20,7 @@ TEST(ApplyPlan, PrunesOnlyVmeshObjectsNoLongerDesired) {
   std::vector<LiveObject> live = {Se("a.global", true), Se("b.global", true), Se("handmade", false),
                                   Se("c.global", false)};
   std::set<std::string> desired = {
-      ObjectKey("networking.istio.io/v1beta1", "ServiceEntry", "istio-system", "a.global")};
+      OutputKey("networking.istio.io/v1beta1", "ServiceEntry", "istio-system", "a.global")};
   auto prune = PruneCandidates(desired, live);
   ASSERT_EQ(prune.size(), 1u);
   EXPECT_EQ(prune[0].name, "b.global");
@@ -28,10 +28,10 @@ TEST(ApplyPlan, PrunesOnlyVmeshObjectsNoLongerDesired) {
 }
 
 TEST(ApplyPlan, ObjectsAreTheSameAcrossApiVersions) {
-  std::set<std::string> desired = {ObjectKey("networking.istio.io/v1", "ServiceEntry", "istio-system", "a.global")};
+  std::set<std::string> desired = {OutputKey("networking.istio.io/v1", "ServiceEntry", "istio-system", "a.global")};
   EXPECT_TRUE(PruneCandidates(desired, {Se("a.global", true, "networking.istio.io/v1beta1")}).empty());
-  EXPECT_EQ(ObjectKey(Se("x", true)), "networking.istio.io/ServiceEntry/istio-system/x");
-  EXPECT_EQ(ObjectKey("v1", "Secret", "ns", "cacerts"), "/Secret/ns/cacerts");
+  EXPECT_EQ(OutputKeyOf(Se("x", true)), "networking.istio.io/ServiceEntry/istio-system/x");
+  EXPECT_EQ(OutputKey("v1", "Secret", "ns", "cacerts"), "/Secret/ns/cacerts");
 }
 
 TEST(ApplyPlan, NeverTakesOverSomeoneElsesObject) {

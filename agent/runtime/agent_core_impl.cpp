@@ -13,13 +13,12 @@
 #include "agent/certs/certificate_manager.h"
 #include "agent/discovery/discovery_watcher.h"
 #include "agent/restart/restarter.h"
+#include "common/base/resource_names.h"
 
 namespace vmesh::agent {
 namespace {
 
 namespace asio = boost::asio;
-
-bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 class AgentCoreImpl final : public AgentCore {
  public:
@@ -77,25 +76,31 @@ class AgentCoreImpl final : public AgentCore {
   }
 
   asio::awaitable<Status> RemoveResource(const std::string& name) override {
-    if (StartsWith(name, "kube/")) {
-      auto ref = ParseKubeResourceName(name);
-      if (!ref.ok()) co_return ref.error();
-      Status s = co_await applier_.Remove(*ref);
-      if (s.ok()) Count("vmesh_agent_outputs_removed_total");
-      co_return s;
+    switch (LinkResourceTypeOf(name)) {
+      case LinkResourceType::kKube: {
+        auto ref = ParseKubeResourceName(name);
+        if (!ref.ok()) co_return ref.error();
+        Status s = co_await applier_.Remove(*ref);
+        if (s.ok()) Count("vmesh_agent_outputs_removed_total");
+        co_return s;
+      }
+      case LinkResourceType::kCert:
+        co_return co_await certs_.OnDirectiveRemoved(MeshOfResourceName(name));
+      case LinkResourceType::kRestart:
+        co_return OkStatus();  // a restart that was done stays done
+      case LinkResourceType::kUnknown:
+        break;
     }
-    if (StartsWith(name, "cert/")) co_return co_await certs_.OnDirectiveRemoved(name.substr(5));
-    if (StartsWith(name, "restart/")) co_return OkStatus();  // a restart that was done stays done
     co_return MakeError("resource " + name + ": this agent does not know its type (upgrade the agent)");
   }
 
   asio::awaitable<Result<bool>> PruneOutputs(const std::set<std::string>& desired) override {
     std::set<std::string> keys;
     for (const auto& name : desired) {
-      if (!StartsWith(name, "kube/")) continue;
+      if (LinkResourceTypeOf(name) != LinkResourceType::kKube) continue;
       auto ref = ParseKubeResourceName(name);
       if (!ref.ok()) co_return ref.error().Wrap("prune");  // a name the link accepted: the hub is confused
-      keys.insert(ObjectKey(ref->api_version, ref->kind, ref->ns, ref->name));
+      keys.insert(OutputKey(ref->api_version, ref->kind, ref->ns, ref->name));
     }
     if (keys.empty()) co_return false;  // indistinguishable from a view that is not there yet: never prune on it
     auto pruned = co_await applier_.Prune(std::move(keys));

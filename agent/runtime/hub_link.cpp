@@ -16,6 +16,7 @@
 #include <set>
 
 #include "agent/runtime/state_objects.h"
+#include "common/base/resource_names.h"
 #include "common/link/client.h"
 #include "common/sync/sync.h"
 
@@ -326,7 +327,8 @@ struct HubLink::Impl : std::enable_shared_from_this<Impl> {
     // Outputs this agent holds (applied and ACKed) in its cluster, for every mesh of the cluster.
     std::uint32_t outputs = 0;
     if (receiver) {
-      for (const auto& [name, version] : receiver->held()) outputs += name.rfind("kube/", 0) == 0 ? 1 : 0;
+      for (const auto& [name, version] : receiver->held())
+        outputs += LinkResourceTypeOf(name) == LinkResourceType::kKube ? 1 : 0;
     }
     for (auto& mesh : *envelope.mutable_status_report()->mutable_meshes()) {
       if (mesh.applied_outputs() == 0) mesh.set_applied_outputs(outputs);
