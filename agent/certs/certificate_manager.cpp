@@ -151,6 +151,7 @@ CertificateManager::CertificateManager(kube::KubeClient& client, CertificateMana
 }
 
 CertificateManager::~CertificateManager() {
+  cancel_keygen_ = true;  // a spare (or a key no one will use now) is not worth waiting for at shutdown
   keygen_.join();
   spare_keygen_.join();
 }
@@ -162,7 +163,7 @@ void CertificateManager::PrepareSpare(const pki::KeySpec& spec) {
     if (spare_ready_.count(id) || !spare_pending_.insert(id).second) return;
   }
   asio::post(spare_keygen_, [this, spec, id] {
-    auto key = pki::PrivateKey::Generate(spec);
+    auto key = pki::PrivateKey::Generate(spec, &cancel_keygen_);
     std::lock_guard lock(spare_mu_);
     spare_pending_.erase(id);
     if (key.ok()) spare_ready_[id] = key->ToPem();
@@ -308,7 +309,7 @@ asio::awaitable<Status> CertificateManager::GenerateKeyAndSend(MeshEntry& e) {
           pem = std::move(*spare);
           co_return;
         }
-        auto key = pki::PrivateKey::Generate(spec);
+        auto key = pki::PrivateKey::Generate(spec, &cancel_keygen_);
         if (key.ok()) {
           pem = key->ToPem();
         } else {

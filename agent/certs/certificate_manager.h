@@ -20,6 +20,7 @@
 // operation is working on); RSA key generation runs on a helper thread so the io thread keeps serving.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
@@ -112,6 +113,7 @@ class CertificateManager {
   bool namespace_ready_ = false;
   bool ticking_ = false;
   // Key generation off the io thread.
+  std::atomic<bool> cancel_keygen_{false};  // set by the destructor: key generations in flight stop
   boost::asio::thread_pool keygen_{1};
   // Spare keys (see CertificateManagerOptions::spare_keys) by KeySpec::ToString(), generated on their own thread
   // so that keys of other kinds never queue behind them; guarded by spare_mu_.

@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -176,13 +177,41 @@ PrivateKey& PrivateKey::operator=(const PrivateKey& other) {
   return *this;
 }
 
-Result<PrivateKey> PrivateKey::Generate(const KeySpec& spec) {
+namespace {
+
+// OpenSSL calls this during prime generation; returning 0 aborts the generation.
+int KeygenProgress(EVP_PKEY_CTX* ctx) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(EVP_PKEY_CTX_get_app_data(ctx));
+  return cancel != nullptr && cancel->load(std::memory_order_relaxed) ? 0 : 1;
+}
+
+EVP_PKEY* GenerateRsa(int bits, const std::atomic<bool>* cancel) {
+  if (cancel == nullptr) return EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(bits));
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr),
+                                                                  &EVP_PKEY_CTX_free);
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) <= 0 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), bits) <= 0) {
+    return nullptr;
+  }
+  EVP_PKEY_CTX_set_app_data(ctx.get(), const_cast<std::atomic<bool>*>(cancel));
+  EVP_PKEY_CTX_set_cb(ctx.get(), KeygenProgress);
+  EVP_PKEY* key = nullptr;
+  if (EVP_PKEY_keygen(ctx.get(), &key) <= 0) return nullptr;
+  return key;
+}
+
+}  // namespace
+
+Result<PrivateKey> PrivateKey::Generate(const KeySpec& spec, const std::atomic<bool>* cancel) {
   if (Status valid = ValidateKeySpec(spec); !valid.ok()) return valid.error().Wrap("cannot generate key");
   OpenSslErrorScope errors;
   EvpPkeyPtr key;
   switch (spec.algorithm) {
     case KeyAlgorithm::kRsa:
-      key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(spec.rsa_bits)));
+      key.reset(GenerateRsa(spec.rsa_bits, cancel));
+      if (!key && cancel != nullptr && cancel->load()) {
+        ERR_clear_error();
+        return MakeError("generating " + spec.ToString() + " key: cancelled");
+      }
       break;
     case KeyAlgorithm::kEcdsaP256:
       key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));

@@ -9,6 +9,7 @@
 // for several requests).
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
 
@@ -88,8 +89,10 @@ class PublicKey {
 
 class PrivateKey {
  public:
-  // Generates a fresh key. Fails for specs rejected by ValidateKeySpec. RSA 4096 takes ~0.5–2 s.
-  static Result<PrivateKey> Generate(const KeySpec& spec);
+  // Generates a fresh key. Fails for specs rejected by ValidateKeySpec. RSA 4096 takes ~0.5–2 s (more on a busy
+  // machine). With `cancel`, an RSA generation stops soon after *cancel becomes true and fails ("cancelled"), so
+  // that a shutdown need not wait for it; ECDSA keys take microseconds and are not interrupted.
+  static Result<PrivateKey> Generate(const KeySpec& spec, const std::atomic<bool>* cancel = nullptr);
   // Parses an unencrypted PKCS#8 or traditional (RSA / EC) private key PEM. Encrypted keys are refused
   // (never prompts for a passphrase).
   static Result<PrivateKey> FromPem(std::string_view pem);

@@ -207,4 +207,15 @@ TEST(pkiKey, PublicKeyIsNotAPrivateKey) {
 }
 
 }  // namespace
+TEST(PrivateKeyTest, RsaGenerationStopsWhenCancelled) {
+  std::atomic<bool> cancel{true};
+  auto key = PrivateKey::Generate(KeySpec::Rsa(4096), &cancel);
+  ASSERT_FALSE(key.ok());
+  EXPECT_THAT(key.error().message, ::testing::HasSubstr("cancelled"));
+  cancel = false;
+  auto fine = PrivateKey::Generate(KeySpec::Rsa(2048), &cancel);
+  ASSERT_TRUE(fine.ok()) << fine.error().message;
+  EXPECT_EQ(fine->bits(), 2048);
+}
+
 }  // namespace vmesh::pki

@@ -282,9 +282,20 @@ class Core : public std::enable_shared_from_this<Core> {
     handlers.on_open = [on_strand, session](const link::ConnectionPtr& c) {
       on_strand([session, c](Core& self) { self.registry_.Open(session, c); });
     };
-    handlers.on_message = [on_strand, session](const link::ConnectionPtr&, std::string message) {
-      on_strand(
-          [session, message = std::move(message)](Core& self) mutable { self.OnMessage(session, std::move(message)); });
+    handlers.on_message = [on_strand, session, limit = options_.max_pending_bytes_per_session](
+                              const link::ConnectionPtr& c, std::string message) {
+      const std::size_t size = message.size();
+      if (session->pending_bytes.fetch_add(size) + size > limit) {
+        session->pending_bytes.fetch_sub(size);
+        spdlog::warn("hub: cluster {}: more than {} bytes of messages wait to be handled: closing the session",
+                     session->cluster, limit);
+        c->Close(CloseCode::kPolicyViolation, "sending faster than the hub handles messages");
+        return;
+      }
+      on_strand([session, size, message = std::move(message)](Core& self) mutable {
+        session->pending_bytes.fetch_sub(size);
+        self.OnMessage(session, std::move(message));
+      });
     };
     handlers.on_closed = [on_strand, session](const link::ConnectionPtr&, const link::CloseInfo& info) {
       on_strand([session, info](Core& self) { self.OnClosed(session, info); });

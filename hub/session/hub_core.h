@@ -70,6 +70,10 @@ struct HubCoreOptions {
   // Metric series a cluster's reports may create per metric family (e.g. one certificate expiry gauge per
   // mesh); further values are not exported, so a hostile agent cannot make /metrics unbounded.
   std::size_t max_series_per_cluster = 64;
+  // Bytes of an agent's messages received but not yet handled (they wait for the session's strand while, e.g., a
+  // CSR is signed). An agent that sends this far ahead of the hub is disconnected (1008), so that a flood cannot
+  // grow the hub's memory; a well-behaved agent sends one report at a time and never comes near it.
+  std::size_t max_pending_bytes_per_session = 64u << 20;
 };
 
 class HubCore {

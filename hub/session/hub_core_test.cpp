@@ -1048,5 +1048,24 @@ TEST_F(HubCoreTest, CertificateSeriesPerClusterAreCapped) {
   EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr(name(0))));
 }
 
+TEST_F(HubCoreTest, AnAgentSendingFarAheadOfTheHubIsDisconnected) {
+  RestartWith({.max_pending_bytes_per_session = 4096});
+  sync::ResourceReceiver r1;
+  auto a1 = Joined("c1", r1);  // small messages pass
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  Envelope flood;
+  for (int i = 0; i < 200; ++i) {
+    auto* m = flood.mutable_status_report()->add_meshes();
+    m->set_mesh(MeshName("c1"));
+    m->add_errors(std::string(64, 'x'));
+  }
+  ASSERT_GT(flood.ByteSizeLong(), 4096u);
+  a1->Send(flood);
+  auto closed = a1->WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code, link::CloseCode::kPolicyViolation);
+  EXPECT_THAT(closed->reason, HasSubstr("faster than the hub handles"));
+}
+
 }  // namespace
 }  // namespace vmesh::hub

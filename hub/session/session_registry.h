@@ -46,8 +46,9 @@ struct Session {
   const std::string cluster;       // from the client certificate
   link::ConnectionPtr connection;  // set by SessionRegistry::Open
   std::atomic<std::uint64_t> next_id{0};
-  bool greeted = false;  // guarded by the registry
-  bool retired = false;  // replaced, forgotten or shut down: guarded by the registry
+  std::atomic<std::size_t> pending_bytes{0};  // received, not yet handled (HubCoreOptions::max_pending_bytes...)
+  bool greeted = false;                       // guarded by the registry
+  bool retired = false;                       // replaced, forgotten or shut down: guarded by the registry
 };
 using SessionPtr = std::shared_ptr<Session>;
 
