@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -203,6 +204,13 @@ class Store {
   virtual Result<std::vector<StoredObject>> ListObjects(const std::string& kind) = 0;
   // True when something was deleted.
   virtual Result<bool> DeleteObject(const std::string& kind, const std::string& ns, const std::string& name) = 0;
+
+  // --- Change notification -------------------------------------------------------------------------------
+  // Calls `listener` (from any thread) after API objects (VirtualMesh, AccessPolicy, Secret) or cluster
+  // registrations changed by someone other than this Store — e.g. `kubectl apply` against the Kubernetes
+  // store — so that the hub reconciles. Writes made through this Store do not notify (their callers trigger
+  // reconciles themselves). The embedded stores have no other writers and never call it.
+  virtual void SetChangeListener(std::function<void()> listener) { (void)listener; }
 
   // --- Settings fixed at init (e.g. the hub name, which agent identities embed) ----------------------
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
