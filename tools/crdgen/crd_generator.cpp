@@ -179,6 +179,11 @@ class SchemaBuilder {
       schema = {{"type", "array"}, {"items", Value(f)}};
     } else {
       schema = Value(f);
+      // An absent enum is its zero value (proto3), which the hub's JSON omits: the API server fills in its name, so
+      // that readers of the object, and printer columns such as STATE (.status.state, PENDING = 0), see it.
+      if (f->enum_type() != nullptr && f->enum_type()->FindValueByNumber(0) != nullptr) {
+        schema["default"] = f->enum_type()->FindValueByNumber(0)->name();
+      }
     }
     if (comments_ == nullptr) return schema;
     std::string own = comments_->Of(f);

@@ -6,7 +6,9 @@
 //   message        object; properties by JSON name (lowerCamelCase), in declaration order
 //   repeated       array of the element's schema
 //   map            object with additionalProperties: the value's schema
-//   enum           string, enum: the value names (the decoder accepts names only, never numbers)
+//   enum           string, enum: the value names (the decoder accepts names only, never numbers); a singular
+//                  enum field defaults to its zero value's name (proto3: absent means zero, and the hub's JSON
+//                  omits zero values, which would leave e.g. the STATE column of a PENDING object empty)
 //   integers       x-kubernetes-int-or-string, anyOf [integer, string]: the decoder accepts a number or a decimal
 //                  string for every width (proto3 JSON writes 64-bit values as strings, the hub and users write
 //                  numbers); the number is bounded (minimum/maximum, or format int64), the string matches

@@ -151,7 +151,7 @@ TEST(CrdGenerator, ScalarsAndWellKnownTypesFollowTheManifestCodec) {
   EXPECT_EQ(p.at("ratio"), Parse(R"({"type": "number"})"));
   EXPECT_EQ(p.at("on"), Parse(R"({"type": "boolean"})"));
   EXPECT_EQ(p.at("blob"), Parse(R"({"type": "string", "format": "byte"})"));
-  EXPECT_EQ(p.at("color"), Parse(R"({"type": "string", "enum": ["RED", "GREEN"]})"));
+  EXPECT_EQ(p.at("color"), Parse(R"({"type": "string", "enum": ["RED", "GREEN"], "default": "RED"})"));
   EXPECT_EQ(p.at("tags"), Parse(R"({"type": "array", "items": {"type": "string"}})"));
   EXPECT_EQ(p.at("sizes").at("type"), "object");
   EXPECT_EQ(p.at("sizes").at("additionalProperties").at("format"), "int64");

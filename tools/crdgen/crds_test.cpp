@@ -104,6 +104,12 @@ TEST(VmeshCrds, NamesAndPrinterColumnsAreTheDocumentedOnes) {
                  std::string(c.at("jsonPath").as_string());
     }
     EXPECT_EQ(columns, row.columns);
+    // The hub's JSON omits zero enums: STATE shows PENDING (0) only because the API server defaults it.
+    if (row.columns.rfind("STATE .status.state", 0) == 0) {
+      const json::value& state =
+          v1.at("schema").at("openAPIV3Schema").at("properties").at("status").at("properties").at("state");
+      EXPECT_EQ(state.at("default"), json::value(kind == "Cluster" ? "CLUSTER_STATE_UNSPECIFIED" : "PENDING"));
+    }
   }
   // IssuedCertificate joins once its proto exists.
   for (const char* kind : {"VirtualMesh", "AccessPolicy", "Cluster"}) EXPECT_TRUE(kinds.count(kind)) << kind;
