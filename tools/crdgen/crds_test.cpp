@@ -343,6 +343,28 @@ status:
   EXPECT_EQ(Violations(AsStored(vm, "VirtualMesh")), "");
 }
 
+// The decoder takes an integer field as a number or a decimal string, whatever its width; so does the CRD.
+TEST(VmeshCrds, IntegersAsNumbersOrDecimalStringsAreAcceptedByBoth) {
+  const std::string manifest = R"(apiVersion: networking.vmesh.dev/v1
+kind: VirtualMesh
+metadata: {name: vm1, namespace: vmesh}
+spec:
+  meshes: [{name: istiod-istio-system-c1}]
+  mtlsConfig: {shared: {rootCertificateAuthority: {generated: {ttlDays: "30", rsaKeySizeBytes: 4096}}}}
+  federation: {tcpKeepalive: {probes: "+3", time: 4m}}
+status: {observedGeneration: "7"}
+)";
+  auto docs = crdschema::YamlDocumentsToJson(manifest);
+  ASSERT_TRUE(docs.ok()) << docs.error().message;
+  EXPECT_EQ(Violations(docs->at(0)), "");
+  api::DecodeResult decoded = api::DecodeManifests(manifest);
+  ASSERT_TRUE(decoded.ok()) << api::JoinErrors(decoded.errors);
+  const auto& vm = std::get<api::v1::VirtualMesh>(decoded.objects[0].object);
+  EXPECT_EQ(vm.spec().mtls_config().shared().root_certificate_authority().generated().ttl_days(), 30u);
+  EXPECT_EQ(vm.spec().federation().tcp_keepalive().probes(), 3u);
+  EXPECT_EQ(vm.status().observed_generation(), 7);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // What the decoder refuses
 
