@@ -35,7 +35,7 @@ void RequireCurrentCertificates(const std::map<std::string, std::map<std::string
                                        ")");
       changed = true;
     }
-    if (changed) result.status.set_state(OverallState(result.status));
+    if (changed) Summarize(result.status);
   }
 }
 

@@ -49,7 +49,7 @@ void ReportRejectedOutputs(const std::map<std::string, std::vector<RejectedOutpu
         if (target != nullptr) {
           target->set_state(api::v1::FAILED);
           target->add_errors(r.message);
-          result.status.set_state(OverallState(result.status));
+          Summarize(result.status);
         } else {
           result.status.add_errors(r.message);
           result.status.set_state(api::v1::FAILED);

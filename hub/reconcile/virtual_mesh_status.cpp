@@ -155,6 +155,17 @@ ApprovalState OverallState(const api::v1::VirtualMeshStatus& status) {
   return api::v1::PENDING;
 }
 
+std::string MeshSummary(const api::v1::VirtualMeshStatus& status) {
+  const auto accepted = std::count_if(status.meshes().begin(), status.meshes().end(),
+                                      [](const auto& entry) { return entry.second.state() == api::v1::ACCEPTED; });
+  return std::to_string(accepted) + "/" + std::to_string(status.meshes().size()) + " accepted";
+}
+
+void Summarize(api::v1::VirtualMeshStatus& status) {
+  status.set_state(OverallState(status));
+  status.set_mesh_summary(MeshSummary(status));
+}
+
 std::string MeshKey(const api::v1::ObjectRef& ref, const std::string& default_namespace) {
   return vmesh::MeshKey(ref.name(), ref.namespace_().empty() ? default_namespace : ref.namespace_());
 }
@@ -212,6 +223,7 @@ std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input) {
         s.add_errors("the VirtualMesh is INVALID" + kept);
       }
       if (!kept.empty()) out.status.add_errors("last good configuration kept" + kept);
+      out.status.set_mesh_summary(MeshSummary(out.status));
       // Keep acting on the meshes of the last good spec.
       if (in.last_good_spec) {
         for (const auto& key : out.claimed_meshes) {
@@ -236,7 +248,7 @@ std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input) {
       s = MeshStatus(key, in.current.spec(), in.current.metadata().namespace_(), listed.size(), input, &active);
       if (active) out.active_meshes.push_back(key);
     }
-    out.status.set_state(OverallState(out.status));
+    Summarize(out.status);
   }
   return results;
 }

@@ -89,4 +89,11 @@ std::vector<VirtualMeshResult> ComputeStatuses(const StatusInput& input);
 // ACCEPTED when every mesh is, else FAILED if any is, else INVALID if any is, else PENDING.
 api::v1::ApprovalState OverallState(const api::v1::VirtualMeshStatus& status);
 
+// "<accepted>/<meshes> accepted" over status.meshes, e.g. "2/3 accepted": status.meshSummary, the MESHES column of
+// `kubectl get virtualmeshes`.
+std::string MeshSummary(const api::v1::VirtualMeshStatus& status);
+
+// Sets status.state (OverallState) and status.meshSummary from the per-mesh statuses: call it after changing any.
+void Summarize(api::v1::VirtualMeshStatus& status);
+
 }  // namespace vmesh::hub

@@ -254,6 +254,35 @@ TEST(VirtualMeshStatus, AgentReportsDriveFailedAndPending) {
   EXPECT_THAT(Mesh(r[0], "c1").errors(0), HasSubstr("phase REQUESTED"));
 }
 
+// status.meshSummary feeds the MESHES column of `kubectl get virtualmeshes`: accepted meshes out of those listed.
+TEST(VirtualMeshStatus, MeshSummaryCountsAcceptedMeshes) {
+  EXPECT_EQ(ComputeStatuses(Healthy())[0].status.mesh_summary(), "2/2 accepted");
+
+  StatusInput in = Healthy();
+  in.meshes.erase("istiod-istio-system-c2.vmesh");
+  EXPECT_EQ(ComputeStatuses(in)[0].status.mesh_summary(), "1/2 accepted");
+
+  in = Healthy();
+  in.virtual_meshes[0].current.mutable_spec()->add_meshes()->set_name("istiod-istio-system-c3");
+  auto r = ComputeStatuses(in);
+  EXPECT_EQ(r[0].status.state(), api::v1::PENDING);
+  EXPECT_EQ(r[0].status.mesh_summary(), "2/3 accepted");
+
+  in = Healthy();
+  in.virtual_meshes[0].current.mutable_spec()->clear_mtls_config();  // INVALID as a whole: every mesh is INVALID
+  EXPECT_EQ(ComputeStatuses(in)[0].status.mesh_summary(), "0/2 accepted");
+}
+
+// Later stages (agent certificates, rejected outputs) change per-mesh states; Summarize keeps state and summary in
+// step with them.
+TEST(VirtualMeshStatus, SummarizeFollowsChangedMeshStates) {
+  auto r = ComputeStatuses(Healthy());
+  (*r[0].status.mutable_meshes())["istiod-istio-system-c1.vmesh"].set_state(api::v1::FAILED);
+  Summarize(r[0].status);
+  EXPECT_EQ(r[0].status.state(), api::v1::FAILED);
+  EXPECT_EQ(r[0].status.mesh_summary(), "1/2 accepted");
+}
+
 TEST(VirtualMeshStatus, SameInputSameOutput) {
   StatusInput in = Healthy();
   in.meshes.erase("istiod-istio-system-c2.vmesh");
