@@ -315,7 +315,9 @@ Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const st
 ManagementCluster::ManagementCluster(Binaries binaries) : binaries_(std::move(binaries)) {}
 
 Status ManagementCluster::Start(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {"--tls"};
+  // HTTPS with a bearer token, as a real API server (kubectl sends a token only over TLS, and asks for a user
+  // name against an HTTPS server without credentials).
+  std::vector<std::string> args = {"--tls", "--token", "vmesh-e2e-management"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   if (Status s = kubesim_.Start(binaries_.kubesim, "management", args); !s.ok()) return s;
   auto ns = Kubectl({"create", "namespace", "vmesh"});

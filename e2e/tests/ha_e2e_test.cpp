@@ -180,7 +180,8 @@ class HaE2eTest : public ::testing::Test {
   // The management cluster and the replicas, each replica reaching the API server through its own TcpProxy;
   // returns once one replica is ready (the first leader).
   void StartHubs(const LeaseTimings& timings, const std::vector<std::string>& serve_args) {
-    ASSERT_TRUE(management_.Start().ok()) << management_.ServerLog();
+    auto started = management_.Start();
+    ASSERT_TRUE(started.ok()) << started.error().message << "\n" << management_.ServerLog();
     for (int i = 0; i < kReplicas; ++i) {
       api_links_.push_back(std::make_unique<TcpProxy>("127.0.0.1", management_.port()));
       ASSERT_TRUE(api_links_.back()->Start().ok());
