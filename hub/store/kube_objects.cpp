@@ -133,8 +133,9 @@ Result<StoredObject> FromResource(const Resource& r, const json::object& resourc
   out.name = StringAt(*md, "name");
   const std::string who = Describe(r, out.ns, out.name);
   auto rv = ParseVersion(StringAt(*md, "resourceVersion"));
-  if (!rv) return MakeError(who + ": metadata.resourceVersion \"" + StringAt(*md, "resourceVersion") +
-                            "\" is not an integer (the Kubernetes store needs an API server with integer versions)");
+  if (!rv)
+    return MakeError(who + ": metadata.resourceVersion \"" + StringAt(*md, "resourceVersion") +
+                     "\" is not an integer (the Kubernetes store needs an API server with integer versions)");
   out.resource_version = *rv;
   out.uid = StringAt(*md, "uid");
   out.creation_timestamp = StringAt(*md, "creationTimestamp");
@@ -256,8 +257,7 @@ Result<json::object> DesiredObject(const Resource& r, const StoredObject& in, co
     if (!current->ParseFromString(base_stored->body)) current.reset();
   }
   if (r.custom) {
-    const bool same =
-        current && Deterministic(Part(*current, "spec")) == Deterministic(Part(*message, "spec"));
+    const bool same = current && Deterministic(Part(*current, "spec")) == Deterministic(Part(*message, "spec"));
     if (!same) {
       if (const json::value* spec = e.if_contains("spec")) {
         out["spec"] = *spec;
@@ -346,8 +346,8 @@ class KubeObjectTableImpl final : public KubeObjectTable {
   struct Entry {
     std::int64_t resource_version = 0;
     bool exists = false;
-    json::object resource;                // as the API server sent it, without managedFields
-    std::optional<StoredObject> stored;   // nullopt when it cannot be read (then `problem`)
+    json::object resource;               // as the API server sent it, without managedFields
+    std::optional<StoredObject> stored;  // nullopt when it cannot be read (then `problem`)
     std::optional<Error> problem;
   };
 
@@ -360,8 +360,7 @@ class KubeObjectTableImpl final : public KubeObjectTable {
   // Marks a write to `key` in flight: events for it that arrive meanwhile are judged when it ends.
   class WriteGuard {
    public:
-    WriteGuard(KubeObjectTableImpl& table, size_t index, Key key)
-        : table_(table), index_(index), key_(std::move(key)) {
+    WriteGuard(KubeObjectTableImpl& table, size_t index, Key key) : table_(table), index_(index), key_(std::move(key)) {
       std::lock_guard lock(table_.mu_);
       ++table_.in_flight_[index_][key_];
     }
@@ -383,8 +382,8 @@ class KubeObjectTableImpl final : public KubeObjectTable {
     return kube::ResourcePath(kResources[index].api_version, kResources[index].plural, ns, name);
   }
   Result<kube::ApiResponse> Call(std::string method, std::string target, const json::value& body = nullptr) {
-    return kube::RunTask(client_.Request(std::move(method), std::move(target),
-                                         body.is_null() ? std::string() : json::serialize(body)));
+    return kube::RunTask(
+        client_.Request(std::move(method), std::move(target), body.is_null() ? std::string() : json::serialize(body)));
   }
 
   // The object as the API server has it now (nullopt when absent or one of the hub's internal Secrets).
@@ -410,14 +409,14 @@ class KubeObjectTableImpl final : public KubeObjectTable {
   const std::string hub_namespace_;
 
   std::mutex mu_;
-  std::array<std::map<Key, Entry>, kResources.size()> cache_;                // guarded by mu_
-  std::array<std::map<Key, int>, kResources.size()> in_flight_;              // guarded by mu_
+  std::array<std::map<Key, Entry>, kResources.size()> cache_;                     // guarded by mu_
+  std::array<std::map<Key, int>, kResources.size()> in_flight_;                   // guarded by mu_
   std::array<std::map<Key, std::vector<std::int64_t>>, kResources.size()> held_;  // guarded by mu_
-  std::set<std::int64_t> own_versions_;                                      // guarded by mu_
-  std::deque<std::int64_t> own_order_;                                       // guarded by mu_
-  std::array<bool, kResources.size()> listed_{};                             // guarded by mu_
-  bool synced_ = false;                                                      // guarded by mu_
-  int running_ = 0;                                                          // guarded by mu_
+  std::set<std::int64_t> own_versions_;                                           // guarded by mu_
+  std::deque<std::int64_t> own_order_;                                            // guarded by mu_
+  std::array<bool, kResources.size()> listed_{};                                  // guarded by mu_
+  bool synced_ = false;                                                           // guarded by mu_
+  int running_ = 0;                                                               // guarded by mu_
   std::condition_variable cv_;
 
   std::mutex listener_mu_;
@@ -441,8 +440,9 @@ Status KubeObjectTableImpl::Start() {
     auto answer = Call("GET", collection + "?limit=1");
     if (!answer.ok()) return answer.error().Wrap("listing " + collection);
     if (answer->status == 404 && r.custom) {
-      return MakeError("the CustomResourceDefinition " + std::string(r.plural) + ".networking.vmesh.dev is not "
-                       "installed: kubectl apply -f charts/vmesh-hub/crds/",
+      return MakeError("the CustomResourceDefinition " + std::string(r.plural) +
+                           ".networking.vmesh.dev is not "
+                           "installed: kubectl apply -f charts/vmesh-hub/crds/",
                        ErrorCode::kUnavailable);
     }
     if (answer->status == 401 || answer->status == 403) {
@@ -476,8 +476,7 @@ Status KubeObjectTableImpl::Start() {
                        try {
                          std::rethrow_exception(e);
                        } catch (const std::exception& ex) {
-                         spdlog::error("kubernetes store: the {} informer ended: {}", kResources[i].plural,
-                                       ex.what());
+                         spdlog::error("kubernetes store: the {} informer ended: {}", kResources[i].plural, ex.what());
                        } catch (...) {
                          spdlog::error("kubernetes store: the {} informer ended", kResources[i].plural);
                        }
@@ -689,14 +688,15 @@ Result<StoredObject> KubeObjectTableImpl::PutOnce(size_t index, const StoredObje
   const Key key{object.ns, object.name};
   const std::string who = Describe(r, object.ns, object.name);
 
-  // What the write is based on: nothing (create), the cached object, or the API server's.
+  // What the write is based on: nothing (create), the cached object (the version expected), or the API server's
+  // (a write without expected version must not trust a cache that may lag behind others' changes).
   std::optional<Current> base;
   if (!expected || *expected != 0) {
-    if (Cached(index, object.ns)) {
+    if (expected && Cached(index, object.ns)) {
       std::lock_guard lock(mu_);
       auto it = cache_[index].find(key);
       if (it != cache_[index].end() && it->second.exists && it->second.stored &&
-          (!expected || it->second.resource_version == *expected)) {
+          it->second.resource_version == *expected) {
         base = Current{it->second.resource, *it->second.stored};
       }
     }
