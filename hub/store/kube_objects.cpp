@@ -113,10 +113,17 @@ std::string Describe(const Resource& r, const std::string& ns, const std::string
   return std::string(r.kind) + " " + ns + "/" + name;
 }
 
-bool IsInternal(const json::object& resource) {
+std::string LabelOf(const json::object& resource, std::string_view label) {
   const json::object* md = ObjectAt(resource, "metadata");
   const json::object* labels = md ? ObjectAt(*md, "labels") : nullptr;
-  return labels && StringAt(*labels, kManagedByLabel) == kManagedByHub;
+  return labels ? StringAt(*labels, label) : std::string();
+}
+
+bool IsInternal(const json::object& resource) { return LabelOf(resource, kManagedByLabel) == kManagedByHub; }
+
+// A Secret the table lists and watches (see the header).
+bool IsListedSecret(const json::object& resource) {
+  return LabelOf(resource, kSecretApiObjectLabel) == "true" && !IsInternal(resource);
 }
 
 bool IsReserved(std::string_view annotation) {
@@ -145,7 +152,11 @@ Result<StoredObject> FromResource(const Resource& r, const json::object& resourc
   json::object meta{{"name", out.name}, {"namespace", out.ns}, {"generation", out.generation}};
   if (!out.uid.empty()) meta["uid"] = out.uid;
   if (!out.creation_timestamp.empty()) meta["creationTimestamp"] = out.creation_timestamp;
-  if (const json::object* labels = ObjectAt(*md, "labels"); labels && !labels->empty()) meta["labels"] = *labels;
+  if (const json::object* labels = ObjectAt(*md, "labels")) {
+    json::object kept = *labels;
+    if (!r.custom) kept.erase(kSecretApiObjectLabel);  // the table's mark, not the user's
+    if (!kept.empty()) meta["labels"] = std::move(kept);
+  }
   json::object annotations;
   std::string last_good_spec, last_good_generation;
   if (const json::object* all = ObjectAt(*md, "annotations")) {
@@ -221,6 +232,7 @@ Result<json::object> DesiredObject(const Resource& r, const StoredObject& in, co
                          " marks the hub's internal Secrets; remove it",
                      ErrorCode::kInvalidArgument);
   }
+  if (!r.custom) labels[kSecretApiObjectLabel] = "true";
   if (in.last_good && r.custom) {
     auto spec = NewPart(r.kind, "spec");
     if (!spec->ParseFromString(*in.last_good)) return MakeError(who + ": the last-good spec is corrupt");
@@ -461,8 +473,10 @@ Status KubeObjectTableImpl::Start() {
   for (size_t i = 0; i < kResources.size(); ++i) {
     const Resource& r = kResources[i];
     kube::InformerOptions options{.collection = Collection(i, r.custom ? "" : hub_namespace_)};
-    // The hub's internal Secrets are not even cached.
-    if (!r.custom) options.label_selector = std::string(kManagedByLabel) + "!=" + kManagedByHub;
+    // Only the Secrets that are the hub's API objects: never its internal ones, nor the namespace's others.
+    if (!r.custom) {
+      options.label_selector = std::string(kSecretApiObjectLabel) + "=true," + kManagedByLabel + "!=" + kManagedByHub;
+    }
     kube::InformerHandlers handlers{.on_list = [this, i](const auto&) { OnList(i); },
                                     .on_event = [this, i](const kube::WatchEvent& e) { OnEvent(i, e); }};
     informers_[i] = std::make_unique<kube::Informer>(client_, std::move(options), std::move(handlers));
@@ -524,7 +538,7 @@ bool KubeObjectTableImpl::ApplyLocked(size_t index, const Key& key, const json::
   if (it != entries.end() && (rv < it->second.resource_version || (!own && rv == it->second.resource_version))) {
     return false;  // older than (or the same as) what the cache holds
   }
-  if (resource != nullptr && index == kSecretIndex && IsInternal(*resource)) resource = nullptr;
+  if (resource != nullptr && index == kSecretIndex && !IsListedSecret(*resource)) resource = nullptr;
   const bool existed = it != entries.end() && it->second.exists;
   if (resource == nullptr) {
     if (it == entries.end()) {
@@ -785,11 +799,20 @@ Result<std::optional<StoredObject>> KubeObjectTableImpl::GetObject(const std::st
     if (!fetched->has_value()) return std::optional<StoredObject>();
     return std::optional<StoredObject>(std::move((*fetched)->stored));
   }
-  std::lock_guard lock(mu_);
-  auto it = cache_[*index].find(Key{ns, name});
-  if (it == cache_[*index].end() || !it->second.exists) return std::optional<StoredObject>();
-  if (it->second.problem) return *it->second.problem;
-  return std::optional<StoredObject>(*it->second.stored);
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_[*index].find(Key{ns, name});
+    const bool cached = it != cache_[*index].end() && it->second.exists;
+    if (cached && it->second.problem) return *it->second.problem;
+    if (cached) return std::optional<StoredObject>(*it->second.stored);
+    // A Secret of the hub namespace that is not one of the listed (e.g. a root CA created with kubectl without
+    // the label) is read by name.
+    if (*index != kSecretIndex) return std::optional<StoredObject>();
+  }
+  auto fetched = Fetch(*index, ns, name);
+  if (!fetched.ok()) return fetched.error();
+  if (!fetched->has_value()) return std::optional<StoredObject>();
+  return std::optional<StoredObject>(std::move((*fetched)->stored));
 }
 
 Result<std::vector<StoredObject>> KubeObjectTableImpl::ListObjects(const std::string& kind) {

@@ -16,12 +16,17 @@
 // object created by kubectl reads like one created by the hub, with no last-good spec. A Secret without
 // metadata.generation (real API servers do not keep one for Secrets) reads as generation 1.
 //
-// Which Secrets: ListObjects("Secret") and the cache cover the Secrets of the hub namespace except the hub's own
-// internal ones (label app.kubernetes.io/managed-by=vmesh-hub: bootstrap tokens, CA keys), so the informer needs
-// only a Role in the hub namespace. Secrets of other namespaces are read (GetObject), written and deleted by
-// name with direct requests (RBAC for them is the deployer's choice); they are not listed and changes to them do
-// not reach the change listener. Internal Secrets are invisible here: GetObject says absent, DeleteObject
-// deletes nothing, and PutObject refuses to overwrite them or to write that label.
+// Which Secrets: the ones that are the hub's API objects. Every Secret this table writes carries the label
+// networking.vmesh.dev/api-object=true (kept out of the body's labels); ListObjects("Secret"), the cache and the
+// change listener cover the labelled Secrets of the hub namespace, so the informer needs only a Role there, and
+// nothing else of that namespace is listed — not the hub's internal Secrets (label
+// app.kubernetes.io/managed-by=vmesh-hub: bootstrap tokens, CA keys), nor Helm's releases, service-account tokens,
+// image pull or TLS Secrets, which the hub must never redact, seal (ObjectService::SealStoredSecrets) or rewrite.
+// A Secret created with kubectl is listed and watched once it carries the label. Any other Secret, in any
+// namespace, is read (GetObject: e.g. a VirtualMesh's root CA created with kubectl), written and deleted by name
+// with direct requests (RBAC for other namespaces is the deployer's choice); changes to those do not reach the
+// listener. Internal Secrets are invisible here: GetObject says absent, DeleteObject deletes nothing, and
+// PutObject refuses to overwrite them or to write their label.
 //
 // Concurrency: optimistic, the API server's. expected_version 0 creates (AlreadyExists -> ErrorCode::kConflict,
 // message starting with kConflict), N updates with metadata.resourceVersion N (Conflict -> kConflict), none
@@ -56,6 +61,8 @@ inline constexpr char kLastGoodGenerationAnnotation[] = "networking.vmesh.dev/la
 // The label of the hub's internal objects (app.kubernetes.io/managed-by=vmesh-hub).
 inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
 inline constexpr char kManagedByHub[] = "vmesh-hub";
+// The label of the Secrets that are API objects of the hub (value "true"), set by every Secret write of the table.
+inline constexpr char kSecretApiObjectLabel[] = "networking.vmesh.dev/api-object";
 
 class KubeObjectTable {
  public:
