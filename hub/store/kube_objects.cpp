@@ -453,16 +453,15 @@ Status KubeObjectTableImpl::Start() {
     if (!answer.ok()) return answer.error().Wrap("listing " + collection);
     if (answer->status == 404 && r.custom) {
       return MakeError("the CustomResourceDefinition " + std::string(r.plural) +
-                           ".networking.vmesh.dev is not "
-                           "installed: kubectl apply -f charts/vmesh-hub/crds/",
+                           ".networking.vmesh.dev is not installed: kubectl apply -f charts/vmesh-hub/crds/",
                        ErrorCode::kUnavailable);
     }
     if (answer->status == 401 || answer->status == 403) {
-      return MakeError("the hub may not list " + std::string(r.plural) +
-                           (r.custom ? std::string(" in all namespaces") : " in namespace " + hub_namespace_) +
-                           " (it needs get, list, watch, create, update and delete, and update on " +
-                           (r.custom ? std::string(r.plural) + "/status" : std::string("nothing else")) +
-                           "): " + answer->Describe(),
+      const std::string where = r.custom ? std::string(" in all namespaces") : " in namespace " + hub_namespace_;
+      const std::string status = r.custom ? ", and update on " + std::string(r.plural) + "/status" : "";
+      return MakeError("the hub may not list " + std::string(r.plural) + where + ": " + answer->Describe() +
+                           " (grant it get, list, watch, create, update and delete on " + std::string(r.plural) +
+                           where + status + ")",
                        ErrorCode::kPermissionDenied);
     }
     if (!answer->ok()) return ApiFailure("listing " + collection, *answer);
@@ -725,16 +724,14 @@ Result<StoredObject> KubeObjectTableImpl::PutOnce(size_t index, const StoredObje
   }
 
   json::object latest;
+  bool wrote = true;
   if (!base) {
     auto desired = DesiredObject(r, object, nullptr, nullptr);
     if (!desired.ok()) return desired.error();
     auto answer = Call("POST", Collection(index, object.ns), *desired);
     if (!answer.ok()) return answer.error().Wrap("creating " + who);
     if (answer->status == 409) {
-      if (!expected) {
-        *retry = true;  // created meanwhile: update it
-        return ConflictFrom(r, object, *answer);
-      }
+      *retry = !expected;  // created meanwhile: without expected version, update it
       return ConflictFrom(r, object, *answer);
     }
     if (!answer->ok() || !answer->body.is_object()) return ApiFailure("creating " + who, *answer);
@@ -747,6 +744,7 @@ Result<StoredObject> KubeObjectTableImpl::PutOnce(size_t index, const StoredObje
     if (auto* md = unchanged.if_contains("metadata"); md && md->is_object()) md->get_object().erase("managedFields");
     if (*desired == unchanged) {
       latest = base->resource;
+      wrote = false;  // (and its version is not this table's: a kubectl change it matches still gets reported)
     } else {
       auto answer = Call("PUT", Target(index, object.ns, object.name), *desired);
       if (!answer.ok()) return answer.error().Wrap("updating " + who);
@@ -761,7 +759,7 @@ Result<StoredObject> KubeObjectTableImpl::PutOnce(size_t index, const StoredObje
   }
   auto result = FromResource(r, latest);
   if (!result.ok()) return result.error();
-  RecordWrite(index, key, &latest, result->resource_version);
+  if (wrote) RecordWrite(index, key, &latest, result->resource_version);
 
   if (r.custom && NormalizedStatus(r, object.status) != result->status) {
     auto status = DesiredStatus(r, object);
