@@ -478,6 +478,46 @@ TEST_F(KubeObjectTableTest, SecretsRoundTripAndInternalSecretsStayHidden) {
   EXPECT_FALSE(Cached("Secret", "vmesh", "root"));
 }
 
+TEST_F(KubeObjectTableTest, ManyThreadsAtOnce) {
+  // The Store is called from many threads: each writes its own objects and reads everyone's, while kubectl edits.
+  constexpr int kThreads = 4, kObjects = 5;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kObjects; ++i) {
+        const std::string name = "vm-" + std::to_string(t) + "-" + std::to_string(i);
+        auto created = table_->PutObject(Vm(name), 0);
+        if (!created.ok()) {
+          ++failures;
+          continue;
+        }
+        StoredObject with_status = *created;
+        with_status.status = StatusBytes(api::v1::ACCEPTED, 1);
+        auto written = table_->PutObject(with_status, created->resource_version);
+        auto got = table_->GetObject("VirtualMesh", "vmesh", name);
+        if (!written.ok() || !got.ok() || !got->has_value() || (*got)->resource_version < written->resource_version) {
+          ++failures;
+        }
+        if (!table_->ListObjects("VirtualMesh").ok()) ++failures;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < kObjects; ++i) {
+      if (Kubectl("POST", VmPath(), KubectlVm("kubectl-" + std::to_string(i))).status != 201) ++failures;
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  ASSERT_TRUE(Eventually([&] { return table_->ListObjects("VirtualMesh")->size() == kThreads * kObjects + kObjects; }));
+  for (const auto& o : *table_->ListObjects("VirtualMesh")) {
+    if (o.name.starts_with("vm-")) EXPECT_EQ(o.status, StatusBytes(api::v1::ACCEPTED, 1)) << o.name;
+  }
+  EXPECT_TRUE(Eventually([&] { return notified_ >= 1; }));
+  EXPECT_LE(notified_, kObjects) << "kubectl's objects only";
+}
+
 TEST(KubeObjectTableStartTest, MissingCrdsAreNamed) {
   auto client = kube::MakeFakeKubeClient();
   ASSERT_TRUE(client.ok());
