@@ -147,7 +147,9 @@ Result<StoredObject> FromResource(const Resource& r, const json::object& resourc
   out.uid = StringAt(*md, "uid");
   out.creation_timestamp = StringAt(*md, "creationTimestamp");
   const json::value* gen = md->if_contains("generation");
-  out.generation = gen && gen->is_int64() ? gen->get_int64() : gen && gen->is_uint64() ? gen->get_uint64() : 1;
+  out.generation = 1;  // real API servers keep no generation for Secrets
+  if (gen && gen->is_int64()) out.generation = gen->get_int64();
+  if (gen && gen->is_uint64()) out.generation = static_cast<std::int64_t>(gen->get_uint64());
 
   json::object meta{{"name", out.name}, {"namespace", out.ns}, {"generation", out.generation}};
   if (!out.uid.empty()) meta["uid"] = out.uid;
@@ -468,6 +470,12 @@ Status KubeObjectTableImpl::Start() {
   }
 
   stopping_ = false;
+  {
+    std::lock_guard lock(mu_);
+    listed_.fill(false);
+    synced_ = false;
+  }
+  io_.restart();  // after a Stop()
   work_.emplace(io_.get_executor());
   for (size_t i = 0; i < kResources.size(); ++i) {
     const Resource& r = kResources[i];

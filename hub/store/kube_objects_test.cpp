@@ -518,6 +518,19 @@ TEST_F(KubeObjectTableTest, ManyThreadsAtOnce) {
   EXPECT_LE(notified_, kObjects) << "kubectl's objects only";
 }
 
+TEST_F(KubeObjectTableTest, StopEndsTheWatchesAndStartListsAgain) {
+  ASSERT_TRUE(table_->PutObject(Vm("vm1"), 0).ok());
+  table_->Stop();
+  ASSERT_EQ(Kubectl("POST", VmPath(), KubectlVm("while-stopped")).status, 201);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(Cached("VirtualMesh", "vmesh", "while-stopped")) << "nobody watches";
+  Status started = table_->Start();
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_TRUE(Cached("VirtualMesh", "vmesh", "while-stopped")) << "listed before Start() returned";
+  EXPECT_TRUE(Cached("VirtualMesh", "vmesh", "vm1"));
+  Marker("after-restart");
+}
+
 TEST(KubeObjectTableStartTest, MissingCrdsAreNamed) {
   auto client = kube::MakeFakeKubeClient();
   ASSERT_TRUE(client.ok());
