@@ -33,6 +33,10 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 namespace pb = google::protobuf;
 
+// The label of the hub's internal objects (app.kubernetes.io/managed-by=vmesh-hub), which this table never serves.
+constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
+constexpr char kManagedByHub[] = "vmesh-hub";
+
 // The resources the table serves, indexed by ResourceIndex.
 struct Resource {
   std::string_view kind;

@@ -58,9 +58,6 @@ namespace vmesh::hub {
 // The annotations that hold StoredObject.last_good and last_good_generation.
 inline constexpr char kLastGoodSpecAnnotation[] = "networking.vmesh.dev/last-good-spec";
 inline constexpr char kLastGoodGenerationAnnotation[] = "networking.vmesh.dev/last-good-generation";
-// The label of the hub's internal objects (app.kubernetes.io/managed-by=vmesh-hub).
-inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
-inline constexpr char kManagedByHub[] = "vmesh-hub";
 // The label of the Secrets that are API objects of the hub (value "true"), set by every Secret write of the table.
 inline constexpr char kSecretApiObjectLabel[] = "networking.vmesh.dev/api-object";
 
@@ -69,11 +66,13 @@ class KubeObjectTable {
   virtual ~KubeObjectTable() = default;
   // Checks that the resources can be listed (an error names a missing CRD and how to install it, or the
   // missing permission), then lists and watches on its own thread until Stop(). Blocks until the first list of
-  // every resource is in the cache. Object calls before Start() see an empty cache.
+  // every resource is in the cache. Object calls before Start() see an empty cache. After Stop(), Start() lists
+  // again (newer states replace what the cache kept).
   virtual Status Start() = 0;
   // Ends the watches and joins the thread. Idempotent; the destructor calls it.
   virtual void Stop() = 0;
-  // Called (on the table's thread) after a change this table did not make itself (see Store::SetChangeListener).
+  // Called after a change this table did not make itself (see Store::SetChangeListener), on the table's thread
+  // or on the thread of a write that was in flight when the change arrived; never with a lock of the table held.
   virtual void SetChangeListener(std::function<void()> listener) = 0;
 
   virtual Result<StoredObject> PutObject(const StoredObject& object, std::optional<std::int64_t> expected_version) = 0;
