@@ -518,6 +518,21 @@ TEST_F(KubeObjectTableTest, ManyThreadsAtOnce) {
   EXPECT_LE(notified_, kObjects) << "kubectl's objects only";
 }
 
+TEST_F(KubeObjectTableTest, AnObjectTheCodecRefusesIsNamedAndSkipped) {
+  // A schema that keeps unknown fields (or an older hub's CRD) lets kubectl store what the protos do not know.
+  ASSERT_TRUE(table_->PutObject(Vm("good"), 0).ok());
+  json::value bad = KubectlVm("bad");
+  bad.at("spec").as_object()["bogus"] = 1;
+  ASSERT_EQ(Kubectl("POST", VmPath(), bad).status, 201);
+  ASSERT_TRUE(Eventually([&] { return !table_->GetObject("VirtualMesh", "vmesh", "bad").ok(); }));
+  EXPECT_THAT(table_->GetObject("VirtualMesh", "vmesh", "bad").error().message, HasSubstr("VirtualMesh vmesh/bad"));
+  EXPECT_THAT(table_->GetObject("VirtualMesh", "vmesh", "bad").error().message, HasSubstr("bogus"));
+  auto listed = table_->ListObjects("VirtualMesh");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u) << "the others are still served";
+  EXPECT_EQ(listed->front().name, "good");
+}
+
 TEST_F(KubeObjectTableTest, StopEndsTheWatchesAndStartListsAgain) {
   ASSERT_TRUE(table_->PutObject(Vm("vm1"), 0).ok());
   table_->Stop();
