@@ -25,34 +25,20 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using namespace std::chrono_literals;
 
-// The two kinds as the generated CRDs (another branch) declare them where it matters here: namespaced, v1, with the
-// status subresource; the schema keeps whatever the hub writes.
-constexpr char kCrds[] = R"(apiVersion: apiextensions.k8s.io/v1
+// A kind as the generated CRDs (another branch) declare it where it matters here: namespaced, v1, with the status
+// subresource; the schema keeps whatever the hub writes.
+std::string Crd(const std::string& plural, const std::string& kind) {
+  std::string singular = kind;
+  for (char& c : singular) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return R"(apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: virtualmeshes.networking.vmesh.dev}
+metadata: {name: )" +
+         plural + R"(.networking.vmesh.dev}
 spec:
   group: networking.vmesh.dev
   scope: Namespaced
-  names: {plural: virtualmeshes, singular: virtualmesh, kind: VirtualMesh, shortNames: [vm]}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    subresources: {status: {}}
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
-          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: accesspolicies.networking.vmesh.dev}
-spec:
-  group: networking.vmesh.dev
-  scope: Namespaced
-  names: {plural: accesspolicies, singular: accesspolicy, kind: AccessPolicy, shortNames: [ap]}
+  names: {plural: )" +
+         plural + ", singular: " + singular + ", kind: " + kind + R"(}
   versions:
   - name: v1
     served: true
@@ -65,6 +51,9 @@ spec:
           spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
           status: {type: object, x-kubernetes-preserve-unknown-fields: true}
 )";
+}
+
+const std::string kCrds = Crd("virtualmeshes", "VirtualMesh") + "---\n" + Crd("accesspolicies", "AccessPolicy");
 
 constexpr char kNamespaces[] = R"(apiVersion: v1
 kind: Namespace
