@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "hub/store/kube_store_testing.h"
 #include "hub/store/memory_store.h"
 #include "hub/store/sqlite.h"
 #include "hub/store/store.h"
@@ -22,15 +23,23 @@ IssuedIdentity Identity(const std::string& cluster, const std::string& serial, T
   return IssuedIdentity{serial, cluster, now, now + 24h, "fp-" + serial};
 }
 
-enum class Backend { kSqlite, kMemory };
+enum class Backend { kSqlite, kMemory, kKubernetes };
 
-// The Store contract, held by both implementations: the same answers, refusals and messages. Reopen() gives the
-// SQLite store a fresh handle on its file (what was committed must be there); the memory store stays as it is.
+// The Store contract, held by every implementation: the same answers, refusals and messages. Reopen() gives the
+// SQLite store a fresh handle on its file and the Kubernetes store a fresh store on the same (fake) API server (what
+// was committed must be there); the memory store stays as it is.
 class StoreContractTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kMemory) {
       store_ = MakeMemoryStore();
+      return;
+    }
+    if (GetParam() == Backend::kKubernetes) {
+      auto cluster = testing::MakeHubCluster();
+      ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+      cluster_ = std::move(*cluster);
+      Reopen();
       return;
     }
     char tmpl[] = "/tmp/vmesh-store-XXXXXX";
@@ -45,18 +54,30 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
   void Reopen() {
     if (GetParam() == Backend::kMemory) return;
     store_.reset();
-    auto s = OpenSqliteStore(path_);
+    auto s = GetParam() == Backend::kKubernetes ? testing::OpenStoreOn(*cluster_) : OpenSqliteStore(path_);
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
   }
   std::string dir_;
   std::string path_;
+  kube::FakeKubeClientPtr cluster_;  // the Kubernetes store's API server
   StorePtr store_;
   TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMemory),
-                         [](const auto& info) { return info.param == Backend::kSqlite ? "Sqlite" : "Memory"; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kMemory, Backend::kKubernetes),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Backend::kSqlite:
+                               return "Sqlite";
+                             case Backend::kMemory:
+                               return "Memory";
+                             case Backend::kKubernetes:
+                               return "Kubernetes";
+                           }
+                           return "Unknown";
+                         });
 
 // What only the SQLite store does: files, schema versions and migrations, durability across kill -9.
 class SqliteStoreTest : public ::testing::Test {
@@ -262,6 +283,8 @@ TEST_F(SqliteStoreTest, UpgradeBindsMeshesToTheClusterThatGotTheirFirstCertifica
 }
 
 TEST_P(StoreContractTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurrency) {
+  // until branch kobjects is merged
+  if (GetParam() == Backend::kKubernetes) GTEST_SKIP() << "the Kubernetes object table is on branch kobjects";
   StoredObject vm{"VirtualMesh", "vmesh", "vm1", "uid-1", 1, 0, "2026-01-01T00:00:00Z", "BODY1"};
   auto created = store_->PutObject(vm, 0);
   ASSERT_TRUE(created.ok()) << created.error().message;
