@@ -35,6 +35,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -1173,7 +1174,11 @@ class KubeStore final : public Store {
                                      known_clusters_.clear();
                                      for (const auto& [key, object] : objects) known_clusters_.insert(key);
                                      if (gone && listed_once_) Notify();
-                                     listed_once_ = true;
+                                     if (!listed_once_) {
+                                       std::lock_guard lock(listener_mu_);
+                                       listed_once_ = true;
+                                       listed_.notify_all();
+                                     }
                                    },
                                .on_event =
                                    [this](const kube::WatchEvent& e) {
@@ -1187,6 +1192,9 @@ class KubeStore final : public Store {
                                    }});
     boost::asio::co_spawn(watch_io_, informer_->Run([this] { return !stop_.load(); }), boost::asio::detached);
     watch_thread_ = std::thread([this] { watch_io_.run(); });
+    // Deletions are seen from the first list on (a Cluster deleted before it is not reported).
+    std::unique_lock lock(listener_mu_);
+    listed_.wait_for(lock, std::chrono::seconds(30), [this] { return listed_once_; });
   }
 
   void Notify() {
@@ -1209,7 +1217,8 @@ class KubeStore final : public Store {
   // watch_io_, so that the coroutine frames the io_context destroys never outlive them.
   std::unique_ptr<kube::Informer> informer_;
   std::set<std::string> known_clusters_;
-  bool listed_once_ = false;
+  bool listed_once_ = false;  // guarded by listener_mu_ (set once, on watch_thread_)
+  std::condition_variable listed_;
   std::atomic<bool> stop_{false};
   boost::asio::io_context watch_io_;
   std::thread watch_thread_;
