@@ -11,6 +11,9 @@
 //                       2 leaves the token used and no identity recorded. The hub had not answered the agent (it
 //                       answers after this call), so no certificate is in use, and a cluster without an identity
 //                       may be registered again (`vmeshctl cluster register` gives a new token).
+//                       A RegisterCluster racing a CompleteBootstrap of the cluster's previous token can end with the
+//                       identity recorded and a new token stored (SQLite would have refused the registration): step 2
+//                       refuses a cluster that has an identity already, so that token bootstraps nothing.
 //   DeregisterCluster   1. the token Secret deleted, 2. the status DEREGISTERED with every identity revoked (CAS).
 //                       Interrupted after 1: deregister again completes it.
 //   BindMeshIfAbsent    1. the binding added to the mesh-owners ConfigMap (CAS: the first binding wins), 2. the
@@ -410,11 +413,13 @@ class KubeStore final : public Store {
     if (!consumed.ok()) return consumed.error();
     if (consumed->status == 409 || consumed->status == 404) return store_errors::TokenConsumed(cluster);
     if (!consumed->ok()) return ApiError(what, *consumed);
-    // 2. Record the identity.
+    // 2. Record the identity (of a registration that has none yet: RegisterCluster clears it).
     Status recorded = UpdateClusterStatus(cluster, store_errors::NotRegistered(cluster),
                                           [&](api::v1::ClusterStatus& st) -> Result<bool> {
                                             if (st.state() == api::v1::DEREGISTERED)
                                               return store_errors::NotRegistered(cluster);
+                                            if (!st.identity_serial().empty())
+                                              return store_errors::AlreadyBootstrapped(cluster);
                                             if (Status s = AppendIdentity(st, identity); !s.ok()) return s.error();
                                             return true;
                                           });
@@ -938,7 +943,7 @@ class KubeStore final : public Store {
     const std::string what = ClusterWhat(name) + " status";
     auto r = Call(what, client_->Update(Path(kApiVersion, "clusters", name) + "/status", object));
     if (!r.ok()) return r.error();
-    if (r->status == 409) return false;
+    if (r->status == 409 || r->status == 404) return false;  // changed or deleted since: read again
     if (!r->ok()) return ApiError(what, *r);
     return true;
   }

@@ -279,6 +279,26 @@ TEST_F(KubeStoreTest, ATokenUsedWithoutAnIdentityRecordedCanBeRegisteredAgain) {
   EXPECT_TRUE(store->CheckIdentity("c1", "s1").ok());
 }
 
+TEST_F(KubeStoreTest, ATokenLeftByARegistrationRacingTheBootstrapBootstrapsNothing) {
+  StorePtr store = Open();
+  ASSERT_TRUE(store->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
+  ASSERT_TRUE(store->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
+  // A registration that read c1 before the identity was recorded wrote a new token after it: c1's token Secret
+  // gets the data of a fresh one (c2's, token "h2").
+  ASSERT_TRUE(store->RegisterCluster("c2", "h2", now_ + 1h, now_).ok());
+  const std::string secrets = "/api/v1/namespaces/vmesh/secrets/";
+  json::value fresh = Get(secrets + "vmesh-bootstrap-c2");
+  json::value c1 = Get(secrets + "vmesh-bootstrap-c1");
+  c1.get_object()["data"] = fresh.get_object()["data"];
+  auto put = kube::RunTask(api_->Update(secrets + "vmesh-bootstrap-c1", c1));
+  ASSERT_TRUE(put.ok() && put->ok());
+  Status again = store->CompleteBootstrap("c1", "h2", Identity("c1", "s2", now_), now_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(again.error().message, HasSubstr("already registered and its agent has bootstrapped"));
+  EXPECT_EQ((*store->GetCluster("c1"))->identity_serial, "s1");
+  EXPECT_FALSE(store->CheckIdentity("c1", "s2").ok());
+}
+
 TEST_F(KubeStoreTest, AFailedBootstrapLeavesTheTokenUsable) {
   StorePtr store = Open();
   ASSERT_TRUE(store->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
