@@ -8,7 +8,8 @@
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <latch>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "common/base/base64.h"
@@ -27,18 +28,34 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
 
+// Opens when `count` racers arrived, or after 10 s (a racer that failed before its write must not hang the test).
+class Gate {
+ public:
+  explicit Gate(int count) : count_(count) {}
+  void ArriveAndWait() {
+    std::unique_lock lock(mu_);
+    if (--count_ <= 0) cv_.notify_all();
+    cv_.wait_for(lock, 10s, [this] { return count_ <= 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int count_;
+};
+
 // Holds the first request it matches until `gate` opens (every racer reached its own): so that both hubs have read
 // the state before either writes, which is the race a compare-and-swap must decide.
 class GatedClient final : public kube::KubeClient {
  public:
-  GatedClient(kube::KubeClient& target, std::latch& gate, std::string method, std::string target_part)
+  GatedClient(kube::KubeClient& target, Gate& gate, std::string method, std::string target_part)
       : target_(target), gate_(gate), method_(std::move(method)), part_(std::move(target_part)) {}
 
   boost::asio::awaitable<Result<kube::ApiResponse>> Request(std::string method, std::string target, std::string body,
                                                             std::string content_type) override {
     if (!held_ && method == method_ && target.find(part_) != std::string::npos) {
       held_ = true;
-      gate_.arrive_and_wait();
+      gate_.ArriveAndWait();
     }
     co_return co_await target_.Request(std::move(method), std::move(target), std::move(body), std::move(content_type));
   }
@@ -49,7 +66,7 @@ class GatedClient final : public kube::KubeClient {
 
  private:
   kube::KubeClient& target_;
-  std::latch& gate_;
+  Gate& gate_;
   std::string method_;
   std::string part_;
   std::atomic<bool> held_{false};
@@ -74,7 +91,7 @@ class KubeStoreTest : public ::testing::Test {
   }
 
   // Two stores (two hubs) whose first `method` request with `target_part` in its path waits for the other's.
-  std::pair<StorePtr, StorePtr> GatedPair(std::latch& gate, const std::string& method, const std::string& part) {
+  std::pair<StorePtr, StorePtr> GatedPair(Gate& gate, const std::string& method, const std::string& part) {
     auto a = OpenKubernetesStore(std::make_unique<GatedClient>(*api_, gate, method, part), {});
     auto b = OpenKubernetesStore(std::make_unique<GatedClient>(*api_, gate, method, part), {});
     EXPECT_TRUE(a.ok() && b.ok());
@@ -105,7 +122,7 @@ class KubeStoreTest : public ::testing::Test {
 };
 
 TEST_F(KubeStoreTest, TwoHubsRacingOneBootstrapTokenExactlyOneWins) {
-  std::latch gate(2);
+  Gate gate(2);
   // Both hubs check the token before either consumes it.
   auto [a, b] = GatedPair(gate, "PUT", "/secrets/vmesh-bootstrap-c1");
   ASSERT_TRUE(a->RegisterCluster("c1", "hash1", now_ + 1h, now_).ok());
@@ -128,7 +145,7 @@ TEST_F(KubeStoreTest, TwoHubsBindingOneMeshAgreeOnTheFirst) {
   StorePtr setup = Open();
   ASSERT_TRUE(setup->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
   ASSERT_TRUE(setup->RegisterCluster("c2", "h2", now_ + 1h, now_).ok());
-  std::latch gate(2);
+  Gate gate(2);
   // Both hubs find the mesh unbound (no owners ConfigMap yet) and both try to create it.
   auto [a, b] = GatedPair(gate, "POST", "/configmaps");
   Result<std::string> oa = MakeError(""), ob = MakeError("");
@@ -141,15 +158,35 @@ TEST_F(KubeStoreTest, TwoHubsBindingOneMeshAgreeOnTheFirst) {
   EXPECT_EQ(*oa, *ob) << "both hubs return the binding in force";
   EXPECT_EQ(**setup->GetMeshOwner("istiod-istio-system-x"), *oa);
   EXPECT_EQ(setup->ListMeshOwners()->size(), 1u);
-  // The owner's printer column counts it; the other cluster has none.
-  const std::string other = *oa == "c1" ? "c2" : "c1";
-  const std::string clusters = "/apis/networking.vmesh.dev/v1/namespaces/vmesh/clusters/";
-  EXPECT_EQ(jsonf::IntAt(Get(clusters + *oa).get_object(), {"status", "meshCount"}), 1);
-  EXPECT_EQ(jsonf::IntAt(Get(clusters + other).get_object(), {"status", "meshCount"}), 0);
+
+  // Again with the ConfigMap in place: both read it and both update it from the same resourceVersion.
+  Gate again(2);
+  auto [c, d] = GatedPair(again, "PUT", "/configmaps/vmesh-mesh-owners");
+  Result<std::string> oc = MakeError(""), od = MakeError("");
+  std::thread tc([&, &c = c] { oc = c->BindMeshIfAbsent("istiod-istio-system-y", "c1", now_); });
+  std::thread td([&, &d = d] { od = d->BindMeshIfAbsent("istiod-istio-system-y", "c2", now_); });
+  tc.join();
+  td.join();
+  ASSERT_TRUE(oc.ok()) << oc.error().message;
+  ASSERT_TRUE(od.ok()) << od.error().message;
+  EXPECT_EQ(*oc, *od);
+  auto owners = setup->ListMeshOwners();
+  ASSERT_EQ(owners->size(), 2u) << "the first binding was kept";
+  EXPECT_EQ(owners->at("istiod-istio-system-x"), *oa);
+  EXPECT_EQ(owners->at("istiod-istio-system-y"), *oc);
+
+  // Each Cluster's printer column counts the meshes bound to it.
+  for (const std::string cluster : {"c1", "c2"}) {
+    const long want = (*oa == cluster) + (*oc == cluster);
+    EXPECT_EQ(jsonf::IntAt(Get("/apis/networking.vmesh.dev/v1/namespaces/vmesh/clusters/" + cluster).get_object(),
+                           {"status", "meshCount"}),
+              want)
+        << cluster;
+  }
 }
 
 TEST_F(KubeStoreTest, TwoHubsGeneratingOneRootUseTheFirst) {
-  std::latch gate(2);
+  Gate gate(2);
   auto [a, b] = GatedPair(gate, "POST", "/secrets");
   Result<RootCaRecord> ra = MakeError(""), rb = MakeError("");
   std::thread ta([&] { ra = a->PutRootCaIfAbsent({"vmesh/vm1", "CERT-A", "", "KEY-A", "generated", now_}); });
