@@ -82,17 +82,8 @@ constexpr char kAdminConfigMap[] = "vmesh-admin-credentials";
 // Read-modify-write attempts before a CAS loop gives up (each 409 means another writer made progress).
 constexpr int kMaxAttempts = 16;
 
-// The custom resources the store needs (the last two are the object table's).
-struct Crd {
-  const char* plural;
-  const char* kind;
-};
-constexpr Crd kCrds[] = {
-    {"clusters", "Cluster"},
-    {"issuedcertificates", "IssuedCertificate"},
-    {"virtualmeshes", "VirtualMesh"},
-    {"accesspolicies", "AccessPolicy"},
-};
+// The custom resources (plurals) the store needs; the last two are the object table's.
+constexpr const char* kCrdPlurals[] = {"clusters", "issuedcertificates", "virtualmeshes", "accesspolicies"};
 
 // Compares token hashes in time independent of where they differ.
 bool SameHash(const std::string& a, const std::string& b) {
@@ -605,13 +596,24 @@ class KubeStore final : public Store {
       if (SecretData(object)[data_key] != u.expected_key_pem) return store_errors::KeyChanged(u.virtual_mesh);
       pending.push_back({name, data_key, std::move(object), &u});
     }
-    for (auto& p : pending) {
+    // One CAS per Secret. A failure after the first write leaves the earlier keys replaced: the error says so.
+    for (size_t i = 0; i < pending.size(); ++i) {
+      Pending& p = pending[i];
       EnsureData(p.object)[p.data_key] = Base64Encode(p.update->key_pem);
       const std::string what = SecretWhat(p.secret);
       auto written = Call(what, client_->Update(Path("v1", "secrets", p.secret), p.object));
-      if (!written.ok()) return written.error();
-      if (written->status == 409 || written->status == 404) return store_errors::KeyChanged(p.update->virtual_mesh);
-      if (!written->ok()) return ApiError(what, *written);
+      if (written.ok() && written->ok()) continue;
+      const bool changed = written.ok() && (written->status == 409 || written->status == 404);
+      if (i == 0) {  // nothing written yet
+        if (changed) return store_errors::KeyChanged(p.update->virtual_mesh);
+        return written.ok() ? ApiError(what, *written) : written.error();
+      }
+      return MakeError("replacing stored keys stopped at " + what + " with " + std::to_string(i) + " of " +
+                           std::to_string(pending.size()) + " keys replaced (run it again to replace the rest): " +
+                           (changed        ? std::string("it changed meanwhile")
+                            : written.ok() ? written->Describe()
+                                           : written.error().message),
+                       changed ? ErrorCode::kConflict : ErrorCode::kUnavailable);
     }
     return OkStatus();
   }
@@ -1151,10 +1153,8 @@ class KubeStore final : public Store {
       return ApiError(what, *r);
     }
     std::vector<std::string> missing;
-    for (const Crd& crd : kCrds) {
-      if (!served.contains(crd.plural) || !served.contains(std::string(crd.plural) + "/status")) {
-        missing.push_back(std::string(crd.plural) + "." + kGroup);
-      }
+    for (const std::string plural : kCrdPlurals) {
+      if (!served.contains(plural) || !served.contains(plural + "/status")) missing.push_back(plural + "." + kGroup);
     }
     if (missing.empty()) return OkStatus();
     std::string names;

@@ -72,6 +72,31 @@ class GatedClient final : public kube::KubeClient {
   std::atomic<bool> held_{false};
 };
 
+// Answers 500 to `method` requests whose path contains `target_part` (an API server failing half-way through).
+class FailingClient final : public kube::KubeClient {
+ public:
+  FailingClient(kube::KubeClient& target, std::string method, std::string target_part)
+      : target_(target), method_(std::move(method)), part_(std::move(target_part)) {}
+
+  boost::asio::awaitable<Result<kube::ApiResponse>> Request(std::string method, std::string target, std::string body,
+                                                            std::string content_type) override {
+    if (method == method_ && target.find(part_) != std::string::npos) {
+      kube::ApiResponse failed{.status = 500, .body = json::object{{"message", "etcdserver: request timed out"}}};
+      co_return failed;
+    }
+    co_return co_await target_.Request(std::move(method), std::move(target), std::move(body), std::move(content_type));
+  }
+  boost::asio::awaitable<Status> Watch(std::string target,
+                                       std::function<bool(const kube::WatchEvent&)> on_event) override {
+    return target_.Watch(std::move(target), std::move(on_event));
+  }
+
+ private:
+  kube::KubeClient& target_;
+  std::string method_;
+  std::string part_;
+};
+
 IssuedIdentity Identity(const std::string& cluster, const std::string& serial, TimePoint now) {
   return IssuedIdentity{serial, cluster, now, now + 24h, "fp-" + serial};
 }
@@ -220,6 +245,22 @@ TEST_F(KubeStoreTest, RootSecretNamesAreBoundedAndDistinct) {
     EXPECT_LE(name.size(), 63u) << name;
     EXPECT_EQ(name.rfind("vmesh-root-", 0), 0u) << name;
   }
+}
+
+TEST_F(KubeStoreTest, AnInterruptedKeyReplacementSaysSoAndARerunCompletesIt) {
+  StorePtr store = Open();
+  ASSERT_TRUE(store->PutLinkCa({"LINK-CERT", "LINK-KEY"}).ok());
+  ASSERT_TRUE(store->PutRootCaIfAbsent({"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_}).ok());
+  auto failing = OpenKubernetesStore(std::make_unique<FailingClient>(*api_, "PUT", "/secrets/vmesh-root-"), {});
+  ASSERT_TRUE(failing.ok()) << failing.error().message;
+  Status s = (*failing)->ReplaceStoredKeys({{"", "LINK-KEY", "SEALED-LINK"}, {"vmesh/vm1", "KEY1", "SEALED1"}});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("with 1 of 2 keys replaced (run it again to replace the rest)"));
+  EXPECT_THAT(s.error().message, HasSubstr("etcdserver: request timed out"));
+  EXPECT_EQ((*store->GetLinkCa())->key_pem, "SEALED-LINK");
+  // The rerun (SealKeysAtRest recomputes what is left) completes it.
+  ASSERT_TRUE(store->ReplaceStoredKeys({{"vmesh/vm1", "KEY1", "SEALED1"}}).ok());
+  EXPECT_EQ((*store->GetRootCa("vmesh/vm1"))->key_pem, "SEALED1");
 }
 
 TEST_F(KubeStoreTest, MissingCrdIsNamedWithHowToInstallIt) {

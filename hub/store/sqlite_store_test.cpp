@@ -249,6 +249,25 @@ TEST_P(StoreContractTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
 }
 
+TEST_P(StoreContractTest, StoredKeysAreReplacedAllOrNothing) {
+  ASSERT_TRUE(store_->PutLinkCa({"LINK-CERT", "LINK-KEY"}).ok());
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_}).ok());
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm2", "CERT2", "", "KEY2", "generated", now_}).ok());
+  // One stale expectation: nothing changes.
+  Status stale = store_->ReplaceStoredKeys({{"", "LINK-KEY", "SEALED-LINK"}, {"vmesh/vm2", "OTHER", "SEALED2"}});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_THAT(stale.error().message, HasSubstr("the root key of vmesh/vm2 changed"));
+  EXPECT_EQ((*store_->GetLinkCa())->key_pem, "LINK-KEY");
+  EXPECT_FALSE(store_->ReplaceStoredKeys({{"vmesh/none", "K", "S"}}).ok()) << "a missing key";
+  ASSERT_TRUE(store_->ReplaceStoredKeys({{"", "LINK-KEY", "SEALED-LINK"}, {"vmesh/vm2", "KEY2", "SEALED2"}}).ok());
+  ASSERT_TRUE(store_->ReplaceStoredKeys({}).ok());
+  Reopen();
+  EXPECT_EQ((*store_->GetLinkCa())->key_pem, "SEALED-LINK");
+  EXPECT_EQ((*store_->GetLinkCa())->certificate_pem, "LINK-CERT");
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->key_pem, "KEY1");
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm2"))->key_pem, "SEALED2");
+}
+
 TEST_P(StoreContractTest, AMeshIsBoundToItsFirstClusterForGood) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
