@@ -471,6 +471,24 @@ std::optional<ApiError> ValidateCustomResource(const ResourceType& type, const j
       continue;
     }
     const json::value* value = ValueAtPath(object, v.path);
+    // crdschema: `must be one of a, b; got "c"`; kube-apiserver: `Unsupported value: "c": supported values: "a", "b"`.
+    if (const size_t got = v.message.rfind("; got ");
+        v.message.starts_with("must be one of ") && value != nullptr && got != std::string::npos) {
+      std::string supported;
+      const std::string list = v.message.substr(15, got - 15);
+      for (size_t start = 0; start <= list.size();) {
+        const size_t comma = list.find(", ", start);
+        const std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        supported +=
+            (supported.empty() ? "" : ", ") + (value->is_string() ? json::serialize(json::string(item)) : item);
+        if (comma == std::string::npos) break;
+        start = comma + 2;
+      }
+      errors.push_back(FieldError{field, "Unsupported value",
+                                  json::serialize(*value) + ": supported values: " + supported,
+                                  "FieldValueNotSupported"});
+      continue;
+    }
     json::value shown = value == nullptr                          ? json::value(nullptr)
                         : value->is_object() || value->is_array() ? json::value(value->is_object() ? "object" : "array")
                                                                   : *value;

@@ -228,6 +228,10 @@ TEST_F(RuntimeCrdTest, InvalidCustomResourceIsRefusedNamingEachField) {
   for (const auto& c : two.at("details").at("causes").as_array()) fields.emplace_back(c.at("field").as_string());
   EXPECT_EQ(fields, (std::vector<std::string>{"spec.size", "spec.color", "spec.tags[0]"}));
   EXPECT_EQ(two.at("details").at("causes").at(0).at("reason"), "FieldValueRequired");
+  EXPECT_EQ(two.at("details").at("causes").at(1).at("reason"), "FieldValueNotSupported");
+  EXPECT_EQ(two.at("details").at("causes").at(1).at("message"),
+            "Unsupported value: \"green\": supported values: \"red\", \"blue\"");
+  EXPECT_NE(message.find("spec.size: Required value, "), std::string::npos) << message;
   EXPECT_EQ(Call("GET", std::string(kWidgets) + "/w2").status, 404);
 
   // Updates, patches and server-side apply are validated as well.
