@@ -514,6 +514,22 @@ class RequestContext {
     return ValidateCustomResource(type, effective);
   }
 
+  // A custom resource created while its CRD was being deleted: the deletion removes the kind from the
+  // registry, then deletes the objects it finds; one created after that removal is taken back here, so none
+  // outlives its CRD. Returns the NotFound error then.
+  std::optional<ApiError> UnlessStillServed(const ResourcePath& path, const json::object& created,
+                                            Commit commit) const {
+    const ResourceType& type = *path.type;
+    if (type.crd_name.empty() || handler_.registry().Find(type.group, type.version, type.resource) != nullptr) {
+      return std::nullopt;
+    }
+    const json::value* name = created.at("metadata").get_object().if_contains("name");
+    if (commit == Commit::kYes && name != nullptr && name->is_string()) {
+      (void)handler_.store().Delete(type, path.ns, std::string(name->get_string()));
+    }
+    return ApiError{404, "NotFound", "the server could not find the requested resource"};
+  }
+
   HttpResponse Create(const ResourcePath& path) const {
     auto commit = CommitMode(WriteVerb::kCreate);
     if (!commit.ok()) return ErrorResponse(commit.error());
@@ -532,6 +548,7 @@ class RequestContext {
     RecordUpdate(*path.type, nullptr, *object, FieldManager());
     auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), *commit);
     if (!created.ok()) return ErrorResponse(created.error());
+    if (auto gone = UnlessStillServed(path, **created, *commit)) return ErrorResponse(*gone);
     return JsonResponse(201, Served(*path.type, **created));
   }
 
@@ -684,7 +701,10 @@ class RequestContext {
       if (path.type->has_status) object->erase("status");
       if (auto error = CheckContents(path, nullptr, *object)) return ErrorResponse(*error);
       auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), commit);
-      if (created.ok()) return JsonResponse(201, Served(*path.type, **created));
+      if (created.ok()) {
+        if (auto gone = UnlessStillServed(path, **created, commit)) return ErrorResponse(*gone);
+        return JsonResponse(201, Served(*path.type, **created));
+      }
       if (created.error().reason != "AlreadyExists") return ErrorResponse(created.error());
     }
     return ErrorResponse(ConflictError(path.type->QualifiedResource(), path.name));
