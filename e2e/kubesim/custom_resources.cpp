@@ -84,6 +84,19 @@ bool IsDnsLabel(std::string_view s) {
   return s.front() != '-' && s.back() != '-';
 }
 
+bool IsDnsSubdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) {
+      return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 // A printer column's type as kube-apiserver accepts it.
 bool IsColumnType(const std::string& type) {
   return type == "integer" || type == "number" || type == "string" || type == "boolean" || type == "date";
@@ -462,8 +475,17 @@ std::optional<ApiError> ValidateCustomResource(const ResourceType& type, const j
   if (type.schema == nullptr || type.schema->root == nullptr) return std::nullopt;
   std::vector<crdschema::Violation> violations;
   crdschema::internal::ValidateResource(*type.schema->root, object, violations);
-  if (violations.empty()) return std::nullopt;
   std::vector<FieldError> errors;
+  std::string name;
+  if (const json::object* md = ObjectField(object, "metadata")) name = StringField(*md, "name");
+  if (!name.empty() && !IsDnsSubdomain(name)) {
+    errors.push_back(Invalid("metadata.name", json::string(name),
+                             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+                             "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+                             "regex used for validation is "
+                             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"));
+  }
+  if (violations.empty() && errors.empty()) return std::nullopt;
   for (const auto& v : violations) {
     const std::string field = v.path.empty() ? "<root>" : v.path;
     if (v.message == "is required but missing") {
@@ -494,8 +516,6 @@ std::optional<ApiError> ValidateCustomResource(const ResourceType& type, const j
                                                                   : *value;
     errors.push_back(Invalid(field, shown, v.message));
   }
-  std::string name;
-  if (const json::object* md = ObjectField(object, "metadata")) name = StringField(*md, "name");
   return InvalidObjectError(type.kind, type.group, name, errors);
 }
 

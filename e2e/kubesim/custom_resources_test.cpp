@@ -236,6 +236,9 @@ TEST_F(RuntimeCrdTest, InvalidCustomResourceIsRefusedNamingEachField) {
   EXPECT_NE(message.find("spec.size: Required value, "), std::string::npos) << message;
   EXPECT_EQ(Call("GET", std::string(kWidgets) + "/w2").status, 404);
 
+  json::value bad_name = CallJson("POST", kWidgets, 422, Widget("Bad_Name", R"({"size":1})"));
+  EXPECT_EQ(bad_name.at("details").at("causes").at(0).at("field"), "metadata.name");
+
   // Updates, patches and server-side apply are validated as well.
   CallJson("POST", kWidgets, 201, Widget("w3", R"({"size":1})"));
   CallJson("PATCH", std::string(kWidgets) + "/w3", 422, R"({"spec":{"size":0}})", "application/merge-patch+json");

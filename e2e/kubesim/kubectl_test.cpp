@@ -566,6 +566,10 @@ spec:
                 .find("condition met"),
             std::string::npos);
 
+  std::string crds = run({"get", "crds"});
+  EXPECT_NE(crds.find("NAME                    CREATED AT"), std::string::npos) << crds;
+  EXPECT_NE(crds.find("gizmos.test.vmesh.dev   20"), std::string::npos) << crds;
+
   auto cr = cluster_.WriteFile("cr.yaml", R"(apiVersion: test.vmesh.dev/v1
 kind: Gizmo
 metadata: {name: g1}

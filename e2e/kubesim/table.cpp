@@ -347,6 +347,8 @@ std::vector<Column> ColumnsFor(const ResourceType& type, std::chrono::system_clo
       if (r == "secrets") return {name, str("Type", 0, {"type"}, "Opaque"), data, age};
       return {name, data, age};
     }
+  } else if (type.group == "apiextensions.k8s.io" && r == "customresourcedefinitions") {
+    return {name, str("Created At", 0, {"metadata", "creationTimestamp"}, "")};
   } else if (type.group == "coordination.k8s.io" && r == "leases") {
     return {name, str("Holder", 0, {"spec", "holderIdentity"}, ""), age};
   } else if (type.group == "apps") {
