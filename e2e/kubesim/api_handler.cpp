@@ -797,6 +797,7 @@ class RequestContext {
           if (!next["spec"].is_object()) next["spec"] = json::object();
           next["spec"].get_object()["replicas"] = replicas->get_int64();
           next["metadata"].get_object().erase("resourceVersion");
+          if (auto error = CheckContents(path, &current, next)) return *error;  // a custom resource's maximum
           RecordUpdate(*path.type, &current, next, FieldManager());
           return next;
         },

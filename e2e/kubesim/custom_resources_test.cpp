@@ -341,6 +341,26 @@ TEST_F(RuntimeCrdTest, UpdatedCrdChangesWhatIsServed) {
   EXPECT_EQ(CallJson("GET", "/apis/example.com/v1/widgets/c", 200).at("apiVersion"), "example.com/v1");
 }
 
+TEST_F(RuntimeCrdTest, ScaleSubresource) {
+  json::value crd = json::parse(kWidgetCrd);
+  json::object& version = crd.at("spec").at("versions").at(0).as_object();
+  version["subresources"].as_object()["scale"] =
+      json::object{{"specReplicasPath", ".spec.replicas"}, {"statusReplicasPath", ".status.replicas"}};
+  version["schema"].at("openAPIV3Schema").at("properties").at("spec").at("properties").as_object()["replicas"] =
+      json::object{{"type", "integer"}, {"maximum", 3}};
+  CallJson("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", 201, json::serialize(crd));
+  EXPECT_TRUE(Served("example.com/v1", "widgets/scale"));
+  CallJson("POST", kWidgets, 201, Widget("w", R"({"size":1,"replicas":1})"));
+  const std::string scale = std::string(kWidgets) + "/w/scale";
+  EXPECT_EQ(CallJson("PATCH", scale, 200, R"({"spec":{"replicas":2}})", "application/merge-patch+json")
+                .at("spec")
+                .at("replicas"),
+            2);
+  json::value refused = CallJson("PATCH", scale, 422, R"({"spec":{"replicas":5}})", "application/merge-patch+json");
+  EXPECT_EQ(refused.at("details").at("causes").at(0).at("field"), "spec.replicas");
+  EXPECT_EQ(CallJson("GET", std::string(kWidgets) + "/w", 200).at("spec").at("replicas"), 2);
+}
+
 TEST_F(RuntimeCrdTest, DeletedCrdTakesItsKindAndObjects) {
   CreateWidgetCrd();
   CallJson("POST", kWidgets, 201, Widget("w1", R"({"size":3})"));
