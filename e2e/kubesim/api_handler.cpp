@@ -300,29 +300,28 @@ class RequestContext {
     return result;
   }
 
-  HandleResult ResourceRequest(const ResourcePath& resource_path) {
-    const ResourcePath* path = &resource_path;
-    const bool status = path->subresource == "status" && path->type->has_status;
-    const bool scale = path->subresource == "scale" && path->type->has_scale;
-    if (!path->subresource.empty() && !status && !scale) return Respond(NotFound());
-    if (scale && !path->name.empty()) {
-      if (request_.method == "GET") return Respond(GetScale(*path));
-      if (request_.method == "PUT" || request_.method == "PATCH") return Respond(UpdateScale(*path));
+  HandleResult ResourceRequest(const ResourcePath& path) {
+    const bool status = path.subresource == "status" && path.type->has_status;
+    const bool scale = path.subresource == "scale" && path.type->has_scale;
+    if (!path.subresource.empty() && !status && !scale) return Respond(NotFound());
+    if (scale && !path.name.empty()) {
+      if (request_.method == "GET") return Respond(GetScale(path));
+      if (request_.method == "PUT" || request_.method == "PATCH") return Respond(UpdateScale(path));
       return Respond(MethodNotAllowed());
     }
     const std::string& method = request_.method;
-    if (path->name.empty()) {
+    if (path.name.empty()) {
       if (method == "GET") {
-        if (IsWatchQuery(target_.query)) return Watch(*path);
-        return Respond(List(*path));
+        if (IsWatchQuery(target_.query)) return Watch(path);
+        return Respond(List(path));
       }
-      if (method == "POST") return Respond(Create(*path));
+      if (method == "POST") return Respond(Create(path));
       return Respond(MethodNotAllowed());
     }
-    if (method == "GET") return Respond(Get(*path));
-    if (method == "PUT") return Respond(Update(*path));
-    if (method == "PATCH") return Respond(Patch(*path));
-    if (method == "DELETE" && path->subresource.empty()) return Respond(Delete(*path));
+    if (method == "GET") return Respond(Get(path));
+    if (method == "PUT") return Respond(Update(path));
+    if (method == "PATCH") return Respond(Patch(path));
+    if (method == "DELETE" && path.subresource.empty()) return Respond(Delete(path));
     return Respond(MethodNotAllowed());
   }
 
