@@ -84,6 +84,8 @@ struct HubRoutes {
 // /v1/objects/<kind> is registered for every accepted spelling of every kind, and "/v1/objects/" for a transport
 // that routes by prefix.
 void InstallApiRoutes(link::Server& server, const HubRoutes& routes);
+// The same paths and client-certificate policies, answered by `handler` (e.g. a RoleGate in front of the routes).
+void InstallApiRoutes(link::Server& server, std::function<link::HttpResponse(const link::HttpRequest&)> handler);
 
 // Registers /v1/bootstrap and, when routes.core is set, the core's /v1/connect on the agent endpoint.
 void InstallAgentRoutes(link::Server& server, const HubRoutes& routes);
