@@ -711,8 +711,7 @@ int RunServe(const std::vector<std::string>& args) {
           gate.Follow();
           term->core->StepDown();
           term.reset();
-          spdlog::info("now a follower (lease {} held by {})", lease_ref,
-                       elector->ObservedHolder().empty() ? "nobody" : elector->ObservedHolder());
+          spdlog::info("now a follower (lease {})", lease_ref);
         }
       }
     });

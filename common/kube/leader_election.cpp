@@ -36,7 +36,8 @@ std::int64_t Int(const json::object& o, const char* key) {
 }
 
 std::string Seconds(std::chrono::milliseconds d) {
-  return std::to_string(d.count() / 1000) + (d.count() % 1000 ? "." + std::to_string(d.count() % 1000) : "") + "s";
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
 }
 
 }  // namespace
