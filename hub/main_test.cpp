@@ -153,6 +153,11 @@ TEST_F(HubCliTest, BadInvocationsExitNonZeroWithOneLine) {
   EXPECT_THAT(help.output, HasSubstr("vmesh-hub init --data-dir DIR"));
   EXPECT_THAT(help.output, HasSubstr("vmesh-hub serve --data-dir DIR"));
   EXPECT_THAT(Hub("serve --help").output, HasSubstr("--api-listen"));
+  for (const char* flag : {"--store", "--kubeconfig", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
+                           "--leader-elect-retry-period", "--leader-elect-lease-name", "--replica-id"}) {
+    EXPECT_THAT(Hub("serve --help").output, HasSubstr(flag));
+  }
+  EXPECT_THAT(Hub("init --help").output, HasSubstr("--kubeconfig"));
 }
 
 TEST_F(HubCliTest, ServeRefusesBadFlagsWithOneLine) {

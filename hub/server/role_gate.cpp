@@ -57,21 +57,19 @@ std::string RoleGate::NotLeaderMessage() const {
          (holder_.empty() ? std::string("nobody (election in progress)") : holder_);
 }
 
-link::HttpResponse RoleGate::Refusal(const std::shared_ptr<const LeaderTerm>&) const {
-  return link::HttpResponse::Text(503, NotLeaderMessage() + "\n");
-}
+link::HttpResponse RoleGate::Refusal() const { return link::HttpResponse::Text(503, NotLeaderMessage() + "\n"); }
 
 link::HttpResponse RoleGate::Api(const link::HttpRequest& request) const {
   if (request.path == "/healthz") return link::HttpResponse::Text(200, "ok\n");
   if (request.path == "/metrics") return link::HttpResponse{200, "text/plain; version=0.0.4", metrics_.Render(), {}};
   auto term = Term();
-  if (!term || !term->api) return Refusal(term);
+  if (!term || !term->api) return Refusal();
   return term->api(request);
 }
 
 link::HttpResponse RoleGate::Bootstrap(const link::HttpRequest& request) const {
   auto term = Term();
-  if (!term || !term->bootstrap) return Refusal(term);
+  if (!term || !term->bootstrap) return Refusal();
   return term->bootstrap(request);
 }
 

@@ -60,7 +60,7 @@ class RoleGate {
 
  private:
   std::shared_ptr<const LeaderTerm> Term() const;
-  link::HttpResponse Refusal(const std::shared_ptr<const LeaderTerm>& term) const;
+  link::HttpResponse Refusal() const;
 
   const std::optional<std::string> lease_;
   metrics::Registry& metrics_;

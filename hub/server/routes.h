@@ -25,6 +25,8 @@
 // Errors are text/plain, one line per problem: 400 bad input, 403 not admin, 404 not found, 405 wrong method,
 // 409 conflict, 500 internal, 503 not ready.
 //
+// vmesh-hub serves these through a RoleGate (role_gate.h): a replica that is not the leader answers 503 instead.
+//
 // Thread safety: handlers may run concurrently on any io thread; the services they call are thread-safe.
 #pragma once
 
