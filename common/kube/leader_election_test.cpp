@@ -9,6 +9,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "common/kube/fake_client.h"
@@ -24,18 +27,24 @@ using ::testing::HasSubstr;
 constexpr char kLease[] = "/apis/coordination.k8s.io/v1/namespaces/vmesh/leases/vmesh-hub";
 
 // Forwards to another client, or fails every request (a partition between this replica and the API server).
+// Every request first yields to the other coroutines, as a network round trip would, so that candidates
+// interleave: several read the same resourceVersion before any of them writes.
 class PartitionableClient final : public KubeClient {
  public:
   explicit PartitionableClient(KubeClient& next) : next_(next) {}
   asio::awaitable<Result<ApiResponse>> Request(std::string method, std::string target, std::string body,
                                                std::string content_type) override {
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     if (partitioned) co_return MakeError("connection refused (partitioned)");
-    co_return co_await next_.Request(std::move(method), std::move(target), std::move(body), std::move(content_type));
+    auto r = co_await next_.Request(std::move(method), std::move(target), std::move(body), std::move(content_type));
+    if (r.ok() && r->status == 409) ++conflicts;
+    co_return r;
   }
   asio::awaitable<Status> Watch(std::string target, std::function<bool(const WatchEvent&)> on_event) override {
     co_return co_await next_.Watch(std::move(target), std::move(on_event));
   }
   std::atomic<bool> partitioned{false};
+  int conflicts = 0;  // 409 answers (lost races)
 
  private:
   KubeClient& next_;
@@ -270,9 +279,13 @@ TEST_F(LeaderElectionTest, ConflictingWritesNeverProduceTwoLeaders) {
   for (const char* name : {"hub-a", "hub-b", "hub-c"}) Add(name);
   for (auto& c : candidates_) c->elector->Start(io_.get_executor());
   Settle();
-  int leaders = 0;
-  for (auto& c : candidates_) leaders += c->elector->IsLeader() ? 1 : 0;
+  int leaders = 0, conflicts = 0;
+  for (auto& c : candidates_) {
+    leaders += c->elector->IsLeader() ? 1 : 0;
+    conflicts += c->client->conflicts;
+  }
   EXPECT_EQ(leaders, 1);
+  EXPECT_EQ(conflicts, 2) << "all three tried to create the Lease; two lost with 409";
   auto faults = RunTaskOn(fake_->Request("POST", "/kubesim/faults", R"({"errorRate": 0.4, "seed": 7})"));
   ASSERT_TRUE(faults.ok() && faults->ok()) << (faults.ok() ? faults->Describe() : faults.error().message);
   Run(300s);  // (asserts at every step)
