@@ -153,6 +153,11 @@ TEST_F(HubCliTest, BadInvocationsExitNonZeroWithOneLine) {
   EXPECT_THAT(help.output, HasSubstr("vmesh-hub init --data-dir DIR"));
   EXPECT_THAT(help.output, HasSubstr("vmesh-hub serve --data-dir DIR"));
   EXPECT_THAT(Hub("serve --help").output, HasSubstr("--api-listen"));
+  for (const char* flag : {"--store", "--kubeconfig", "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
+                           "--leader-elect-retry-period", "--leader-elect-lease-name", "--replica-id"}) {
+    EXPECT_THAT(Hub("serve --help").output, HasSubstr(flag));
+  }
+  EXPECT_THAT(Hub("init --help").output, HasSubstr("--kubeconfig"));
 }
 
 TEST_F(HubCliTest, ServeRefusesBadFlagsWithOneLine) {
@@ -160,7 +165,7 @@ TEST_F(HubCliTest, ServeRefusesBadFlagsWithOneLine) {
   const std::string d = " --data-dir " + dir_ + "/d";
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
            {"serve" + d + " --bogus", "bogus"},
-           {"serve" + d + " --store kubernetes", "not supported in this build"},
+           {"serve" + d + " --kubeconfig " + dir_ + "/kc", "--kubeconfig needs --store kubernetes"},
            {"serve" + d + " --store etcd", "--store"},
            {"serve" + d + " --agent-listen nonsense", "--agent-listen"},
            {"serve" + d + " --idle-timeout soon", "--idle-timeout"},
@@ -173,6 +178,65 @@ TEST_F(HubCliTest, ServeRefusesBadFlagsWithOneLine) {
     EXPECT_THAT(r.output, HasSubstr(says)) << args;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": " << r.output;
   }
+}
+
+// Leader-election flags are checked before anything starts, with either store; unsafe timings are refused with
+// the reason.
+TEST_F(HubCliTest, ServeRefusesBadLeaderElectionFlags) {
+  ASSERT_EQ(Hub("init --data-dir " + dir_ + "/d").exit_code, 0);
+  const std::string d = " --data-dir " + dir_ + "/d --store kubernetes";
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"serve" + d + " --leader-elect-lease-duration soon", "--leader-elect-lease-duration"},
+           {"serve" + d + " --leader-elect-renew-deadline 15s",
+            "--leader-elect-renew-deadline 15s must be shorter than --leader-elect-lease-duration 15s"},
+           {"serve" + d + " --leader-elect-lease-duration 5s",
+            "--leader-elect-renew-deadline 10s must be shorter than --leader-elect-lease-duration 5s"},
+           {"serve" + d + " --leader-elect-retry-period 10s",
+            "--leader-elect-retry-period 10s must be shorter than --leader-elect-renew-deadline 10s"},
+           {"serve" + d + " --leader-elect-retry-period 0s", "--leader-elect-retry-period"},
+           {"serve" + d + " --leader-elect-lease-name Not_A_Name", "--leader-elect-lease-name"},
+           {"serve" + d + " --replica-id \"\"", "--replica-id"},
+           {"serve --data-dir " + dir_ + "/d --replica-id r1", "--replica-id needs --store kubernetes"}}) {
+    ProcessResult r = Hub(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_THAT(r.output, ::testing::StartsWith("vmesh-hub: serve: ")) << args;
+    EXPECT_THAT(r.output, HasSubstr(says)) << args;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": " << r.output;
+  }
+}
+
+// --store kubernetes needs a management cluster: an absent kubeconfig, no in-cluster service account, or an API
+// server nobody answers at fail in one line, naming what is missing.
+TEST_F(HubCliTest, ServeWithTheKubernetesStoreFailsClearlyWithoutACluster) {
+  ASSERT_EQ(Hub("init --data-dir " + dir_ + "/d").exit_code, 0);
+  const std::string d = " --data-dir " + dir_ + "/d --store kubernetes";
+  ProcessResult absent = Hub("serve" + d + " --kubeconfig " + dir_ + "/absent.yaml");
+  EXPECT_EQ(absent.exit_code, 2) << absent.output;
+  EXPECT_THAT(absent.output, ::testing::StartsWith("vmesh-hub: serve: --kubeconfig " + dir_ + "/absent.yaml"));
+  EXPECT_EQ(std::count(absent.output.begin(), absent.output.end(), '\n'), 1) << absent.output;
+
+  ProcessResult no_cluster = Hub("serve" + d);  // (the test does not run in a pod)
+  EXPECT_EQ(no_cluster.exit_code, 2) << no_cluster.output;
+  EXPECT_THAT(no_cluster.output, HasSubstr("without --kubeconfig needs the in-cluster service account"));
+
+  const std::string kubeconfig = dir_ + "/unreachable.yaml";
+  ASSERT_TRUE(vmesh::WriteFileAtomically(kubeconfig,
+                                         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                                         "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', "
+                                         "insecure-skip-tls-verify: true}}]\n"
+                                         "users: [{name: u, user: {token: t}}]\n"
+                                         "contexts: [{name: c, context: {cluster: c, user: u}}]\n",
+                                         0600)
+                  .ok());
+  ProcessResult unreachable = Hub("serve" + d + " --kubeconfig " + kubeconfig);
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable.output;
+  EXPECT_THAT(unreachable.output,
+              ::testing::StartsWith("vmesh-hub: serve: cannot reach the Kubernetes API server https://127.0.0.1:1"));
+  EXPECT_EQ(std::count(unreachable.output.begin(), unreachable.output.end(), '\n'), 1) << unreachable.output;
+
+  ProcessResult init = Hub("init --data-dir " + dir_ + "/k --store kubernetes --kubeconfig " + kubeconfig);
+  EXPECT_EQ(init.exit_code, 1) << init.output;
+  EXPECT_THAT(init.output, HasSubstr("cannot reach the Kubernetes API server"));
 }
 
 // The bytes of the store files (hub.db and its WAL/shared-memory files).

@@ -65,6 +65,8 @@ class Compiler {
       node.type = it->second;
     } else if (key == "nullable") {
       return Bool(v, at, node.nullable);
+    } else if (key == "default") {
+      node.default_value = v;
     } else if (key == "x-kubernetes-preserve-unknown-fields") {
       return Bool(v, at, node.preserve_unknown_fields);
     } else if (key == "x-kubernetes-int-or-string") {

@@ -50,6 +50,9 @@ struct SchemaNode {
   ListType list_type = ListType::kAtomic;
   std::vector<std::string> list_map_keys;
 
+  // `default`: not checked by the validator; kubesim applies it to absent fields (ApplySchemaDefaults there).
+  std::optional<boost::json::value> default_value;
+
   std::vector<const SchemaNode*> all_of, any_of, one_of;
   const SchemaNode* not_schema = nullptr;
 

@@ -9,8 +9,8 @@
 // (ECMAScript, unanchored search as in Kubernetes; a pattern std::regex cannot compile is skipped),
 // oneOf/anyOf/allOf/not, nullable, x-kubernetes-preserve-unknown-fields, x-kubernetes-int-or-string,
 // x-kubernetes-list-type set/map (+ x-kubernetes-list-map-keys) uniqueness.
-// Knowingly skipped: x-kubernetes-validations (CEL rules; they cannot be evaluated here), default (no
-// defaulting), descriptions and printer columns.
+// Knowingly skipped: x-kubernetes-validations (CEL rules; they cannot be evaluated here), default (compiled into
+// SchemaNode::default_value but not applied here: no defaulting), descriptions and printer columns.
 //
 // Unknown fields (a key of an object whose schema lists properties, without additionalProperties and without
 // x-kubernetes-preserve-unknown-fields) are violations: the API server would prune them silently, and vmesh must

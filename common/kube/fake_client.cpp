@@ -95,12 +95,9 @@ struct FakeKubeClient::Impl {
 
 Result<FakeKubeClientPtr> MakeFakeKubeClient(FakeKubeClientOptions options) {
   kubesim::ResourceRegistry registry = kubesim::MakeBuiltinRegistry();
-  for (const auto& crds : options.crds_yaml) {
-    if (Status s = kubesim::RegisterCustomResources(registry, crds); !s.ok()) return s.error().Wrap("CRDs");
-  }
   auto impl = std::make_unique<FakeKubeClient::Impl>(std::move(registry), options);
   if (Status s = kubesim::CreateSystemNamespaces(impl->store); !s.ok()) return s.error();
-  // The CustomResourceDefinition objects themselves, readable as on a real API server.
+  // Created as through the API, so their kinds are served like those of CRDs POSTed later.
   for (const auto& crds : options.crds_yaml) {
     if (Status s = kubesim::LoadSeed(impl->store, impl->registry, crds, {}); !s.ok()) return s.error().Wrap("CRDs");
   }

@@ -41,7 +41,7 @@ struct FakeKubeClientOptions {
 class FakeKubeClient;
 using FakeKubeClientPtr = std::unique_ptr<FakeKubeClient>;
 
-// Fails for CRD manifests it cannot register.
+// Fails for CRD manifests it cannot register (invalid ones, or names already in use).
 Result<FakeKubeClientPtr> MakeFakeKubeClient(FakeKubeClientOptions options = {});
 
 class FakeKubeClient final : public KubeClient {

@@ -33,6 +33,7 @@ struct CloseCode {
     kPolicyViolation = 1008,  // e.g. a revoked identity, a message for another cluster
     kMessageTooBig = 1009,
     kInternalError = 1011,
+    kServiceRestart = 1012,  // e.g. a hub replica that lost the leader election: reconnect (to the new leader)
   };
 };
 

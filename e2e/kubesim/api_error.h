@@ -8,13 +8,26 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace vmesh::kubesim {
+
+// One entry of a Status' details.causes: which field is wrong and how.
+struct StatusCause {
+  std::string reason;  // Kubernetes CauseType, e.g. "FieldValueInvalid", "FieldValueRequired"
+  std::string message;
+  std::string field;  // "spec.size"
+};
 
 struct ApiError {
   int code = 500;
   std::string reason;  // Kubernetes StatusReason, e.g. "NotFound", "AlreadyExists", "Conflict"
   std::string message;
+  // details (set for 422 Invalid errors about an object): its name, group, kind and the causes.
+  std::string details_name;
+  std::string details_group;
+  std::string details_kind;
+  std::vector<StatusCause> causes;
 };
 
 inline ApiError NotFoundError(const std::string& resource, const std::string& name) {

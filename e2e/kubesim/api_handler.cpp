@@ -8,6 +8,7 @@
 #include <charconv>
 #include <map>
 
+#include "e2e/kubesim/custom_resources.h"
 #include "e2e/kubesim/defaulting.h"
 #include "e2e/kubesim/json_patch.h"
 #include "e2e/kubesim/managed_fields.h"
@@ -33,9 +34,19 @@ HttpResponse ErrorResponse(const ApiError& error) {
 }
 
 json::object StatusObject(const ApiError& error) {
-  return json::object{{"kind", "Status"},    {"apiVersion", "v1"},       {"metadata", json::object()},
+  json::object status{{"kind", "Status"},    {"apiVersion", "v1"},       {"metadata", json::object()},
                       {"status", "Failure"}, {"message", error.message}, {"reason", error.reason},
                       {"code", error.code}};
+  if (!error.details_kind.empty() || !error.causes.empty()) {
+    json::object details{{"name", error.details_name}, {"group", error.details_group}, {"kind", error.details_kind}};
+    json::array causes;
+    for (const auto& c : error.causes) {
+      causes.push_back(json::object{{"reason", c.reason}, {"message", c.message}, {"field", c.field}});
+    }
+    if (!causes.empty()) details["causes"] = std::move(causes);
+    status["details"] = std::move(details);
+  }
+  return status;
 }
 
 struct ParsedTarget {
@@ -92,7 +103,7 @@ json::object ResourceEntry(const ResourceType& t) {
 }
 
 struct ResourcePath {
-  const ResourceType* type = nullptr;
+  ResourceTypePtr type;
   std::string ns;
   std::string name;
   std::string subresource;
@@ -104,6 +115,15 @@ class RequestContext {
       : handler_(handler), request_(request), target_(ParseTarget(request.target)) {}
 
   HandleResult Handle() {
+    HandleResult result = Dispatch();
+    if (result.response) {
+      for (auto& w : warnings_) result.response->warnings.push_back(std::move(w));
+    }
+    return result;
+  }
+
+ private:
+  HandleResult Dispatch() {
     const auto& seg = target_.segments;
     if (seg.size() == 1 && (seg[0] == "healthz" || seg[0] == "readyz" || seg[0] == "livez")) {
       return Respond(HttpResponse{200, "text/plain", "ok"});
@@ -126,7 +146,6 @@ class RequestContext {
     return Respond(NotFound());
   }
 
- private:
   static HandleResult Respond(HttpResponse response) { return HandleResult{std::move(response), std::nullopt}; }
 
   HttpResponse NotFound() const {
@@ -200,7 +219,8 @@ class RequestContext {
 
   HttpResponse ResourceList(const std::string& group, const std::string& version) const {
     json::array resources;
-    for (const auto& t : handler_.registry().types()) {
+    for (const auto& type : handler_.registry().types()) {
+      const ResourceType& t = *type;
       if (t.group != group || t.version != version) continue;
       resources.push_back(ResourceEntry(t));
       if (t.has_scale) {
@@ -238,7 +258,7 @@ class RequestContext {
     std::vector<std::string> rest(seg.begin() + static_cast<ptrdiff_t>(from), seg.end());
     ResourcePath path;
     if (rest.size() >= 3 && rest[0] == "namespaces") {
-      const ResourceType* t = handler_.registry().Find(group, version, rest[2]);
+      ResourceTypePtr t = handler_.registry().Find(group, version, rest[2]);
       if (t != nullptr && t->namespaced) {
         path.type = t;
         path.ns = rest[1];
@@ -262,27 +282,46 @@ class RequestContext {
   HandleResult Resource(const std::string& group, const std::string& version, size_t from) {
     auto path = ResolvePath(group, version, from);
     if (!path) return Respond(NotFound());
-    const bool status = path->subresource == "status" && path->type->has_status;
-    const bool scale = path->subresource == "scale" && path->type->has_scale;
-    if (!path->subresource.empty() && !status && !scale) return Respond(NotFound());
-    if (scale && !path->name.empty()) {
-      if (request_.method == "GET") return Respond(GetScale(*path));
-      if (request_.method == "PUT" || request_.method == "PATCH") return Respond(UpdateScale(*path));
+    HandleResult result = ResourceRequest(*path);
+    // A written CustomResourceDefinition is served (or no longer served) before the client hears back.
+    if (IsCustomResourceDefinitionType(*path->type) && request_.method != "GET" && result.response &&
+        result.response->status < 300) {
+      std::string name = path->name;
+      if (name.empty()) {
+        json::error_code ec;
+        json::value body = json::parse(result.response->body, ec);
+        if (const json::value* md = !ec && body.is_object() ? body.get_object().if_contains("metadata") : nullptr;
+            md && md->is_object()) {
+          if (const json::value* n = md->get_object().if_contains("name"); n && n->is_string()) name = n->get_string();
+        }
+      }
+      if (!name.empty()) SyncCustomResourceDefinition(handler_.registry(), handler_.store(), name);
+    }
+    return result;
+  }
+
+  HandleResult ResourceRequest(const ResourcePath& path) {
+    const bool status = path.subresource == "status" && path.type->has_status;
+    const bool scale = path.subresource == "scale" && path.type->has_scale;
+    if (!path.subresource.empty() && !status && !scale) return Respond(NotFound());
+    if (scale && !path.name.empty()) {
+      if (request_.method == "GET") return Respond(GetScale(path));
+      if (request_.method == "PUT" || request_.method == "PATCH") return Respond(UpdateScale(path));
       return Respond(MethodNotAllowed());
     }
     const std::string& method = request_.method;
-    if (path->name.empty()) {
+    if (path.name.empty()) {
       if (method == "GET") {
-        if (IsWatchQuery(target_.query)) return Watch(*path);
-        return Respond(List(*path));
+        if (IsWatchQuery(target_.query)) return Watch(path);
+        return Respond(List(path));
       }
-      if (method == "POST") return Respond(Create(*path));
+      if (method == "POST") return Respond(Create(path));
       return Respond(MethodNotAllowed());
     }
-    if (method == "GET") return Respond(Get(*path));
-    if (method == "PUT") return Respond(Update(*path));
-    if (method == "PATCH") return Respond(Patch(*path));
-    if (method == "DELETE" && path->subresource.empty()) return Respond(Delete(*path));
+    if (method == "GET") return Respond(Get(path));
+    if (method == "PUT") return Respond(Update(path));
+    if (method == "PATCH") return Respond(Patch(path));
+    if (method == "DELETE" && path.subresource.empty()) return Respond(Delete(path));
     return Respond(MethodNotAllowed());
   }
 
@@ -445,6 +484,51 @@ class RequestContext {
     return std::move(object);
   }
 
+  // What kube-apiserver checks of an object's contents before it stores `next` (`current`: the stored object,
+  // null on create): a CustomResourceDefinition must be valid; a custom resource is pruned and defaulted
+  // (unknown fields fail a Strict write or become warnings) and then validated as it will be stored — for
+  // /status the stored object with the new status, otherwise the new object with the stored status.
+  std::optional<ApiError> CheckContents(const ResourcePath& path, const json::object* current,
+                                        json::object& next) const {
+    const ResourceType& type = *path.type;
+    if (IsCustomResourceDefinitionType(type) && path.subresource.empty()) {
+      if (auto types = CustomResourceTypes(next); !types.ok()) return types.error();
+    }
+    if (type.schema == nullptr) return std::nullopt;
+    if (auto error = PruneCustomResource(type, next, ParseFieldValidation(QueryValue(target_.query, "fieldValidation")),
+                                         warnings_)) {
+      return error;
+    }
+    if (current == nullptr) return ValidateCustomResource(type, next);
+    const bool status_write = path.subresource == "status";
+    json::object effective = status_write ? *current : next;
+    if (status_write || type.has_status) {
+      const json::object& source = status_write ? next : *current;
+      if (const json::value* status = source.if_contains("status")) {
+        effective["status"] = *status;
+      } else {
+        effective.erase("status");
+      }
+    }
+    return ValidateCustomResource(type, effective);
+  }
+
+  // A custom resource created while its CRD was being deleted: the deletion removes the kind from the
+  // registry, then deletes the objects it finds; one created after that removal is taken back here, so none
+  // outlives its CRD. Returns the NotFound error then.
+  std::optional<ApiError> UnlessStillServed(const ResourcePath& path, const json::object& created,
+                                            Commit commit) const {
+    const ResourceType& type = *path.type;
+    if (type.crd_name.empty() || handler_.registry().Find(type.group, type.version, type.resource) != nullptr) {
+      return std::nullopt;
+    }
+    const json::value* name = created.at("metadata").get_object().if_contains("name");
+    if (commit == Commit::kYes && name != nullptr && name->is_string()) {
+      (void)handler_.store().Delete(type, path.ns, std::string(name->get_string()));
+    }
+    return ApiError{404, "NotFound", "the server could not find the requested resource"};
+  }
+
   HttpResponse Create(const ResourcePath& path) const {
     auto commit = CommitMode(WriteVerb::kCreate);
     if (!commit.ok()) return ErrorResponse(commit.error());
@@ -459,9 +543,11 @@ class RequestContext {
     if (path.type->has_status && !(path.type->group.empty() && path.type->resource == "namespaces")) {
       object->erase("status");
     }
+    if (auto error = CheckContents(path, nullptr, *object)) return ErrorResponse(*error);
     RecordUpdate(*path.type, nullptr, *object, FieldManager());
     auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), *commit);
     if (!created.ok()) return ErrorResponse(created.error());
+    if (auto gone = UnlessStillServed(path, **created, *commit)) return ErrorResponse(*gone);
     return JsonResponse(201, Served(*path.type, **created));
   }
 
@@ -505,6 +591,7 @@ class RequestContext {
         *path.type, path.ns, path.name,
         [&](const json::object& current) -> ApiResult<json::object> {
           json::object next = *object;
+          if (auto error = CheckContents(path, &current, next)) return *error;
           RecordWrite(path, current, next);
           return next;
         },
@@ -547,7 +634,9 @@ class RequestContext {
             result = ApplyMergePatch(current, *patch);
           }
           auto checked = CheckBody(path, std::move(result));
-          if (checked.ok()) RecordWrite(path, current, *checked);
+          if (!checked.ok()) return checked;
+          if (auto error = CheckContents(path, &current, *checked)) return *error;
+          RecordWrite(path, current, *checked);
           return checked;
         },
         Scope(path), *commit);
@@ -593,7 +682,10 @@ class RequestContext {
             [&](const json::object& current) -> ApiResult<json::object> {
               auto result = ServerSideApply(*path.type, &current, intent, manager, force);
               if (!result.ok()) return result.error();
-              return CheckBody(path, std::move(*result));
+              auto checked = CheckBody(path, std::move(*result));
+              if (!checked.ok()) return checked;
+              if (auto error = CheckContents(path, &current, *checked)) return *error;
+              return checked;
             },
             Scope(path), commit);
         if (!applied.ok()) return ErrorResponse(applied.error());
@@ -606,8 +698,12 @@ class RequestContext {
       if (!object.ok()) return ErrorResponse(object.error());
       (*object)["metadata"].get_object()["name"] = path.name;
       if (path.type->has_status) object->erase("status");
+      if (auto error = CheckContents(path, nullptr, *object)) return ErrorResponse(*error);
       auto created = handler_.store().Create(*path.type, path.ns, std::move(*object), commit);
-      if (created.ok()) return JsonResponse(201, Served(*path.type, **created));
+      if (created.ok()) {
+        if (auto gone = UnlessStillServed(path, **created, commit)) return ErrorResponse(*gone);
+        return JsonResponse(201, Served(*path.type, **created));
+      }
       if (created.error().reason != "AlreadyExists") return ErrorResponse(created.error());
     }
     return ErrorResponse(ConflictError(path.type->QualifiedResource(), path.name));
@@ -700,6 +796,7 @@ class RequestContext {
           if (!next["spec"].is_object()) next["spec"] = json::object();
           next["spec"].get_object()["replicas"] = replicas->get_int64();
           next["metadata"].get_object().erase("resourceVersion");
+          if (auto error = CheckContents(path, &current, next)) return *error;  // a custom resource's maximum
           RecordUpdate(*path.type, &current, next, FieldManager());
           return next;
         },
@@ -756,6 +853,7 @@ class RequestContext {
   const ApiHandler& handler_;
   const HttpRequest& request_;
   ParsedTarget target_;
+  mutable std::vector<std::string> warnings_;  // Warning headers of the response
 };
 
 }  // namespace
@@ -768,7 +866,7 @@ HttpResponse ApiHandler::UnauthorizedResponse() { return ErrorResponse(ApiError{
 
 std::string StatusBody(const ApiError& error) { return json::serialize(StatusObject(error)); }
 
-ApiHandler::ApiHandler(const ResourceRegistry& registry, ObjectStore& store, ServerInfo info)
+ApiHandler::ApiHandler(ResourceRegistry& registry, ObjectStore& store, ServerInfo info)
     : registry_(registry), store_(store), info_(std::move(info)) {}
 
 HandleResult ApiHandler::Handle(const HttpRequest& request) const { return RequestContext(*this, request).Handle(); }

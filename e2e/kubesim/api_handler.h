@@ -5,12 +5,14 @@
 // answered to aggregated-discovery Accept headers), the OpenAPI stubs kubectl needs (/openapi/v2 and
 // /openapi/v3), and GET/LIST/POST/PUT/PATCH (merge, JSON, strategic merge, server-side apply)/DELETE on
 // every registered resource and its /status and /scale subresources, with dryRun=All and field ownership
-// (managed_fields.h). GET and LIST answer Accept headers asking for a Table with one (see table.h). Errors
-// are Kubernetes Status bodies; with ServerInfo::token set, requests without that bearer token get 401.
-// A WATCH (?watch=1) is not answered by Handle(): it returns a WatchRequest, which the transport turns
-// into a WatchStream and streams.
+// (managed_fields.h). Writes of CustomResourceDefinitions change the kinds served at once
+// (custom_resources.h); custom resources are pruned, defaulted and validated against their schema, with
+// the fieldValidation directive (Strict, Warn, Ignore) as kube-apiserver applies it. GET and LIST answer Accept headers
+// asking for a Table with one (see table.h). Errors are Kubernetes Status bodies; with ServerInfo::token set, requests
+// without that bearer token get 401. A WATCH (?watch=1) is not answered by Handle(): it returns a WatchRequest, which
+// the transport turns into a WatchStream and streams.
 //
-// Thread-safe as far as the store is; the handler itself holds no mutable state.
+// Thread-safe as far as the store and registry are; the handler itself holds no mutable state.
 #pragma once
 
 #include <chrono>
@@ -39,10 +41,12 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Sent as `Warning: 299 - "<text>"` headers (kubectl prints them as `Warning: <text>`).
+  std::vector<std::string> warnings;
 };
 
 struct WatchRequest {
-  const ResourceType* type = nullptr;
+  ResourceTypePtr type;
   std::string ns;  // empty: all namespaces
   LabelSelector labels;
   FieldSelector fields;
@@ -71,7 +75,7 @@ struct ServerInfo {
 
 class ApiHandler {
  public:
-  ApiHandler(const ResourceRegistry& registry, ObjectStore& store, ServerInfo info = {});
+  ApiHandler(ResourceRegistry& registry, ObjectStore& store, ServerInfo info = {});
 
   HandleResult Handle(const HttpRequest& request) const;
   // Whether the request carries the bearer token (always true without ServerInfo::token).
@@ -79,12 +83,12 @@ class ApiHandler {
   // The 401 answer to a request without it.
   static HttpResponse UnauthorizedResponse();
 
-  const ResourceRegistry& registry() const { return registry_; }
+  ResourceRegistry& registry() const { return registry_; }
   const ServerInfo& info() const { return info_; }
   ObjectStore& store() const { return store_; }
 
  private:
-  const ResourceRegistry& registry_;
+  ResourceRegistry& registry_;
   ObjectStore& store_;
   ServerInfo info_;
 };

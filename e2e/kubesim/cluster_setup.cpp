@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "common/base/base64.h"
+#include "e2e/kubesim/custom_resources.h"
 #include "e2e/kubesim/defaulting.h"
 #include "e2e/kubesim/yaml_json.h"
 
@@ -47,14 +48,14 @@ ClusterNetwork ClusterNetworkFor(int index) {
 
 Status CreateSystemNamespaces(ObjectStore& store) {
   ResourceRegistry registry = MakeBuiltinRegistry();
-  const ResourceType* namespaces = registry.Find("", "v1", "namespaces");
+  const ResourceTypePtr namespaces = registry.Find("", "v1", "namespaces");
   for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     if (Status s = EnsureNamespace(store, *namespaces, name); !s.ok()) return s;
   }
   return OkStatus();
 }
 
-Status LoadSeed(ObjectStore& store, const ResourceRegistry& registry, std::string_view yaml,
+Status LoadSeed(ObjectStore& store, ResourceRegistry& registry, std::string_view yaml,
                 const std::vector<std::pair<std::string, std::string>>& vars) {
   auto documents = ParseYamlDocuments(SubstitutePlaceholders(yaml, vars));
   if (!documents.ok()) return documents.error();
@@ -81,12 +82,12 @@ Status LoadSeed(ObjectStore& store, const ResourceRegistry& registry, std::strin
   std::stable_partition(items.begin(), items.end(),
                         [](const Item& item) { return StringField(item.object, "kind") == "Namespace"; });
 
-  const ResourceType* namespaces = registry.Find("", "v1", "namespaces");
+  const ResourceTypePtr namespaces = registry.Find("", "v1", "namespaces");
   for (auto& item : items) {
     const std::string where = "document " + std::to_string(item.document);
     const std::string api_version = StringField(item.object, "apiVersion");
     const std::string kind = StringField(item.object, "kind");
-    const ResourceType* type = registry.FindByKind(api_version, kind);
+    const ResourceTypePtr type = registry.FindByKind(api_version, kind);
     if (type == nullptr) return MakeError(where + ": unknown kind " + kind + " in " + api_version);
     std::string ns;
     if (type->namespaced) {
@@ -96,9 +97,23 @@ Status LoadSeed(ObjectStore& store, const ResourceRegistry& registry, std::strin
     }
     ApplyDefaults(*type, item.object);
     const std::string name = MetadataString(item.object, "name");
+    if (type->schema != nullptr) {  // as the API would: pruned, defaulted, validated
+      std::vector<std::string> warnings;
+      if (auto error = PruneCustomResource(*type, item.object, FieldValidation::kIgnore, warnings)) {
+        return MakeError(where + ": " + error->message);
+      }
+      if (auto error = ValidateCustomResource(*type, item.object)) return MakeError(where + ": " + error->message);
+    }
+    if (IsCustomResourceDefinitionType(*type)) {
+      // Checked as the API checks it, then served at once, like one created through the API.
+      if (auto types = CustomResourceTypes(item.object); !types.ok()) {
+        return MakeError(where + ": " + types.error().message);
+      }
+    }
     auto created = store.Create(*type, ns, std::move(item.object));
     if (!created.ok() && type == namespaces && created.error().reason == "AlreadyExists") continue;
     if (!created.ok()) return MakeError(where + ": " + kind + " " + name + ": " + created.error().message);
+    if (IsCustomResourceDefinitionType(*type)) SyncCustomResourceDefinition(registry, store, name);
   }
   return OkStatus();
 }
@@ -113,56 +128,10 @@ Status RegisterCustomResources(ResourceRegistry& registry, std::string_view yaml
         StringField(doc.get_object(), "apiVersion") != "apiextensions.k8s.io/v1") {
       return MakeError(where + ": expected an apiextensions.k8s.io/v1 CustomResourceDefinition");
     }
-    const json::value* spec = doc.get_object().if_contains("spec");
-    const json::value* names = spec && spec->is_object() ? spec->get_object().if_contains("names") : nullptr;
-    const json::value* versions = spec && spec->is_object() ? spec->get_object().if_contains("versions") : nullptr;
-    if (!names || !names->is_object() || !versions || !versions->is_array()) {
-      return MakeError(where + ": spec.names and spec.versions are required");
-    }
-    ResourceType base;
-    base.group = StringField(spec->get_object(), "group");
-    base.resource = StringField(names->get_object(), "plural");
-    base.kind = StringField(names->get_object(), "kind");
-    base.singular = StringField(names->get_object(), "singular");
-    if (base.singular.empty()) {
-      base.singular = base.kind;
-      std::transform(base.singular.begin(), base.singular.end(), base.singular.begin(), ::tolower);
-    }
-    base.namespaced = StringField(spec->get_object(), "scope") != "Cluster";
-    base.builtin = false;
-    for (const char* list : {"shortNames", "categories"}) {
-      const json::value* values = names->get_object().if_contains(list);
-      if (!values || !values->is_array()) continue;
-      for (const auto& v : values->get_array()) {
-        if (!v.is_string()) continue;
-        (std::string_view(list) == "shortNames" ? base.short_names : base.categories).emplace_back(v.get_string());
-      }
-    }
-    if (base.group.empty() || base.resource.empty() || base.kind.empty()) {
-      return MakeError(where + ": spec.group, spec.names.plural and spec.names.kind are required");
-    }
-    for (const auto& v : versions->get_array()) {
-      if (!v.is_object()) continue;
-      const json::value* served = v.get_object().if_contains("served");
-      if (served && served->is_bool() && !served->get_bool()) continue;
-      ResourceType type = base;
-      type.version = StringField(v.get_object(), "name");
-      const json::value* sub = v.get_object().if_contains("subresources");
-      type.has_status = sub && sub->is_object() && sub->get_object().contains("status");
-      if (const json::value* columns = v.get_object().if_contains("additionalPrinterColumns");
-          columns && columns->is_array()) {
-        for (const auto& c : columns->get_array()) {
-          if (!c.is_object()) continue;
-          PrinterColumn column{StringField(c.get_object(), "name"), StringField(c.get_object(), "type"),
-                               StringField(c.get_object(), "jsonPath")};
-          if (const json::value* p = c.get_object().if_contains("priority"); p && p->is_int64()) {
-            column.priority = static_cast<int>(p->get_int64());
-          }
-          if (!column.name.empty() && !column.json_path.empty()) type.printer_columns.push_back(std::move(column));
-        }
-      }
-      if (type.version.empty()) return MakeError(where + ": every version needs a name");
-      registry.Add(std::move(type));
+    auto types = CustomResourceTypes(doc.get_object());
+    if (!types.ok()) return MakeError(where + ": " + types.error().message);
+    if (auto conflict = registry.SetCustomResource(MetadataString(doc.get_object(), "name"), std::move(*types))) {
+      return MakeError(where + ": " + conflict->message);
     }
   }
   return OkStatus();

@@ -34,14 +34,16 @@ Status CreateSystemNamespaces(ObjectStore& store);
 // Loads a seed: multi-document YAML (documents may be `kind: List`) whose `${NAME}` placeholders are
 // replaced from `vars` first. Namespaces are created before other objects, and a namespace an object
 // refers to is created when no document declares it. Objects keep their status as written (seeds describe
-// a cluster as controllers left it). Objects without a namespace go to "default". Fails, naming the
-// document, on an unknown kind or an object the store rejects; objects before that stay loaded.
-Status LoadSeed(ObjectStore& store, const ResourceRegistry& registry, std::string_view yaml,
+// a cluster as controllers left it). Objects without a namespace go to "default". A CustomResourceDefinition
+// is served from then on, as one created through the API (SyncCustomResourceDefinition; this is how --crds
+// loads them), so later documents may be of its kind. Fails, naming the document, on an unknown kind, an
+// invalid CRD or an object the store rejects; objects before that stay loaded.
+Status LoadSeed(ObjectStore& store, ResourceRegistry& registry, std::string_view yaml,
                 const std::vector<std::pair<std::string, std::string>>& vars);
 
-// Registers the kinds that CustomResourceDefinitions in `yaml` (multi-document) define: one ResourceType
-// per served version, with the status subresource where the CRD declares it. The CRD objects themselves
-// are stored by the caller (kubesim's main loads them like a seed). Fails, naming the document, on a document that is not a well-formed v1 CRD.
+// Registers the kinds that CustomResourceDefinitions in `yaml` (multi-document) define, without storing the
+// CRD objects (LoadSeed does both): one ResourceType per served version, as CustomResourceTypes() reads
+// them. Fails, naming the document, on a document that is not a valid v1 CRD or whose names are taken.
 Status RegisterCustomResources(ResourceRegistry& registry, std::string_view yaml);
 
 // A kubeconfig with one cluster, user and context named `name`, pointing at `server_url`; the user

@@ -26,6 +26,16 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 constexpr size_t kMaxBodyBytes = 32u << 20;
 
+// A Warning header value as kube-apiserver writes it: code 299, agent "-", the text quoted.
+std::string WarningHeader(const std::string& text) {
+  std::string quoted = "299 - \"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 // One client connection. `wake` interrupts a watch waiting for changes; `pending` records that the store
 // changed since the watch last looked.
 struct ConnectionBase {
@@ -189,6 +199,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
       res.set(http::field::content_type, response->content_type);
       res.set(http::field::cache_control, "no-cache, private");
       if (response->status == 429) res.set(http::field::retry_after, "1");
+      for (const auto& warning : response->warnings) res.insert(http::field::warning, WarningHeader(warning));
       res.keep_alive(req.keep_alive());
       res.body() = std::move(response->body);
       res.prepare_payload();

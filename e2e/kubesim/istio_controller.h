@@ -58,10 +58,11 @@ class IstioController {
   void Annotate(const boost::json::object& pod, const std::map<std::string, std::string>& annotations);
   void MirrorRoot(const std::string& root_pem);
 
-  const ResourceType& pods_;
-  const ResourceType& secrets_;
-  const ResourceType& config_maps_;
-  const ResourceType& namespaces_;
+  // Copies: the registry may replace or remove its entries while kubesim runs.
+  const ResourceType pods_;
+  const ResourceType secrets_;
+  const ResourceType config_maps_;
+  const ResourceType namespaces_;
   ObjectStore& store_;
   std::string cluster_name_;
   std::map<std::string, Loaded> istiods_;  // by pod uid

@@ -508,6 +508,136 @@ spec:
             "networking.istio.io/v1beta1 NONE 8443");
 }
 
+// A CRD applied with kubectl is served at once: established, its kind applied, listed with its printer
+// columns, validated against its schema, and gone with the CRD. Every step gets a fresh discovery cache, so
+// what kubectl sees is what the server says now.
+TEST_F(KubectlTest, CustomResourceDefinitionAtRunTime) {
+  int step = 0;
+  auto kubectl = [&](std::vector<std::string> args) {
+    args.push_back("--cache-dir=" + cluster_.dir() + "/cache-" + std::to_string(++step));
+    return cluster_.Kubectl(args);
+  };
+  auto run = [&](const std::vector<std::string>& args) {
+    ProcessOutput out = kubectl(args);
+    std::string command;
+    for (const auto& a : args) command += " " + a;
+    EXPECT_EQ(out.exit_code, 0) << "kubectl" << command << ":\n" << out.output;
+    return out.output;
+  };
+  auto crd = cluster_.WriteFile("crd.yaml", R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gizmos.test.vmesh.dev
+spec:
+  group: test.vmesh.dev
+  scope: Namespaced
+  names: {plural: gizmos, singular: gizmo, kind: Gizmo, shortNames: [gz]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Mode, type: string, jsonPath: .spec.mode}
+    - {name: Replicas, type: integer, jsonPath: .spec.replicas}
+    - {name: First-Host, type: string, jsonPath: ".spec.hosts[*]"}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [mode]
+            properties:
+              mode: {type: string, enum: [fast, safe]}
+              replicas: {type: integer, minimum: 0, maximum: 5, default: 1}
+              hosts: {type: array, items: {type: string}}
+          status:
+            type: object
+            properties:
+              state: {type: string}
+)");
+  ASSERT_TRUE(crd.ok());
+  EXPECT_NE(
+      run({"apply", "-f", *crd}).find("customresourcedefinition.apiextensions.k8s.io/gizmos.test.vmesh.dev created"),
+      std::string::npos);
+  EXPECT_NE(run({"wait", "--for", "condition=established", "--timeout=20s", "crd/gizmos.test.vmesh.dev"})
+                .find("condition met"),
+            std::string::npos);
+
+  std::string crds = run({"get", "crds"});
+  EXPECT_NE(crds.find("NAME                    CREATED AT"), std::string::npos) << crds;
+  EXPECT_NE(crds.find("gizmos.test.vmesh.dev   20"), std::string::npos) << crds;
+
+  auto cr = cluster_.WriteFile("cr.yaml", R"(apiVersion: test.vmesh.dev/v1
+kind: Gizmo
+metadata: {name: g1}
+spec: {mode: fast, hosts: [a.example.com, b.example.com]}
+)");
+  ASSERT_TRUE(cr.ok());
+  EXPECT_NE(run({"apply", "-f", *cr}).find("gizmo.test.vmesh.dev/g1 created"), std::string::npos);
+  std::string table = run({"get", "gizmos"});
+  EXPECT_NE(table.find("NAME   MODE   REPLICAS   FIRST-HOST      AGE"), std::string::npos) << table;
+  EXPECT_NE(table.find("g1     fast   1          a.example.com"), std::string::npos) << table;
+  EXPECT_EQ(run({"get", "gz", "g1", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"}), "1 1");
+  EXPECT_NE(run({"apply", "--server-side", "-f", *cr}).find("serverside-applied"), std::string::npos);
+
+  // Refused by the schema, naming the field; an unknown field is refused by kubectl's Strict validation.
+  auto bad = cluster_.WriteFile("bad.yaml", R"(apiVersion: test.vmesh.dev/v1
+kind: Gizmo
+metadata: {name: g2}
+spec: {mode: turbo, replicas: 9}
+)");
+  ASSERT_TRUE(bad.ok());
+  ProcessOutput refused = kubectl({"apply", "-f", *bad});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("The Gizmo \"g2\" is invalid"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("spec.mode: Unsupported value: \"turbo\": supported values: \"fast\", \"safe\""),
+            std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("spec.replicas: Invalid value: 9"), std::string::npos) << refused.output;
+  auto unknown = cluster_.WriteFile("unknown.yaml", R"(apiVersion: test.vmesh.dev/v1
+kind: Gizmo
+metadata: {name: g3}
+spec: {mode: safe, turbo: true}
+)");
+  ASSERT_TRUE(unknown.ok());
+  ProcessOutput strict = kubectl({"apply", "-f", *unknown});
+  EXPECT_NE(strict.exit_code, 0);
+  EXPECT_NE(strict.output.find("strict decoding error: unknown field \"spec.turbo\""), std::string::npos)
+      << strict.output;
+  ProcessOutput warned = kubectl({"apply", "--validate=warn", "-f", *unknown});
+  EXPECT_EQ(warned.exit_code, 0) << warned.output;
+  EXPECT_NE(warned.output.find("Warning: unknown field \"spec.turbo\""), std::string::npos) << warned.output;
+
+  EXPECT_NE(run({"delete", "crd", "gizmos.test.vmesh.dev"}).find("deleted"), std::string::npos);
+  ProcessOutput gone = kubectl({"get", "gizmos"});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_NE(gone.output.find("the server doesn't have a resource type \"gizmos\""), std::string::npos) << gone.output;
+}
+
+// Leases as leader election writes them: MicroTime kept to the microsecond, HOLDER printed.
+TEST_F(KubectlTest, Leases) {
+  Ok({"create", "namespace", "vmesh"});
+  Apply("lease.yaml", R"(apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: vmesh-hub, namespace: vmesh}
+spec:
+  holderIdentity: hub-0
+  leaseDurationSeconds: 15
+  acquireTime: "2026-12-03T13:51:18.123456Z"
+  renewTime: "2026-12-03T13:51:18.123456Z"
+  leaseTransitions: 0
+)");
+  std::string table = Ok({"get", "leases", "-n", "vmesh"});
+  EXPECT_NE(table.find("NAME        HOLDER   AGE"), std::string::npos) << table;
+  EXPECT_NE(table.find("vmesh-hub   hub-0"), std::string::npos) << table;
+  EXPECT_EQ(
+      Ok({"get", "lease", "vmesh-hub", "-n", "vmesh", "-o", "jsonpath={.spec.renewTime} {.spec.leaseDurationSeconds}"}),
+      "2026-12-03T13:51:18.123456Z 15");
+}
+
 // kubectl (client-go's kubeconfig loader) sends credentials only over TLS, so over kubesim's plain HTTP it
 // is refused; a client that sends the token (python3 here) is let in.
 TEST_F(KubectlTest, BearerToken) {

@@ -125,8 +125,6 @@ int main(int argc, char** argv) {
     if (!in) return Fail("cannot read CRDs " + file);
     std::stringstream text;
     text << in.rdbuf();
-    if (auto s = RegisterCustomResources(registry, text.str()); !s.ok())
-      return Fail("CRDs " + file + ": " + s.error().message);
     crd_texts.push_back(text.str());
   }
   ObjectStore::Options store_options;
@@ -135,7 +133,7 @@ int main(int argc, char** argv) {
   store_options.service_ip_prefix = network.service_ip_prefix;
   ObjectStore store(store_options);
   if (auto s = CreateSystemNamespaces(store); !s.ok()) return Fail(s.error().message);
-  // The CustomResourceDefinition objects themselves, readable like on a real API server.
+  // Created as through the API, so their kinds are served the same way as those of CRDs created later.
   for (size_t i = 0; i < crd_texts.size(); ++i) {
     if (auto s = LoadSeed(store, registry, crd_texts[i], {}); !s.ok())
       return Fail("CRDs " + crds[i] + ": " + s.error().message);

@@ -30,11 +30,12 @@ std::string StringAt(const json::object& object, std::string_view section, std::
   return std::string(v->value().get_string());
 }
 
-// Everything but metadata and status: what a change to bumps metadata.generation.
-json::object SpecPart(const json::object& object) {
+// What a change to bumps metadata.generation: everything but metadata, and but status for kinds with the
+// status subresource (as for custom resources: without it, status is just another field).
+json::object SpecPart(const json::object& object, bool has_status) {
   json::object out = object;
   out.erase("metadata");
-  out.erase("status");
+  if (has_status) out.erase("status");
   return out;
 }
 
@@ -326,7 +327,7 @@ ApiResult<ObjectPtr> ObjectStore::UpdateLocked(const ResourceType& type, const s
         metadata.erase(key);
       }
     }
-    if (SpecPart(updated) != SpecPart(old)) {
+    if (SpecPart(updated, type.has_status) != SpecPart(old, type.has_status)) {
       auto gen = old_metadata.find("generation");
       int64_t generation = gen != old_metadata.end() && gen->value().is_int64() ? gen->value().get_int64() : 0;
       metadata["generation"] = generation + 1;

@@ -4,10 +4,10 @@
 // Objects are Boost.JSON objects, stored per (group, resource, namespace, name); all versions of a
 // resource share storage, as in Kubernetes, so callers set apiVersion when they serve an object. The
 // store owns the server-set metadata: uid, creationTimestamp, resourceVersion (one counter for all kinds,
-// incremented on every change) and generation (1 at creation, bumped when anything outside metadata and
-// status changes). A write that changes nothing is a no-op: no new resourceVersion, no event. Deleting a
-// namespace deletes everything in it. Services get a cluster IP (and node ports for NodePort and
-// LoadBalancer types) when created without one, as kube-apiserver's allocators do. A dry-run write
+// incremented on every change) and generation (1 at creation, bumped when anything outside metadata — and
+// outside status, for kinds with the status subresource — changes). A write that changes nothing is a no-op: no new
+// resourceVersion, no event. Deleting a namespace deletes everything in it. Services get a cluster IP (and node ports
+// for NodePort and LoadBalancer types) when created without one, as kube-apiserver's allocators do. A dry-run write
 // (Commit::kDryRun) is checked and computed like a real one and returns the result, but changes nothing.
 //
 // Thread-safe: every method may be called from any thread. Change listeners run on the writing thread

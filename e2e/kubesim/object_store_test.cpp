@@ -48,9 +48,9 @@ class ObjectStoreTest : public ::testing::Test {
 
   ResourceRegistry registry_ = MakeBuiltinRegistry();
   ObjectStore store_;
-  const ResourceType* configmaps_;
-  const ResourceType* deployments_;
-  const ResourceType* namespaces_;
+  ResourceTypePtr configmaps_;
+  ResourceTypePtr deployments_;
+  ResourceTypePtr namespaces_;
 };
 
 TEST_F(ObjectStoreTest, CreateSetsServerMetadata) {
@@ -420,7 +420,7 @@ spec:
   - {name: v2alpha1, served: false, storage: false}
 )");
   ASSERT_TRUE(s.ok()) << s.error().message;
-  const ResourceType* v1 = registry.Find("example.com", "v1", "widgets");
+  ResourceTypePtr v1 = registry.Find("example.com", "v1", "widgets");
   ASSERT_NE(v1, nullptr);
   EXPECT_EQ(v1->kind, "Widget");
   EXPECT_FALSE(v1->namespaced);

@@ -2,38 +2,125 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 
 namespace vmesh::kubesim {
 
+ResourceRegistry::ResourceRegistry(const ResourceRegistry& other) : types_(other.types()) {}
+
+ResourceRegistry& ResourceRegistry::operator=(const ResourceRegistry& other) {
+  if (this == &other) return *this;
+  std::vector<ResourceTypePtr> types = other.types();
+  std::unique_lock lock(mu_);
+  types_ = std::move(types);
+  return *this;
+}
+
 void ResourceRegistry::Add(ResourceType type) {
+  auto shared = std::make_shared<const ResourceType>(std::move(type));
+  std::unique_lock lock(mu_);
   for (auto& existing : types_) {
-    if (existing.group == type.group && existing.version == type.version && existing.resource == type.resource) {
-      existing = std::move(type);
+    if (existing->group == shared->group && existing->version == shared->version &&
+        existing->resource == shared->resource) {
+      existing = std::move(shared);
       return;
     }
   }
-  types_.push_back(std::move(type));
+  types_.push_back(std::move(shared));
 }
 
-const ResourceType* ResourceRegistry::Find(const std::string& group, const std::string& version,
-                                           const std::string& resource) const {
+namespace {
+
+bool Contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// The first name of `wanted` that `existing` (another resource of the same group) already uses.
+std::optional<ResourceRegistry::NameConflict> ConflictBetween(const ResourceType& wanted,
+                                                              const ResourceType& existing) {
+  auto in_use = [](const char* reason, const std::string& name) {
+    return ResourceRegistry::NameConflict{reason, "\"" + name + "\" is already in use"};
+  };
+  const std::vector<std::string> existing_names = {existing.resource, existing.singular};
+  if (Contains(existing_names, wanted.resource) || Contains(existing.short_names, wanted.resource)) {
+    return in_use("PluralConflict", wanted.resource);
+  }
+  if (!wanted.singular.empty() &&
+      (Contains(existing_names, wanted.singular) || Contains(existing.short_names, wanted.singular))) {
+    return in_use("SingularConflict", wanted.singular);
+  }
+  for (const auto& short_name : wanted.short_names) {
+    if (Contains(existing_names, short_name) || Contains(existing.short_names, short_name)) {
+      return in_use("ShortNamesConflict", short_name);
+    }
+  }
+  if (wanted.kind == existing.kind) return in_use("KindConflict", wanted.kind);
+  if (wanted.kind + "List" == existing.kind) return in_use("ListKindConflict", wanted.kind + "List");
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ResourceRegistry::NameConflict> ResourceRegistry::SetCustomResource(const std::string& crd_name,
+                                                                                  std::vector<ResourceType> types) {
+  std::vector<ResourceTypePtr> shared;
+  for (auto& t : types) {
+    t.crd_name = crd_name;
+    shared.push_back(std::make_shared<const ResourceType>(std::move(t)));
+  }
+  std::unique_lock lock(mu_);
+  for (const auto& wanted : shared) {
+    for (const auto& existing : types_) {
+      if (existing->crd_name == crd_name || existing->group != wanted->group) continue;
+      if (auto conflict = ConflictBetween(*wanted, *existing)) return conflict;
+    }
+  }
+  std::erase_if(types_, [&](const ResourceTypePtr& t) { return t->crd_name == crd_name; });
+  types_.insert(types_.end(), shared.begin(), shared.end());
+  return std::nullopt;
+}
+
+std::vector<ResourceTypePtr> ResourceRegistry::RemoveCustomResource(const std::string& crd_name) {
+  std::vector<ResourceTypePtr> removed;
+  std::unique_lock lock(mu_);
+  for (auto it = types_.begin(); it != types_.end();) {
+    if ((*it)->crd_name == crd_name && !crd_name.empty()) {
+      removed.push_back(*it);
+      it = types_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return removed;
+}
+
+ResourceTypePtr ResourceRegistry::Find(const std::string& group, const std::string& version,
+                                       const std::string& resource) const {
+  std::shared_lock lock(mu_);
   for (const auto& t : types_) {
-    if (t.group == group && t.version == version && t.resource == resource) return &t;
+    if (t->group == group && t->version == version && t->resource == resource) return t;
   }
   return nullptr;
 }
 
-const ResourceType* ResourceRegistry::FindByKind(const std::string& api_version, const std::string& kind) const {
+ResourceTypePtr ResourceRegistry::FindByKind(const std::string& api_version, const std::string& kind) const {
+  std::shared_lock lock(mu_);
   for (const auto& t : types_) {
-    if (t.kind == kind && t.GroupVersion() == api_version) return &t;
+    if (t->kind == kind && t->GroupVersion() == api_version) return t;
   }
   return nullptr;
+}
+
+std::vector<ResourceTypePtr> ResourceRegistry::types() const {
+  std::shared_lock lock(mu_);
+  return types_;
 }
 
 std::vector<std::string> ResourceRegistry::Groups() const {
+  std::shared_lock lock(mu_);
   std::vector<std::string> groups;
   for (const auto& t : types_) {
-    if (std::find(groups.begin(), groups.end(), t.group) == groups.end()) groups.push_back(t.group);
+    if (std::find(groups.begin(), groups.end(), t->group) == groups.end()) groups.push_back(t->group);
   }
   return groups;
 }
@@ -81,9 +168,10 @@ bool HigherPriority(const std::string& a, const std::string& b) {
 
 std::vector<std::string> ResourceRegistry::Versions(const std::string& group) const {
   std::vector<std::string> versions;
+  std::shared_lock lock(mu_);
   for (const auto& t : types_) {
-    if (t.group == group && std::find(versions.begin(), versions.end(), t.version) == versions.end()) {
-      versions.push_back(t.version);
+    if (t->group == group && std::find(versions.begin(), versions.end(), t->version) == versions.end()) {
+      versions.push_back(t->version);
     }
   }
   std::sort(versions.begin(), versions.end(), HigherPriority);
@@ -108,7 +196,7 @@ std::vector<ResourceType> BuiltinResourceTypes() {
       {"apps", "v1", "replicasets", "ReplicaSet", "replicaset", true, true, true, true, {"rs"}, {"all"}},
       {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", true, false, true, false, {}, {}},
       {"coordination.k8s.io", "v1", "leases", "Lease", "lease", true, false, true, false, {}, {}},
-      // The objects of --crds are stored as well, so that clients (the agent) can read a cluster's schemas.
+      // Creating, changing or deleting one registers, changes or removes its kinds (custom_resources.h).
       {"apiextensions.k8s.io",
        "v1",
        "customresourcedefinitions",

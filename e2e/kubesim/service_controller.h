@@ -43,10 +43,11 @@ class ServiceController {
   void AssignLoadBalancerIp(const boost::json::object& service);
   static std::string SliceName(const std::string& service);
 
-  const ResourceType& services_;
-  const ResourceType& endpoints_;
-  const ResourceType& endpoint_slices_;
-  const ResourceType& pods_;
+  // Copies: the registry may replace or remove its entries while kubesim runs.
+  const ResourceType services_;
+  const ResourceType endpoints_;
+  const ResourceType endpoint_slices_;
+  const ResourceType pods_;
   ObjectStore& store_;
   ClusterNetwork network_;
   uint32_t next_load_balancer_ = 0;

@@ -36,6 +36,76 @@ int64_t Int(const json::object& o, std::initializer_list<std::string_view> path)
 
 std::string Or(std::string s, const char* fallback) { return s.empty() ? fallback : s; }
 
+// One step of the simple JSONPath of a printer column: a field, an index, or every item ([*]).
+struct PathStep {
+  std::string field;  // empty for an index step
+  int index = -1;     // -1 with an empty field: [*]
+};
+
+// ".spec.hosts", ".spec.ports[0].name", ".spec.hosts[*]", ".metadata.labels['app']" (also with {} around).
+std::vector<PathStep> ParseJsonPath(std::string_view path) {
+  std::vector<PathStep> steps;
+  if (path.starts_with("{") && path.ends_with("}")) path = path.substr(1, path.size() - 2);
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      ++i;
+      continue;
+    }
+    if (path[i] == '[') {
+      const size_t close = path.find(']', i);
+      if (close == std::string_view::npos) break;
+      std::string_view inner = path.substr(i + 1, close - i - 1);
+      i = close + 1;
+      if (inner == "*") {
+        steps.push_back(PathStep{"", -1});
+      } else if (inner.size() >= 2 && (inner.front() == '\'' || inner.front() == '"')) {
+        steps.push_back(PathStep{std::string(inner.substr(1, inner.size() - 2)), -1});
+      } else {
+        int index = 0;
+        for (char c : inner) index = index * 10 + (c - '0');
+        steps.push_back(PathStep{"", index});
+      }
+      continue;
+    }
+    const size_t end = path.find_first_of(".[", i);
+    steps.push_back(PathStep{std::string(path.substr(i, end == std::string_view::npos ? path.npos : end - i)), -1});
+    i = end == std::string_view::npos ? path.size() : end;
+  }
+  return steps;
+}
+
+std::vector<const json::value*> EvaluateJsonPath(const json::object& root, const std::vector<PathStep>& steps) {
+  std::vector<const json::value*> current;
+  bool at_root = true;
+  for (const auto& step : steps) {
+    std::vector<const json::value*> next;
+    auto visit = [&](const json::value* v, const json::object* o) {
+      if (!step.field.empty()) {
+        if (o == nullptr && v != nullptr) o = v->if_object();
+        if (o != nullptr) {
+          if (const json::value* child = o->if_contains(step.field)) next.push_back(child);
+        }
+      } else if (v != nullptr && v->is_array()) {
+        const json::array& a = v->get_array();
+        if (step.index < 0) {
+          for (const auto& item : a) next.push_back(&item);
+        } else if (static_cast<size_t>(step.index) < a.size()) {
+          next.push_back(&a[static_cast<size_t>(step.index)]);
+        }
+      }
+    };
+    if (at_root) {
+      visit(nullptr, &root);
+      at_root = false;
+    } else {
+      for (const json::value* v : current) visit(v, nullptr);
+    }
+    current = std::move(next);
+  }
+  return current;
+}
+
 struct Column {
   std::string name;
   std::string type;  // "string", "integer", "date", ...
@@ -191,25 +261,20 @@ std::vector<Column> ColumnsFor(const ResourceType& type, std::chrono::system_clo
   if (!type.printer_columns.empty()) {
     std::vector<Column> columns = {name};
     for (const auto& pc : type.printer_columns) {
-      std::vector<std::string> keys;
-      std::string_view path = pc.json_path;
-      if (path.starts_with(".")) path.remove_prefix(1);
-      while (!path.empty()) {
-        size_t dot = path.find('.');
-        keys.emplace_back(path.substr(0, dot));
-        path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
-      }
+      const std::vector<PathStep> steps = ParseJsonPath(pc.json_path);
       const bool date = pc.type == "date";
-      columns.push_back(Column{pc.name, pc.type, pc.priority, [keys, date, age](const json::object& o) -> json::value {
-                                 const json::object* current = &o;
-                                 const json::value* v = nullptr;
-                                 for (const auto& k : keys) {
-                                   v = current ? current->if_contains(k) : nullptr;
-                                   if (v == nullptr) return nullptr;
-                                   current = v->is_object() ? &v->get_object() : nullptr;
-                                 }
-                                 if (date && keys == std::vector<std::string>{"metadata", "creationTimestamp"}) {
-                                   return age.cell(o);
+      columns.push_back(Column{pc.name, pc.type, pc.priority, [steps, date, now](const json::object& o) -> json::value {
+                                 std::vector<const json::value*> results = EvaluateJsonPath(o, steps);
+                                 if (results.empty()) return nullptr;
+                                 // kube-apiserver prints the first result only ("as we only support simple
+                                 // JSON path"), so `.spec.hosts[*]` shows the first host.
+                                 const json::value* v = results.front();
+                                 if (date && v->is_string()) {
+                                   auto at = ParseRfc3339(std::string(v->get_string()));
+                                   if (at.ok()) {
+                                     return json::string(
+                                         HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - *at)));
+                                   }
                                  }
                                  if (v->is_array() || v->is_object()) return json::string(json::serialize(*v));
                                  return *v;
@@ -282,6 +347,10 @@ std::vector<Column> ColumnsFor(const ResourceType& type, std::chrono::system_clo
       if (r == "secrets") return {name, str("Type", 0, {"type"}, "Opaque"), data, age};
       return {name, data, age};
     }
+  } else if (type.group == "apiextensions.k8s.io" && r == "customresourcedefinitions") {
+    return {name, str("Created At", 0, {"metadata", "creationTimestamp"}, "")};
+  } else if (type.group == "coordination.k8s.io" && r == "leases") {
+    return {name, str("Holder", 0, {"spec", "holderIdentity"}, ""), age};
   } else if (type.group == "apps") {
     if (r == "deployments") {
       return {name,

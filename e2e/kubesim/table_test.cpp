@@ -72,9 +72,11 @@ TEST(TableTest, DeploymentsServicesAndDefaults) {
                   now);
   EXPECT_EQ(services.at("rows").at(0).at("cells"),
             json::parse(R"(["gw","LoadBalancer","10.96.0.9","172.18.0.1","15443/TCP","<unknown>","<none>"])"));
-  json::object leases =
-      RenderTable(*registry.Find("coordination.k8s.io", "v1", "leases"), {Obj(R"({"metadata":{"name":"l"}})")}, now);
-  EXPECT_EQ(leases.at("columnDefinitions").as_array().size(), 2u);  // Name, Age
+  json::object leases = RenderTable(*registry.Find("coordination.k8s.io", "v1", "leases"),
+                                    {Obj(R"({"metadata":{"name":"l"},"spec":{"holderIdentity":"hub-0"}})")}, now);
+  ASSERT_EQ(leases.at("columnDefinitions").as_array().size(), 3u);  // Name, Holder, Age
+  EXPECT_EQ(leases.at("columnDefinitions").at(1).at("name"), "Holder");
+  EXPECT_EQ(leases.at("rows").at(0).at("cells").at(1), "hub-0");
 }
 
 TEST(TableTest, CustomResourcePrinterColumns) {

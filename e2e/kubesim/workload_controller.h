@@ -62,11 +62,12 @@ class WorkloadController {
   std::vector<ObjectPtr> Items(const ResourceType& type, const std::string& ns) const;
   std::string NextPodIp();
 
-  const ResourceType& deployments_;
-  const ResourceType& replica_sets_;
-  const ResourceType& stateful_sets_;
-  const ResourceType& daemon_sets_;
-  const ResourceType& pods_;
+  // Copies: the registry may replace or remove its entries while kubesim runs.
+  const ResourceType deployments_;
+  const ResourceType replica_sets_;
+  const ResourceType stateful_sets_;
+  const ResourceType daemon_sets_;
+  const ResourceType pods_;
   ObjectStore& store_;
   Options options_;
   std::map<std::string, std::chrono::steady_clock::time_point> pod_first_seen_;  // by uid

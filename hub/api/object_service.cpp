@@ -88,6 +88,8 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
   auto current = store.GetObject(kind, meta.namespace_(), meta.name());
   if (!current.ok()) return current.error();
   StoredObject row;
+  // The uid, generation and creationTimestamp below are what the embedded stores keep; the Kubernetes store ignores
+  // them and returns the API server's.
   if (current->has_value()) {
     Result<T> existing = decode(**current);
     if (!existing.ok()) return existing.error();
@@ -126,7 +128,8 @@ Result<ApplyResult> ApplyTyped(Store& store, const std::string& kind, T incoming
   row.body = std::move(*body);
   auto stored = store.PutObject(row, expected);
   if (!stored.ok()) return stored.error();  // a conflict carries ErrorCode::kConflict
-  result.generation = row.generation;
+  // What the store assigned wins: the Kubernetes store's API server sets uid, generation and creationTimestamp.
+  result.generation = stored->generation;
   return result;
 }
 

@@ -5,7 +5,9 @@
 // validation error) changes nothing and returns every error. Accepted objects are created (uid, generation 1,
 // creationTimestamp) or updated: generation goes up only when the spec changes, status is kept, and the
 // write is optimistic — against the resourceVersion the manifest carries, if any (a stale one is a conflict),
-// else against the version read just before writing. An unchanged object is not written at all.
+// else against the version read just before writing. An unchanged object is not written at all. The uid,
+// generation, creationTimestamp and resourceVersion reported are the store's (with the Kubernetes store, the API
+// server's), so objects created elsewhere (kubectl) are read, updated and status-written alike.
 //
 // Secrets (v1 Secret, e.g. a VirtualMesh's user-provided root CA, see common/api/secret.h) are stored with
 // stringData merged into data; their generation goes up when type or data change. Values that are not public

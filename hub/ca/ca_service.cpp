@@ -81,6 +81,7 @@ Result<RootCa> CaService::EnsureGeneratedRoot(const std::string& virtual_mesh,
   if (!key.ok()) return key.error().Wrap("root key for " + virtual_mesh);
   const TimePoint now = clock_();
   const std::uint32_t days = generated.ttl_days() == 0 ? kDefaultRootTtlDays : generated.ttl_days();
+  if (Status s = MaySign("the root CA of " + virtual_mesh); !s.ok()) return s.error();
   auto cert = pki::IssueRootCa(*key,
                                {.organization = OrgOr(generated.org_name()),
                                 .common_name = "vmesh root CA " + virtual_mesh,
@@ -144,6 +145,13 @@ Result<RootCa> CaService::ImportRoot(const std::string& virtual_mesh, const std:
   return Build(*stored);
 }
 
+Status CaService::MaySign(const std::string& what) const {
+  if (!signing_guard_) return OkStatus();
+  Status s = signing_guard_();
+  if (s.ok()) return s;
+  return MakeError("refusing to sign " + what + ": " + s.error().message, ErrorCode::kUnavailable);
+}
+
 Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, const IntermediateRequest& request) {
   const api::v1::MeshSpec& mesh = request.mesh.spec();
   const std::string& mesh_name = request.mesh.metadata().name();
@@ -176,6 +184,7 @@ Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, cons
       .ttl = intermediate_ttl_ ? *intermediate_ttl_ : std::chrono::seconds(std::chrono::hours(24) * days),
       .required_key = SpecFor(request.options)};
   const TimePoint now = clock_();
+  if (Status s = MaySign("an intermediate for mesh " + mesh_name); !s.ok()) return s.error();
   auto cert = pki::IssueIntermediate(root.signer, *csr, profile, now);
   if (!cert.ok()) return cert.error().Wrap("intermediate for mesh " + mesh_name);
   auto key = cert->public_key();

@@ -13,6 +13,7 @@
 // Thread-safe: the Store serializes; roots are immutable once loaded.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -79,13 +80,20 @@ class CaService {
   // set-ups and tests that watch rotation. Call before issuing (not synchronized).
   void set_intermediate_ttl(std::chrono::seconds ttl) { intermediate_ttl_ = ttl; }
 
+  // Fencing (docs/hub-on-kubernetes.md): asked immediately before every signature (a generated root's
+  // self-signature, every intermediate). When it fails, nothing is signed and the call fails with kUnavailable:
+  // "refusing to sign <what>: <the guard's reason>". Call before issuing (not synchronized); none: always sign.
+  void set_signing_guard(std::function<Status()> guard) { signing_guard_ = std::move(guard); }
+
  private:
   Result<RootCa> Build(const RootCaRecord& record);
+  Status MaySign(const std::string& what) const;
 
   Store& store_;
   std::optional<std::string> kek_;
   std::function<TimePoint()> clock_;
   std::optional<std::chrono::seconds> intermediate_ttl_;
+  std::function<Status()> signing_guard_;
 };
 
 }  // namespace vmesh::hub

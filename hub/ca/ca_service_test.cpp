@@ -111,6 +111,31 @@ TEST_F(CaServiceTest, IntermediateContentIsDecidedByTheHub) {
   EXPECT_EQ(records[0].public_key_fingerprint, agent_key_->public_key().Fingerprint());
 }
 
+// Fencing: with the guard failing nothing is signed (no root is generated, no intermediate issued or recorded).
+TEST_F(CaServiceTest, FencedServiceSignsNothing) {
+  bool leading = true;
+  ca_->set_signing_guard([&]() -> Status {
+    if (leading) return OkStatus();
+    return MakeError("not the leader; lease vmesh/vmesh-hub held by hub-b");
+  });
+  auto root = ca_->EnsureGeneratedRoot("vmesh/vm1", ecdsa_);
+  ASSERT_TRUE(root.ok()) << root.error().message;
+  leading = false;
+  auto issued = ca_->IssueIntermediate(*root, Request("c1"));
+  ASSERT_FALSE(issued.ok());
+  EXPECT_EQ(issued.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(issued.error().message,
+            "refusing to sign an intermediate for mesh istiod-istio-system-c1: not the leader; lease vmesh/vmesh-hub "
+            "held by hub-b");
+  EXPECT_TRUE(store_->ListIssuedCertificates()->empty());
+  auto other = ca_->EnsureGeneratedRoot("vmesh/vm2", ecdsa_);
+  ASSERT_FALSE(other.ok());
+  EXPECT_THAT(other.error().message, HasSubstr("refusing to sign the root CA of vmesh/vm2"));
+  EXPECT_FALSE(store_->GetRootCa("vmesh/vm2")->has_value());
+  // The existing root still loads (no signature involved).
+  EXPECT_TRUE(ca_->EnsureGeneratedRoot("vmesh/vm1", ecdsa_).ok());
+}
+
 TEST_F(CaServiceTest, CsrForAnotherClustersMeshIsRefused) {
   auto root = *ca_->EnsureGeneratedRoot("vmesh/vm1", ecdsa_);
   auto issued = ca_->IssueIntermediate(root, Request("c2"));

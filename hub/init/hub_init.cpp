@@ -170,33 +170,48 @@ Result<RotatedAdmin> RotateAdminCredential(Store& store, const pki::CaSigner& li
   return RotatedAdmin{cert->ToPem(), cert->serial_hex()};
 }
 
-Result<InitReport> InitHub(const InitOptions& options, TimePoint now) {
+namespace {
+
+struct ServerSans {
+  std::vector<std::string> dns = {"localhost"};
+  std::vector<std::string> ip = {"127.0.0.1"};
+};
+
+// Checks the options before anything is created; the server certificate's SANs.
+Result<ServerSans> CheckInitOptions(const InitOptions& options) {
   if (options.data_dir.empty()) return MakeError("--data-dir is required");
   if (auto problem = api::Dns1123SubdomainProblem(options.hub_name)) {
     return MakeError("--hub-name " + api::QuoteValue(options.hub_name) + " " + *problem);
   }
-  std::vector<std::string> dns_sans = {"localhost"};
-  std::vector<std::string> ip_sans = {"127.0.0.1"};
+  ServerSans sans;
   for (const std::string& host : options.advertise_hosts) {
     if (IsIpAddress(host)) {
-      if (std::find(ip_sans.begin(), ip_sans.end(), host) == ip_sans.end()) ip_sans.push_back(host);
+      if (std::find(sans.ip.begin(), sans.ip.end(), host) == sans.ip.end()) sans.ip.push_back(host);
     } else if (api::IsDns1123Subdomain(host) || (host.rfind("*.", 0) == 0 && api::IsDns1123Subdomain(host.substr(2)))) {
-      if (std::find(dns_sans.begin(), dns_sans.end(), host) == dns_sans.end()) dns_sans.push_back(host);
+      if (std::find(sans.dns.begin(), sans.dns.end(), host) == sans.dns.end()) sans.dns.push_back(host);
     } else {
       return MakeError("--advertise-host " + api::QuoteValue(host) + " is neither an IP address nor a DNS name");
     }
   }
+  return sans;
+}
+
+}  // namespace
+
+Result<InitReport> InitHub(Store& store, const InitOptions& options, TimePoint now) {
+  auto sans = CheckInitOptions(options);
+  if (!sans.ok()) return sans.error();
+  const std::vector<std::string>& dns_sans = sans->dns;
+  const std::vector<std::string>& ip_sans = sans->ip;
 
   if (Status s = MakeDirectories(options.data_dir, 0700); !s.ok()) return s.error();
-  auto store = OpenSqliteStore(StorePath(options.data_dir));
-  if (!store.ok()) return store.error();
   InitReport report;
 
-  auto name = (*store)->PutSettingIfAbsent(kHubNameSetting, options.hub_name);
+  auto name = store.PutSettingIfAbsent(kHubNameSetting, options.hub_name);
   if (!name.ok()) return name.error();
   report.hub_name = *name;
 
-  auto existing_ca = (*store)->GetLinkCa();
+  auto existing_ca = store.GetLinkCa();
   if (!existing_ca.ok()) return existing_ca.error();
   if (existing_ca->has_value()) {
     report.kept.push_back("link CA");
@@ -214,18 +229,18 @@ Result<InitReport> InitHub(const InitOptions& options, TimePoint now) {
       pki::Cleanse(stored_key);
       stored_key = std::move(*sealed);
     }
-    Status put = (*store)->PutLinkCa({cert->ToPem(), stored_key});
+    Status put = store.PutLinkCa({cert->ToPem(), stored_key});
     pki::Cleanse(stored_key);
     if (!put.ok()) return put.error();
     report.created.push_back("link CA");
   }
   if (options.key_encryption_key) {
     // A link CA (or roots) stored in plain by an earlier init or serve without the key.
-    auto sealed = SealKeysAtRest(**store, *options.key_encryption_key);
+    auto sealed = SealKeysAtRest(store, *options.key_encryption_key);
     if (!sealed.ok()) return sealed.error();
     if (sealed->link_ca_sealed) report.created.push_back("sealed link CA key");
   }
-  auto ca = LoadLinkCa(**store, options.key_encryption_key);
+  auto ca = LoadLinkCa(store, options.key_encryption_key);
   if (!ca.ok()) return ca.error();
 
   const std::string cert_path = ServerCertificatePath(options.data_dir);
@@ -255,7 +270,7 @@ Result<InitReport> InitHub(const InitOptions& options, TimePoint now) {
   const std::string admin_path = AdminConfigPath(options.data_dir);
   if (FileExists(admin_path)) {
     report.kept.push_back(admin_path);
-    auto pinned = PinAdminCredentialOnce(**store, *ca, report.hub_name, admin_path, now);
+    auto pinned = PinAdminCredentialOnce(store, *ca, report.hub_name, admin_path, now);
     if (!pinned.ok()) return pinned.error();
     if (pinned->has_value()) report.created.push_back("pinned admin certificate serial " + **pinned);
   } else {
@@ -273,11 +288,19 @@ Result<InitReport> InitHub(const InitOptions& options, TimePoint now) {
     pki::SecureString encoded(api::Encode(admin, api::Format::kYaml));
     pki::Cleanse(*admin.mutable_client_key());
     // Pinned before the file exists: a credential on disk is always one the API accepts.
-    if (Status s = (*store)->AddAdminCredential(CredentialOf(*cert, now)); !s.ok()) return s.error();
+    if (Status s = store.AddAdminCredential(CredentialOf(*cert, now)); !s.ok()) return s.error();
     if (Status s = WriteNewFile(admin_path, encoded.value(), 0600); !s.ok()) return s.error();
     report.created.push_back(admin_path);
   }
   return report;
+}
+
+Result<InitReport> InitHub(const InitOptions& options, TimePoint now) {
+  if (auto checked = CheckInitOptions(options); !checked.ok()) return checked.error();
+  if (Status s = MakeDirectories(options.data_dir, 0700); !s.ok()) return s.error();
+  auto store = OpenSqliteStore(StorePath(options.data_dir));
+  if (!store.ok()) return store.error();
+  return InitHub(**store, options, now);
 }
 
 }  // namespace vmesh::hub

@@ -3,7 +3,8 @@
 // missing is created.
 //
 // Data directory layout (mode 0700):
-//   hub.db              SQLite store (0600): the link CA (certificate + key, sealed with AES-256-GCM when a
+//   hub.db              SQLite store (absent with the Kubernetes store, which holds the same in the cluster) (0600):
+//   the link CA (certificate + key, sealed with AES-256-GCM when a
 //                       key-encryption key is configured), the hub name, pinned admin serials, clusters, ...
 //   server.crt          the hub's TLS server certificate (agent and API endpoints), chained to the link CA
 //   server.key          its key (0600)
@@ -41,6 +42,11 @@ struct InitReport {
   std::vector<std::string> kept;
 };
 
+// Creates what is missing in `store` (hub name, link CA, the admin credential's pin) and in options.data_dir (server
+// certificate and key, admin.vmeshconfig); keeps what exists. The store is SQLite (hub.db in the data directory)
+// or the Kubernetes store (shared by the replicas, each of which may have its own data directory).
+Result<InitReport> InitHub(Store& store, const InitOptions& options, TimePoint now);
+// The SQLite store: opens (creating) DIR/hub.db, then InitHub(store, ...).
 Result<InitReport> InitHub(const InitOptions& options, TimePoint now);
 
 // The link CA as a signer, from the store. A sealed key needs `key_encryption_key`; without it, or with the

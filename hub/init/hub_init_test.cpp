@@ -12,6 +12,7 @@
 #include "common/pki/csr.h"
 #include "common/pki/issuer.h"
 #include "common/pki/verify.h"
+#include "hub/store/memory_store.h"
 #include "hub/store/sqlite.h"
 #include "vmesh/config/v1/config.pb.h"
 
@@ -104,6 +105,31 @@ TEST_F(HubInitTest, MissingPiecesAreRecreatedAroundTheExistingLinkCa) {
   config::v1::AdminConfig admin;
   ASSERT_TRUE(api::DecodeInto(*ReadFile(AdminConfigPath(options_.data_dir)), &admin).empty());
   EXPECT_EQ(admin.hub_ca(), ca);
+}
+
+// The Kubernetes store's case: one shared store, a data directory per replica. The second replica's init keeps
+// the store's hub name and link CA and makes its own server certificate and admin credential from that CA.
+TEST_F(HubInitTest, ASharedStoreServesReplicasWithTheirOwnDataDirectories) {
+  StorePtr store = MakeMemoryStore();
+  auto first = InitHub(*store, options_, now_);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_FALSE(std::filesystem::exists(StorePath(options_.data_dir))) << "no SQLite file with another store";
+  EXPECT_THAT(first->created, Contains("link CA"));
+  InitOptions second = options_;
+  second.data_dir = root_ + "/replica-2";
+  second.hub_name = "other-name";
+  auto again = InitHub(*store, second, now_);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->hub_name, "hub-a");
+  EXPECT_THAT(again->kept, Contains("link CA"));
+  EXPECT_THAT(again->created, Contains(ServerCertificatePath(second.data_dir)));
+  EXPECT_THAT(again->created, Contains(AdminConfigPath(second.data_dir)));
+  auto ca = LoadLinkCa(*store);
+  ASSERT_TRUE(ca.ok());
+  auto server = pki::ParsePemBundle(*ReadFile(ServerCertificatePath(second.data_dir)));
+  ASSERT_TRUE(server.ok());
+  EXPECT_TRUE(pki::VerifyChain(server->front(), {ca->certificate()}, {}, now_).ok());
+  EXPECT_EQ(store->ListAdminCredentials()->size(), 2u) << "each replica's admin credential is pinned";
 }
 
 TEST_F(HubInitTest, BadFlagsAreNamed) {

@@ -81,6 +81,12 @@ Result<pki::Certificate> RegistrationService::IssueIdentity(const std::string& c
   profile.uri_sans = {AgentSpiffeId(options_.hub_name, cluster)};
   profile.client_auth = true;
   profile.ttl = options_.identity_ttl;
+  if (signing_guard_) {
+    if (Status s = signing_guard_(); !s.ok()) {
+      return MakeError("refusing to sign the identity of cluster " + cluster + ": " + s.error().message,
+                       ErrorCode::kUnavailable);
+    }
+  }
   auto cert = pki::IssueLeaf(link_ca_, *csr, profile, clock_());
   if (!cert.ok()) return cert.error().Wrap("identity CSR").WithCode(ErrorCode::kInvalidArgument);
   return cert;

@@ -68,6 +68,11 @@ class RegistrationService {
 
   const pki::CaSigner& link_ca() const { return link_ca_; }
 
+  // Fencing (docs/hub-on-kubernetes.md): asked immediately before every agent identity is signed (bootstrap and
+  // renewal). When it fails nothing is signed, no token is consumed, and the call fails with kUnavailable:
+  // "refusing to sign the identity of cluster C: <the guard's reason>". Set before use (not synchronized).
+  void set_signing_guard(std::function<Status()> guard) { signing_guard_ = std::move(guard); }
+
  private:
   Result<pki::Certificate> IssueIdentity(const std::string& cluster, const std::string& csr_pem);
 
@@ -75,6 +80,7 @@ class RegistrationService {
   pki::CaSigner link_ca_;
   RegistrationOptions options_;
   Clock clock_;
+  std::function<Status()> signing_guard_;
 };
 
 }  // namespace vmesh::hub

@@ -138,4 +138,28 @@ TEST_F(RegistrationTest, DeregisterRevokesAndRenewalRecordsANewIdentity) {
 }
 
 }  // namespace
+// Fencing: a replica that lost the lease refuses to sign, and the refusal costs the agent nothing (the token stays
+// good for the leader).
+TEST_F(RegistrationTest, FencedServiceSignsNoIdentityAndKeepsTheToken) {
+  bool leading = false;
+  service_->set_signing_guard([&]() -> Status {
+    if (leading) return OkStatus();
+    return MakeError("not the leader; lease vmesh/vmesh-hub held by hub-b");
+  });
+  auto bundle = *service_->Register("cluster-1", 1h);
+  auto refused = service_->Bootstrap(Request(bundle));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(refused.error().message,
+            "refusing to sign the identity of cluster cluster-1: not the leader; lease vmesh/vmesh-hub held by hub-b");
+  EXPECT_EQ((*store_->GetCluster("cluster-1"))->identity_serial, "");
+  leading = true;
+  auto response = service_->Bootstrap(Request(bundle));
+  ASSERT_TRUE(response.ok()) << response.error().message;
+  leading = false;
+  auto renewal = service_->RenewIdentity("cluster-1", pki::Csr::Create(*agent_key_, {})->ToPem());
+  ASSERT_FALSE(renewal.ok());
+  EXPECT_THAT(renewal.error().message, HasSubstr("refusing to sign the identity of cluster cluster-1"));
+}
+
 }  // namespace vmesh::hub

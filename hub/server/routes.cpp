@@ -572,7 +572,10 @@ link::HttpResponse HubRoutes::Api(const link::HttpRequest& request) const {
 }
 
 void InstallApiRoutes(link::Server& server, const HubRoutes& routes) {
-  auto handler = [&routes](const link::HttpRequest& r) { return routes.Api(r); };
+  InstallApiRoutes(server, [&routes](const link::HttpRequest& r) { return routes.Api(r); });
+}
+
+void InstallApiRoutes(link::Server& server, std::function<link::HttpResponse(const link::HttpRequest&)> handler) {
   for (const char* open : {"/healthz", "/readyz", "/metrics"}) {
     server.Handle(open, link::HttpRoute{link::ClientCertPolicy::kOptional, handler});
   }

@@ -25,6 +25,8 @@
 // Errors are text/plain, one line per problem: 400 bad input, 403 not admin, 404 not found, 405 wrong method,
 // 409 conflict, 500 internal, 503 not ready.
 //
+// vmesh-hub serves these through a RoleGate (role_gate.h): a replica that is not the leader answers 503 instead.
+//
 // Thread safety: handlers may run concurrently on any io thread; the services they call are thread-safe.
 #pragma once
 
@@ -84,6 +86,8 @@ struct HubRoutes {
 // /v1/objects/<kind> is registered for every accepted spelling of every kind, and "/v1/objects/" for a transport
 // that routes by prefix.
 void InstallApiRoutes(link::Server& server, const HubRoutes& routes);
+// The same paths and client-certificate policies, answered by `handler` (e.g. a RoleGate in front of the routes).
+void InstallApiRoutes(link::Server& server, std::function<link::HttpResponse(const link::HttpRequest&)> handler);
 
 // Registers /v1/bootstrap and, when routes.core is set, the core's /v1/connect on the agent endpoint.
 void InstallAgentRoutes(link::Server& server, const HubRoutes& routes);

@@ -75,13 +75,17 @@ class Core : public std::enable_shared_from_this<Core> {
     return OkStatus();
   }
 
-  void Stop() {
+  void Stop(bool step_down = false) {
     {
       std::lock_guard lock(mu_);
       if (stopped_) return;
       stopped_ = true;
     }
-    for (const auto& cluster : registry_.CloseAll()) MarkDisconnectedInStore(cluster);
+    if (step_down) {
+      registry_.CloseAll(CloseCode::kServiceRestart, "hub replica lost the leader election; reconnect");
+    } else {
+      for (const auto& cluster : registry_.CloseAll()) MarkDisconnectedInStore(cluster);
+    }
     loop_->Stop();
     std::lock_guard reconciling(reconciler_mu_);  // a running reconcile finishes; no other starts
   }
@@ -537,6 +541,7 @@ class HubCoreImpl final : public HubCore {
 
   Status Start() override { return core_->Start(); }
   void Stop() override { core_->Stop(); }
+  void StepDown() override { core_->Stop(/*step_down=*/true); }
   bool Ready() const override { return core_->Ready(); }
   link::WebSocketRoute ConnectRoute() override { return core_->ConnectRoute(); }
   link::IdentityCheck IdentityCheck() override { return core_->IdentityCheck(); }

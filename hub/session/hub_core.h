@@ -84,6 +84,10 @@ class HubCore {
   virtual Status Start() = 0;
   // Closes every session with 1001 and stops reconciling. Blocks; not from an io thread. Idempotent.
   virtual void Stop() = 0;
+  // Stop() for a replica that lost the leader election: sessions are closed with 1012 (service restart: agents
+  // reconnect, through the Service, to the new leader) and the store is not written any more (the new leader
+  // owns it and marks the clusters it finds CONNECTED disconnected when it loads them). Idempotent with Stop().
+  virtual void StepDown() { Stop(); }
   virtual bool Ready() const = 0;
 
   // The /v1/connect route (client certificate required) and the identity check for the agent listener.

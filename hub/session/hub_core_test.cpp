@@ -463,6 +463,21 @@ TEST_F(HubCoreTest, DeregisteringClosesTheLiveSession) {
   EXPECT_FALSE(Session("c1").has_value());
 }
 
+// A replica that lost the leader election: sessions closed with 1012 (agents reconnect to the new leader), and the
+// store is left to the new leader (the cluster is not marked disconnected by the old one).
+TEST_F(HubCoreTest, SteppingDownClosesSessionsWithServiceRestartAndLeavesTheStoreAlone) {
+  sync::ResourceReceiver r1;
+  auto a1 = Joined("c1", r1);
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+  ASSERT_EQ((*store_->GetCluster("c1"))->state, ClusterState::kConnected);
+  core_->StepDown();
+  auto closed = a1->WaitClosed();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code, link::CloseCode::kServiceRestart);
+  EXPECT_EQ((*store_->GetCluster("c1"))->state, ClusterState::kConnected);
+  EXPECT_FALSE(core_->Ready());
+}
+
 TEST_F(HubCoreTest, GarbageClosesOnlyThatSession) {
   sync::ResourceReceiver r1, r2;
   auto a1 = Joined("c1", r1);

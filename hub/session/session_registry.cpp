@@ -35,7 +35,7 @@ void SessionRegistry::Open(const SessionPtr& session, const link::ConnectionPtr&
   session->connection = connection;
   if (closed_) {
     session->retired = true;
-    connection->Close(CloseCode::kGoingAway, "hub shutting down");
+    connection->Close(close_code_, close_reason_);
     return;
   }
   ClusterEntry& entry = clusters_[session->cluster];
@@ -197,14 +197,16 @@ void SessionRegistry::Forget(const std::string& cluster) {
   UpdateGaugeLocked();
 }
 
-std::vector<std::string> SessionRegistry::CloseAll() {
+std::vector<std::string> SessionRegistry::CloseAll(std::uint16_t code, const std::string& reason) {
   std::lock_guard lock(mu_);
   closed_ = true;
+  close_code_ = code;
+  close_reason_ = reason;
   std::vector<std::string> connected;
   for (auto& [cluster, entry] : clusters_) {
     if (!entry.live) continue;
     entry.live->retired = true;
-    if (entry.live->connection) entry.live->connection->Close(CloseCode::kGoingAway, "hub shutting down");
+    if (entry.live->connection) entry.live->connection->Close(code, reason);
     if (entry.connected) connected.push_back(cluster);
     entry.connected = false;
     entry.sender.Disconnected();

@@ -97,8 +97,10 @@ class SessionRegistry {
 
   // The cluster is deregistered: its live session is closed with 1008 and everything of it forgotten.
   void Forget(const std::string& cluster);
-  // Shutdown: every session is closed with 1001, later ones too. Returns the clusters that were connected.
-  std::vector<std::string> CloseAll();
+  // Shutdown: every session is closed with `code` (1001 by default) and `reason`, later ones too. Returns the
+  // clusters that were connected.
+  std::vector<std::string> CloseAll(std::uint16_t code = link::CloseCode::kGoingAway,
+                                    const std::string& reason = "hub shutting down");
 
   bool Connected(const std::string& cluster) const;
   std::vector<SessionInfo> Sessions() const;
@@ -123,6 +125,8 @@ class SessionRegistry {
   const std::function<bool(const std::string&)> may_update_;
   mutable std::mutex mu_;
   bool closed_ = false;
+  std::uint16_t close_code_ = link::CloseCode::kGoingAway;
+  std::string close_reason_ = "hub shutting down";
   std::map<std::string, ClusterEntry> clusters_;
   std::uint64_t apply_epoch_ = 0;
 };

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "hub/store/kube_store_testing.h"
 #include "hub/store/memory_store.h"
 #include "hub/store/sqlite.h"
 #include "hub/store/store.h"
@@ -22,15 +23,23 @@ IssuedIdentity Identity(const std::string& cluster, const std::string& serial, T
   return IssuedIdentity{serial, cluster, now, now + 24h, "fp-" + serial};
 }
 
-enum class Backend { kSqlite, kMemory };
+enum class Backend { kSqlite, kMemory, kKubernetes };
 
-// The Store contract, held by both implementations: the same answers, refusals and messages. Reopen() gives the
-// SQLite store a fresh handle on its file (what was committed must be there); the memory store stays as it is.
+// The Store contract, held by every implementation: the same answers, refusals and messages. Reopen() gives the
+// SQLite store a fresh handle on its file and the Kubernetes store a fresh store on the same (fake) API server (what
+// was committed must be there); the memory store stays as it is.
 class StoreContractTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kMemory) {
       store_ = MakeMemoryStore();
+      return;
+    }
+    if (GetParam() == Backend::kKubernetes) {
+      auto cluster = testing::MakeHubCluster();
+      ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+      cluster_ = std::move(*cluster);
+      Reopen();
       return;
     }
     char tmpl[] = "/tmp/vmesh-store-XXXXXX";
@@ -45,18 +54,30 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
   void Reopen() {
     if (GetParam() == Backend::kMemory) return;
     store_.reset();
-    auto s = OpenSqliteStore(path_);
+    auto s = GetParam() == Backend::kKubernetes ? testing::OpenStoreOn(*cluster_) : OpenSqliteStore(path_);
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
   }
   std::string dir_;
   std::string path_;
+  kube::FakeKubeClientPtr cluster_;  // the Kubernetes store's API server
   StorePtr store_;
   TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMemory),
-                         [](const auto& info) { return info.param == Backend::kSqlite ? "Sqlite" : "Memory"; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kMemory, Backend::kKubernetes),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Backend::kSqlite:
+                               return "Sqlite";
+                             case Backend::kMemory:
+                               return "Memory";
+                             case Backend::kKubernetes:
+                               return "Kubernetes";
+                           }
+                           return "Unknown";
+                         });
 
 // What only the SQLite store does: files, schema versions and migrations, durability across kill -9.
 class SqliteStoreTest : public ::testing::Test {
@@ -228,6 +249,25 @@ TEST_P(StoreContractTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
 }
 
+TEST_P(StoreContractTest, StoredKeysAreReplacedAllOrNothing) {
+  ASSERT_TRUE(store_->PutLinkCa({"LINK-CERT", "LINK-KEY"}).ok());
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_}).ok());
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm2", "CERT2", "", "KEY2", "generated", now_}).ok());
+  // One stale expectation: nothing changes.
+  Status stale = store_->ReplaceStoredKeys({{"", "LINK-KEY", "SEALED-LINK"}, {"vmesh/vm2", "OTHER", "SEALED2"}});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_THAT(stale.error().message, HasSubstr("the root key of vmesh/vm2 changed"));
+  EXPECT_EQ((*store_->GetLinkCa())->key_pem, "LINK-KEY");
+  EXPECT_FALSE(store_->ReplaceStoredKeys({{"vmesh/none", "K", "S"}}).ok()) << "a missing key";
+  ASSERT_TRUE(store_->ReplaceStoredKeys({{"", "LINK-KEY", "SEALED-LINK"}, {"vmesh/vm2", "KEY2", "SEALED2"}}).ok());
+  ASSERT_TRUE(store_->ReplaceStoredKeys({}).ok());
+  Reopen();
+  EXPECT_EQ((*store_->GetLinkCa())->key_pem, "SEALED-LINK");
+  EXPECT_EQ((*store_->GetLinkCa())->certificate_pem, "LINK-CERT");
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->key_pem, "KEY1");
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm2"))->key_pem, "SEALED2");
+}
+
 TEST_P(StoreContractTest, AMeshIsBoundToItsFirstClusterForGood) {
   ASSERT_TRUE(store_->RegisterCluster("c1", "h1", now_ + 1h, now_).ok());
   ASSERT_TRUE(store_->CompleteBootstrap("c1", "h1", Identity("c1", "s1", now_), now_).ok());
@@ -262,6 +302,9 @@ TEST_F(SqliteStoreTest, UpgradeBindsMeshesToTheClusterThatGotTheirFirstCertifica
 }
 
 TEST_P(StoreContractTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurrency) {
+  // The Kubernetes object table stores real protos as custom resources and its resourceVersions are the API
+  // server's: kube_objects_test covers the same contract there.
+  if (GetParam() == Backend::kKubernetes) GTEST_SKIP() << "covered by hub_kube_objects_test";
   StoredObject vm{"VirtualMesh", "vmesh", "vm1", "uid-1", 1, 0, "2026-01-01T00:00:00Z", "BODY1"};
   auto created = store_->PutObject(vm, 0);
   ASSERT_TRUE(created.ok()) << created.error().message;
