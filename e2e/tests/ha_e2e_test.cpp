@@ -414,6 +414,11 @@ TEST_F(HaE2eTest, KubectlAppliedVirtualMeshSurvivesTenLeaderKills) {
   for (int kill = 1; kill <= 10; ++kill) {
     const int leader = hubs_.ReadyReplica();
     ASSERT_GE(leader, 0) << "kill " << kill << ": no leader\n" << Logs();
+    // The metric agrees with /readyz: exactly one replica leads.
+    for (int i = 0; i < kReplicas; ++i) {
+      EXPECT_EQ(hubs_.replica(i).Metric("vmesh_hub_leader"), i == leader ? 1 : 0)
+          << "kill " << kill << ": " << HubReplicaSet::ReplicaId(i);
+    }
     const size_t csrs_before = AgentLogCount(": sent CSR ");
     auto patched = ChangeIntermediateTtl("demo", 100 + kill);
     ASSERT_EQ(patched.exit_code, 0) << patched.output;
@@ -622,8 +627,8 @@ spec:
             << took << R"(,"exLeaderSteppedDownAfterSeconds":)" << Seconds(step_down_delay)
             << R"(,"exLeaderRefusedToSign":)" << CountLines(ex_log, "refusing to sign") << "}" << std::endl;
   EXPECT_LE(step_down_delay, ParseFlagDuration(timings.lease_duration))
-      << leader_id << " kept its term (and its agents' sessions) " << Seconds(step_down_delay)
-      << " s after the partition, beyond the lease duration " << timings.lease_duration << " (renew deadline "
+      << leader_id << " kept its term (and its agents' sessions) " << step_down_delay.count()
+      << " ms after the partition, beyond the lease duration " << timings.lease_duration << " (renew deadline "
       << timings.renew_deadline << ")\n"
       << ex_log;
 
