@@ -655,6 +655,9 @@ int RunServe(const std::vector<std::string>& args) {
       core->Stop();
       return s.error();
     }
+    (**store).SetChangeListener([weak = std::weak_ptr<HubTerm>(term)] {
+      if (auto t = weak.lock()) t->core->TriggerReconcile();
+    });
     return term;
   };
   std::shared_ptr<HubTerm> term;
