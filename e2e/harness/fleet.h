@@ -192,8 +192,8 @@ struct LeaseRecord {
   int lease_transitions = 0;
 };
 
-// The management cluster: a kubesim serving HTTPS with a bearer token, without Istio, with the namespace `vmesh` and the vmesh
-// CRDs (charts/vmesh-hub/crds/) applied with the real kubectl and established.
+// The management cluster: a kubesim serving HTTPS with a bearer token, without Istio, with the namespace `vmesh` and
+// the vmesh CRDs (charts/vmesh-hub/crds/) applied with the real kubectl and established.
 class ManagementCluster {
  public:
   explicit ManagementCluster(Binaries binaries);

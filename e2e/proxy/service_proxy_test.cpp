@@ -37,8 +37,7 @@ class Backend {
     server_->Handle("/readyz", link::HttpRoute{link::ClientCertPolicy::kOptional, [this](const link::HttpRequest&) {
                                                  return link::HttpResponse::Text(ready_status.load(), "readyz\n");
                                                }});
-    server_->Handle("/whoami", link::HttpRoute{link::ClientCertPolicy::kOptional,
-                                               [this](const link::HttpRequest&) {
+    server_->Handle("/whoami", link::HttpRoute{link::ClientCertPolicy::kOptional, [this](const link::HttpRequest&) {
                                                  return link::HttpResponse::Text(200, name_);
                                                }});
     EXPECT_TRUE(server_->Start().ok());

@@ -528,15 +528,18 @@ spec:
   const int leader = hubs_.ReadyReplica();
   ASSERT_GE(leader, 0);
   const std::string leader_id = HubReplicaSet::ReplicaId(leader);
-  // cluster-2 answers slowly from now on, so its CSR (sent after its key is persisted) reaches the leader after
-  // the partition; cluster-1's goes out at once.
+  // cluster-2's API server answers slowly from now on (2 s a request): its agent persists the new key before it
+  // sends the CSR (several requests), so the CSR reaches the hub after the partition and after the renew deadline.
+  // The partition begins as soon as cluster-2's agent starts on the new generation.
   ClusterUnderTest& slow = *clusters_[1];
-  ASSERT_EQ(SetLatency(slow, 1000), 200);
-  const size_t csrs_before = CountLines(clusters_[0]->AgentLog(), ": sent CSR ");
+  ASSERT_EQ(SetLatency(slow, 2000), 200);
+  const size_t requests_before = CountLines(slow.AgentLog(), ": requesting a new intermediate");
+  const size_t slow_csrs_before = CountLines(slow.AgentLog(), ": sent CSR ");
   auto patched = ChangeIntermediateTtl("vm1", 20);
   ASSERT_EQ(patched.exit_code, 0) << patched.output;
-  ASSERT_TRUE(WaitFor([&] { return CountLines(clusters_[0]->AgentLog(), ": sent CSR ") > csrs_before; }, 30s))
-      << clusters_[0]->AgentLog();
+  ASSERT_TRUE(
+      WaitFor([&] { return CountLines(slow.AgentLog(), ": requesting a new intermediate") > requests_before; }, 30s))
+      << slow.AgentLog();
 
   // The partition: every byte between the leader and the API server vanishes; nothing is closed.
   api_links_[leader]->SetMode(ProxyMode::kBlackhole);
@@ -563,6 +566,20 @@ spec:
     EXPECT_LT(*unready_at, *ready_at) << "two replicas were ready at once";
   }
 
+  // The scenario happened as arranged: cluster-2's CSR for the new generation was sent after the partition.
+  ASSERT_TRUE(WaitFor([&] { return CountLines(slow.AgentLog(), ": sent CSR ") > slow_csrs_before; }, 60s))
+      << slow.AgentLog();
+  {
+    std::optional<WallClock::time_point> sent_at;
+    std::istringstream lines(slow.AgentLog());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(": sent CSR ") != std::string::npos) sent_at = ParseUtc(line.substr(0, line.find(' ')));
+    }
+    ASSERT_TRUE(sent_at.has_value()) << slow.AgentLog();
+    ASSERT_GT(*sent_at, partitioned_at) << slow.name() << "'s CSR went out before the partition; the scenario "
+                                        << "needs it in flight\n"
+                                        << slow.AgentLog();
+  }
   ASSERT_EQ(SetLatency(slow, 0), 200);
   ASSERT_TRUE(WaitForAccepted("vm1", 120s)) << Logs();
   auto lease = management_.Lease();
