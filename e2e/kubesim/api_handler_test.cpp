@@ -72,7 +72,8 @@ TEST_F(ApiHandlerTest, Discovery) {
   std::vector<std::string> names;
   for (const auto& g : groups.at("groups").as_array()) names.emplace_back(g.at("name").as_string());
   EXPECT_EQ(names,
-            (std::vector<std::string>{"apps", "discovery.k8s.io", "coordination.k8s.io", "apiextensions.k8s.io"}));
+            (std::vector<std::string>{"apps", "discovery.k8s.io", "coordination.k8s.io", "rbac.authorization.k8s.io",
+                                      "policy", "networking.k8s.io", "apiextensions.k8s.io"}));
   EXPECT_EQ(groups.at("groups").at(0).at("preferredVersion").at("groupVersion"), "apps/v1");
 
   json::value core = CallJson("GET", "/api/v1", 200);
