@@ -682,9 +682,10 @@ spec:
   ingress: [{ports: [{port: 9900, protocol: TCP}]}]
 )");
   for (const char* created :
-       {"clusterrole.rbac.authorization.k8s.io/reader created", "clusterrolebinding.rbac.authorization.k8s.io/reader created",
-        "role.rbac.authorization.k8s.io/leases created", "rolebinding.rbac.authorization.k8s.io/leases created",
-        "poddisruptionbudget.policy/hub created", "networkpolicy.networking.k8s.io/hub created"}) {
+       {"clusterrole.rbac.authorization.k8s.io/reader created",
+        "clusterrolebinding.rbac.authorization.k8s.io/reader created", "role.rbac.authorization.k8s.io/leases created",
+        "rolebinding.rbac.authorization.k8s.io/leases created", "poddisruptionbudget.policy/hub created",
+        "networkpolicy.networking.k8s.io/hub created"}) {
     EXPECT_NE(applied.find(created), std::string::npos) << created << "\n" << applied;
   }
   EXPECT_EQ(Ok({"get", "clusterrole", "reader", "-o", "jsonpath={.rules[0].verbs}"}), R"(["get","list"])");
