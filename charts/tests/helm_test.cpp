@@ -168,8 +168,8 @@ TEST_F(HelmTest, RenderedManifestsMatchTheKubernetesSchemas) {
   argv.insert(argv.end(), files.begin(), files.end());
   ProcessOutput checked = RunProcess(argv, seconds(60));
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
-  // 4 CRDs + 10 objects, 11 objects, 13 (two Istio namespaces), 8 (no Secret, no bootstrap).
-  EXPECT_TRUE(Contains(checked.output, "checked 14 object(s)")) << checked.output;
+  // 14 (4 CRDs), 11 (the ServiceMonitor has no model here), 11 (two cacerts Roles), 7 (no bootstrap Secret).
+  EXPECT_TRUE(Contains(checked.output, "checked 43 object(s)")) << checked.output;
 
   // The checker can fail: an unknown field, a wrong type and a missing required field.
   const std::string broken = WriteFile("broken.yaml", R"(apiVersion: policy/v1
@@ -329,8 +329,8 @@ std::set<Grant> HubRequestsFromTheCode(const std::string& hub_ns) {
   for (auto it = std::sregex_iterator(election.begin(), election.end(), lease_call); it != std::sregex_iterator();
        ++it) {
     const std::string verb = (*it)[1];
-    ASSERT_TRUE(verbs.count(verb)) << "leader_election.cpp: client_." << verb;
-    grants.insert({hub_ns, "coordination.k8s.io", "leases", verbs.at(verb), ""});
+    EXPECT_TRUE(verbs.count(verb)) << "leader_election.cpp: client_." << verb;
+    if (verbs.count(verb)) grants.insert({hub_ns, "coordination.k8s.io", "leases", verbs.at(verb), ""});
   }
   return grants;
 }
@@ -452,7 +452,9 @@ class HelmOnKubesimTest : public HelmTest {
     std::vector<std::string> argv = {"get"};
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOutput out = cluster_.Kubectl(argv);
-    if (out.exit_code != 0) EXPECT_TRUE(Contains(out.output, "NotFound")) << out.output;
+    if (out.exit_code != 0) {
+      EXPECT_TRUE(Contains(out.output, "NotFound")) << out.output;
+    }
     return out.exit_code == 0;
   }
 
