@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,9 +13,11 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
+#include "common/base/base64.h"
 #include "common/base/test_paths.h"
 #include "e2e/kubesim/test_cluster.h"
 
@@ -25,6 +28,7 @@ namespace fs = std::filesystem;
 using kubesim::ProcessOutput;
 using kubesim::RunProcess;
 using kubesim::TestCluster;
+using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 std::string Source(const std::string& relative) { return testpaths::SourceDir() + "/" + relative; }
@@ -595,6 +599,129 @@ TEST_F(HelmOnKubesimTest, AgentInstallUpgradeUninstall) {
   EXPECT_FALSE(Exists({"-n", "vmesh-system", "serviceaccount", "vmesh-agent"}));
   // Istio itself is untouched.
   EXPECT_TRUE(Exists({"-n", "istio-system", "deployment", "istiod"}));
+}
+
+// The arguments the charts give the programs, run for real: the hub's init and serve containers (with the
+// management kubesim's kubeconfig instead of the in-cluster configuration, loopback ports and a temporary data
+// directory) elect themselves leader with the chart's Lease settings on the CRDs the chart installed; the agent's
+// container, with the bootstrap bundle read back from the Secret the chart made, connects to that hub.
+class ChartArgsTest : public HelmOnKubesimTest {
+ protected:
+  // The args of a container of a Deployment as they landed in the cluster.
+  std::vector<std::string> Args(TestCluster& cluster, const std::string& ns, const std::string& deployment,
+                                const std::string& container) {
+    ProcessOutput out = cluster.Kubectl(
+        {"-n", ns, "get", "deployment", deployment, "-o", "jsonpath={.spec.template.spec." + container + ".args}"});
+    EXPECT_EQ(out.exit_code, 0) << out.output;
+    std::vector<std::string> args;
+    boost::json::error_code ec;
+    auto parsed = boost::json::parse(out.output, ec);
+    EXPECT_FALSE(ec) << out.output;
+    if (!ec && parsed.is_array()) {
+      for (const auto& a : parsed.as_array()) args.emplace_back(a.as_string());
+    }
+    return args;
+  }
+
+  // Replaces the value of each `--flag=` in `args` that `values` names, and appends the flags it does not find.
+  static std::vector<std::string> Rewrite(std::vector<std::string> args, std::map<std::string, std::string> values) {
+    for (auto& a : args) {
+      for (auto it = values.begin(); it != values.end(); ++it) {
+        if (a.rfind(it->first + "=", 0) == 0) {
+          a = it->first + "=" + it->second;
+          values.erase(it);
+          break;
+        }
+      }
+    }
+    for (const auto& [flag, value] : values) args.push_back(flag + "=" + value);
+    return args;
+  }
+
+  static std::vector<std::string> Command(const std::string& binary, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {binary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // Polls `vmeshctl cluster list` until it shows `cluster` CONNECTED (true) or `attempts` half-seconds pass.
+  bool WaitConnected(const std::string& vmeshconfig, const std::string& cluster, int attempts) {
+    for (int i = 0; i < attempts; ++i) {
+      ProcessOutput list = RunProcess({VMESHCTL_BINARY, "--config", vmeshconfig, "cluster", "list"}, seconds(30));
+      if (list.exit_code == 0 && std::regex_search(list.output, std::regex(cluster + "\\s+CONNECTED"))) return true;
+      std::this_thread::sleep_for(milliseconds(500));
+    }
+    return false;
+  }
+};
+
+TEST_F(ChartArgsTest, HubAndAgentRunWithTheChartsArguments) {
+  StartCluster();
+  HelmOn({"install", "vmesh-hub", Source("charts/vmesh-hub"), "--namespace", "vmesh", "--create-namespace", "--set",
+          "advertiseHost=127.0.0.1", "--set", "leaderElection.leaseName=hub-lease"});
+  const std::string data_dir = home_ + "/hub-data";
+  const std::map<std::string, std::string> local = {{"--data-dir", data_dir},
+                                                    {"--kubeconfig", cluster_.kubeconfig()},
+                                                    {"--agent-listen", "127.0.0.1:0"},
+                                                    {"--api-listen", "127.0.0.1:0"}};
+  const std::vector<std::string> init = Args(cluster_, "vmesh", "vmesh-hub", "initContainers[0]");
+  ASSERT_FALSE(init.empty());
+  EXPECT_EQ(init[0], "init");
+  std::map<std::string, std::string> init_local = local;
+  init_local.erase("--agent-listen");
+  init_local.erase("--api-listen");
+  ProcessOutput initialized = RunProcess(Command(VMESH_HUB_BINARY, Rewrite(init, init_local)), seconds(60));
+  ASSERT_EQ(initialized.exit_code, 0) << initialized.output;
+
+  const std::vector<std::string> serve = Args(cluster_, "vmesh", "vmesh-hub", "containers[0]");
+  ASSERT_FALSE(serve.empty());
+  EXPECT_EQ(serve[0], "serve");
+  kubesim::ChildProcess hub;
+  ASSERT_TRUE(hub.Start(Command(VMESH_HUB_BINARY, Rewrite(serve, local)), {"POD_NAME=vmesh-hub-5f7b9c-x2x4q"}).ok());
+  ASSERT_TRUE(hub.WaitForOutput("became leader (lease vmesh/hub-lease", seconds(60))) << hub.output();
+  EXPECT_EQ(Kubectl({"-n", "vmesh", "get", "lease", "hub-lease", "-o", "jsonpath={.spec.holderIdentity}"}),
+            "vmesh-hub-5f7b9c-x2x4q")
+      << "--replica-id defaults to the downward API's POD_NAME";
+  // serve writes endpoints.json once listening, after pointing admin.vmeshconfig at the bound API address.
+  for (int i = 0; i < 120 && !fs::exists(data_dir + "/endpoints.json"); ++i)
+    std::this_thread::sleep_for(milliseconds(500));
+  ASSERT_TRUE(fs::exists(data_dir + "/endpoints.json")) << hub.output();
+  const std::string vmeshconfig = data_dir + "/admin.vmeshconfig";
+  const std::string bundle = home_ + "/cluster-1.bundle.yaml";
+  ProcessOutput registered = RunProcess(
+      {VMESHCTL_BINARY, "--config", vmeshconfig, "cluster", "register", "cluster-1", "--out", bundle}, seconds(30));
+  ASSERT_EQ(registered.exit_code, 0) << registered.output;
+
+  // The workload cluster: the agent chart with that bundle; the agent runs with the Deployment's args and the
+  // bundle as the chart's Secret holds it.
+  TestCluster workload;
+  ASSERT_TRUE(workload.Start(KUBESIM_BINARY, "cluster-1", {"--seed", Source("e2e/kubesim/seeds/istio.yaml")}).ok());
+  HelmOk({"install", "vmesh-agent", Source("charts/vmesh-agent"), "--namespace", "vmesh-system", "--create-namespace",
+          "--set", "cluster=cluster-1", "--set-file", "bootstrap.bundle=" + bundle},
+         workload.kubeconfig());
+  ProcessOutput secret = workload.Kubectl(
+      {"-n", "vmesh-system", "get", "secret", "vmesh-agent-bootstrap", "-o", "jsonpath={.data.bundle\\.yaml}"});
+  ASSERT_EQ(secret.exit_code, 0) << secret.output;
+  const auto from_secret = Base64Decode(secret.output);
+  ASSERT_TRUE(from_secret.has_value());
+  EXPECT_EQ(*from_secret, ReadText(bundle));
+  const std::string mounted = WriteFile("mounted-bundle.yaml", *from_secret);
+  const std::vector<std::string> agent_args = Args(workload, "vmesh-system", "vmesh-agent", "containers[0]");
+  kubesim::ChildProcess agent;
+  ASSERT_TRUE(agent
+                  .Start(Command(VMESH_AGENT_BINARY, Rewrite(agent_args, {{"--bootstrap", mounted},
+                                                                          {"--kubeconfig", workload.kubeconfig()},
+                                                                          {"--admin-listen", "127.0.0.1:0"}})))
+                  .ok());
+  EXPECT_TRUE(WaitConnected(vmeshconfig, "cluster-1", 120)) << "agent:\n"
+                                                            << agent.output() << "\nhub:\n"
+                                                            << hub.output();
+  // The agent kept its identity in the release namespace, as the chart's state Role allows.
+  EXPECT_TRUE(
+      Contains(workload.Kubectl({"-n", "vmesh-system", "get", "secret", "vmesh-agent-identity", "-o", "name"}).output,
+               "secret/vmesh-agent-identity"));
+  agent.Terminate();
+  hub.Terminate();
 }
 
 }  // namespace
