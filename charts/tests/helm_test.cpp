@@ -483,6 +483,10 @@ TEST_F(HelmOnKubesimTest, HubInstallUpgradeUninstall) {
                      "jsonpath={.spec.replicas} {.spec.template.spec.serviceAccountName} "
                      "{.spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath}"}),
             "3 vmesh-hub metadata.name");
+  // Only the leader is ever Ready: a rollout may stop every old pod without waiting for new ones to be Ready.
+  EXPECT_EQ(Kubectl({"-n", "vmesh", "get", "deployment", "vmesh-hub", "-o",
+                     "jsonpath={.spec.strategy.type} {.spec.strategy.rollingUpdate.maxUnavailable}"}),
+            "RollingUpdate 100%");
   const std::string args = Kubectl(
       {"-n", "vmesh", "get", "deployment", "vmesh-hub", "-o", "jsonpath={.spec.template.spec.containers[0].args}"});
   for (const char* flag : {"serve", "--store=kubernetes", "--namespace=vmesh", "--leader-elect-lease-duration=15s",
@@ -520,9 +524,10 @@ spec:
   EXPECT_TRUE(Contains(refused.output, "spec.globalAccessPolicy")) << refused.output;
 
   // Upgrade: fewer replicas, another lease duration, no disruption budget, metrics scraped.
-  const std::string upgraded = HelmOn(
-      {"upgrade", "vmesh-hub", Source("charts/vmesh-hub"), "--namespace", "vmesh", "--reuse-values", "--set",
-       "replicaCount=2", "--set", "leaderElection.leaseDuration=20s", "--set", "podDisruptionBudget.enabled=false"});
+  const std::string upgraded =
+      HelmOn({"upgrade", "vmesh-hub", Source("charts/vmesh-hub"), "--namespace", "vmesh", "--reuse-values", "--set",
+              "replicaCount=2", "--set", "leaderElection.leaseDuration=20s", "--set",
+              "podDisruptionBudget.enabled=false", "--set", "updateStrategy.type=Recreate"});
   EXPECT_TRUE(Contains(upgraded, "REVISION: 2")) << upgraded;
   EXPECT_EQ(Kubectl({"-n", "vmesh", "get", "deployment", "vmesh-hub", "-o", "jsonpath={.spec.replicas}"}), "2");
   const std::string new_args = Kubectl(
@@ -530,6 +535,9 @@ spec:
   EXPECT_TRUE(Contains(new_args, "\"--leader-elect-lease-duration=20s\"")) << new_args;
   EXPECT_TRUE(Contains(new_args, "\"--advertise-host=hub.example.com\"")) << "--reuse-values kept it: " << new_args;
   EXPECT_FALSE(Exists({"-n", "vmesh", "pdb", "vmesh-hub"}));
+  EXPECT_EQ(Kubectl({"-n", "vmesh", "get", "deployment", "vmesh-hub", "-o", "jsonpath={.spec.strategy}"}),
+            R"({"type":"Recreate"})")
+      << "the strategic merge patch removed rollingUpdate";
   EXPECT_TRUE(Contains(HelmOn({"history", "vmesh-hub", "--namespace", "vmesh"}), "Upgrade complete"));
 
   // Uninstall: every object of the release goes; the CRDs (and so the VirtualMesh) stay, as Helm keeps crds/.
