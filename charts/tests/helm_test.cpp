@@ -5,10 +5,12 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -667,34 +669,61 @@ TEST_F(ChartArgsTest, HubAndAgentRunWithTheChartsArguments) {
   StartCluster();
   HelmOn({"install", "vmesh-hub", Source("charts/vmesh-hub"), "--namespace", "vmesh", "--create-namespace", "--set",
           "advertiseHost=127.0.0.1", "--set", "leaderElection.leaseName=hub-lease"});
-  const std::string data_dir = home_ + "/hub-data";
-  const std::map<std::string, std::string> local = {{"--data-dir", data_dir},
-                                                    {"--kubeconfig", cluster_.kubeconfig()},
-                                                    {"--agent-listen", "127.0.0.1:0"},
-                                                    {"--api-listen", "127.0.0.1:0"}};
+  // Three replicas, as the Deployment runs them: each pod's init container, all at once on an empty store (the
+  // first link CA wins), then each pod's hub; exactly one leads.
   const std::vector<std::string> init = Args(cluster_, "vmesh", "vmesh-hub", "initContainers[0]");
-  ASSERT_FALSE(init.empty());
-  EXPECT_EQ(init[0], "init");
-  std::map<std::string, std::string> init_local = local;
-  init_local.erase("--agent-listen");
-  init_local.erase("--api-listen");
-  ProcessOutput initialized = RunProcess(Command(VMESH_HUB_BINARY, Rewrite(init, init_local)), seconds(60));
-  ASSERT_EQ(initialized.exit_code, 0) << initialized.output;
-
   const std::vector<std::string> serve = Args(cluster_, "vmesh", "vmesh-hub", "containers[0]");
+  ASSERT_FALSE(init.empty());
   ASSERT_FALSE(serve.empty());
+  EXPECT_EQ(init[0], "init");
   EXPECT_EQ(serve[0], "serve");
-  kubesim::ChildProcess hub;
-  ASSERT_TRUE(hub.Start(Command(VMESH_HUB_BINARY, Rewrite(serve, local)), {"POD_NAME=vmesh-hub-5f7b9c-x2x4q"}).ok());
+  constexpr int kReplicas = 3;
+  const std::vector<std::string> pods = {"vmesh-hub-5f7b9c-x2x4q", "vmesh-hub-5f7b9c-k8w2n", "vmesh-hub-5f7b9c-p9d7z"};
+  auto data_dir = [&](int i) { return home_ + "/" + pods[i]; };
+  std::vector<std::unique_ptr<kubesim::ChildProcess>> inits, hubs;
+  for (int i = 0; i < kReplicas; ++i) {
+    inits.push_back(std::make_unique<kubesim::ChildProcess>());
+    ASSERT_TRUE(inits.back()
+                    ->Start(Command(VMESH_HUB_BINARY, Rewrite(init, {{"--data-dir", data_dir(i)},
+                                                                     {"--kubeconfig", cluster_.kubeconfig()}})))
+                    .ok());
+  }
+  for (auto& p : inits) ASSERT_EQ(p->Wait(seconds(60)), 0) << p->output();
+  for (int i = 0; i < kReplicas; ++i) {
+    hubs.push_back(std::make_unique<kubesim::ChildProcess>());
+    ASSERT_TRUE(hubs.back()
+                    ->Start(Command(VMESH_HUB_BINARY, Rewrite(serve, {{"--data-dir", data_dir(i)},
+                                                                      {"--kubeconfig", cluster_.kubeconfig()},
+                                                                      {"--agent-listen", "127.0.0.1:0"},
+                                                                      {"--api-listen", "127.0.0.1:0"}})),
+                            {"POD_NAME=" + pods[i]})
+                    .ok());
+  }
+  // --replica-id defaults to the downward API's POD_NAME: the Lease names the leading pod.
+  std::string holder;
+  for (int i = 0; i < 120 && holder.empty(); ++i) {
+    ProcessOutput lease =
+        cluster_.Kubectl({"-n", "vmesh", "get", "lease", "hub-lease", "-o", "jsonpath={.spec.holderIdentity}"});
+    if (lease.exit_code == 0) holder = lease.output;  // NotFound until the first replica created it
+    if (holder.empty()) std::this_thread::sleep_for(milliseconds(500));
+  }
+  const auto leader_at = std::find(pods.begin(), pods.end(), holder);
+  ASSERT_NE(leader_at, pods.end()) << "lease holder " << holder;
+  const int leader = static_cast<int>(leader_at - pods.begin());
+  kubesim::ChildProcess& hub = *hubs[leader];
   ASSERT_TRUE(hub.WaitForOutput("became leader (lease vmesh/hub-lease", seconds(60))) << hub.output();
-  EXPECT_EQ(Kubectl({"-n", "vmesh", "get", "lease", "hub-lease", "-o", "jsonpath={.spec.holderIdentity}"}),
-            "vmesh-hub-5f7b9c-x2x4q")
-      << "--replica-id defaults to the downward API's POD_NAME";
+  for (int i = 0; i < kReplicas; ++i) {
+    if (i == leader) continue;
+    EXPECT_TRUE(hubs[i]->WaitForOutput("lease vmesh/hub-lease is held by " + holder, seconds(60))) << hubs[i]->output();
+    EXPECT_FALSE(Contains(hubs[i]->output(), "became leader")) << hubs[i]->output();
+  }
   // serve writes endpoints.json once listening, after pointing admin.vmeshconfig at the bound API address.
-  for (int i = 0; i < 120 && !fs::exists(data_dir + "/endpoints.json"); ++i)
+  const std::string leader_dir = data_dir(leader);
+  for (int i = 0; i < 120 && !fs::exists(leader_dir + "/endpoints.json"); ++i) {
     std::this_thread::sleep_for(milliseconds(500));
-  ASSERT_TRUE(fs::exists(data_dir + "/endpoints.json")) << hub.output();
-  const std::string vmeshconfig = data_dir + "/admin.vmeshconfig";
+  }
+  ASSERT_TRUE(fs::exists(leader_dir + "/endpoints.json")) << hub.output();
+  const std::string vmeshconfig = leader_dir + "/admin.vmeshconfig";
   const std::string bundle = home_ + "/cluster-1.bundle.yaml";
   ProcessOutput registered = RunProcess(
       {VMESHCTL_BINARY, "--config", vmeshconfig, "cluster", "register", "cluster-1", "--out", bundle}, seconds(30));
@@ -729,7 +758,7 @@ TEST_F(ChartArgsTest, HubAndAgentRunWithTheChartsArguments) {
       Contains(workload.Kubectl({"-n", "vmesh-system", "get", "secret", "vmesh-agent-identity", "-o", "name"}).output,
                "secret/vmesh-agent-identity"));
   agent.Terminate();
-  hub.Terminate();
+  for (auto& h : hubs) h->Terminate();
 }
 
 }  // namespace
