@@ -613,8 +613,9 @@ TEST_F(HelmOnKubesimTest, AgentInstallUpgradeUninstall) {
 
 // The arguments the charts give the programs, run for real: the hub's init and serve containers (with the
 // management kubesim's kubeconfig instead of the in-cluster configuration, loopback ports and a temporary data
-// directory) elect themselves leader with the chart's Lease settings on the CRDs the chart installed; the agent's
-// container, with the bootstrap bundle read back from the Secret the chart made, connects to that hub.
+// directory) elect one leader with the chart's Lease settings on the CRDs the chart installed; an operator's own
+// `vmesh-hub init` (the chart's NOTES) gets an admin credential the leader accepts; the agent's container, with the
+// bootstrap bundle read back from the Secret the chart made, connects to that hub.
 class ChartArgsTest : public HelmOnKubesimTest {
  protected:
   // The args of a container of a Deployment as they landed in the cluster.
@@ -723,7 +724,18 @@ TEST_F(ChartArgsTest, HubAndAgentRunWithTheChartsArguments) {
     std::this_thread::sleep_for(milliseconds(500));
   }
   ASSERT_TRUE(fs::exists(leader_dir + "/endpoints.json")) << hub.output();
-  const std::string vmeshconfig = leader_dir + "/admin.vmeshconfig";
+  // An operator's admin credential, as the chart's NOTES say: their own `vmesh-hub init --store kubernetes` against
+  // the management cluster pins it in the store, and the running leader accepts it (here at the leader's API
+  // address instead of a port-forward).
+  const auto endpoints = boost::json::parse(ReadText(leader_dir + "/endpoints.json"));
+  const std::string api_url(endpoints.at("apiUrl").as_string());
+  const std::string operator_dir = home_ + "/vmesh-admin";
+  ProcessOutput operator_init =
+      RunProcess({VMESH_HUB_BINARY, "init", "--store", "kubernetes", "--namespace", "vmesh", "--kubeconfig",
+                  cluster_.kubeconfig(), "--data-dir", operator_dir, "--api-url", api_url},
+                 seconds(60));
+  ASSERT_EQ(operator_init.exit_code, 0) << operator_init.output;
+  const std::string vmeshconfig = operator_dir + "/admin.vmeshconfig";
   const std::string bundle = home_ + "/cluster-1.bundle.yaml";
   ProcessOutput registered = RunProcess(
       {VMESHCTL_BINARY, "--config", vmeshconfig, "cluster", "register", "cluster-1", "--out", bundle}, seconds(30));
