@@ -53,7 +53,7 @@ constexpr char kUsage[] =
     R"(vmesh-hub — the fleet side of vmesh: VirtualMesh intent, root CAs, cluster registry, status.
 
 Usage:
-  vmesh-hub init --data-dir DIR [--hub-name NAME] [--advertise-host HOST]... [--api-url URL]
+  vmesh-hub init --data-dir DIR [--hub-name NAME] [--advertise-host HOST]... [--api-url URL] [--no-admin-config]
                  [--root-key-encryption-key-file FILE] [--store sqlite|kubernetes [--kubeconfig FILE]]
   vmesh-hub serve --data-dir DIR [--agent-listen 0.0.0.0:9900] [--api-listen 127.0.0.1:9901]
                   [--store sqlite|kubernetes [--kubeconfig FILE] [--leader-elect-* ...]] [flags]
@@ -137,6 +137,9 @@ int RunInit(const std::vector<std::string>& args) {
        "host name or IP agents use to reach the hub (repeatable; localhost and 127.0.0.1 always included)")  //
       ("api-url", po::value<std::string>()->default_value("https://127.0.0.1:9901"),
        "hub API URL written into admin.vmeshconfig")  //
+      ("no-admin-config",
+       "write no admin.vmeshconfig and pin no admin credential (replicas that only serve, e.g. the chart's pods; "
+       "each operator runs init for a credential of their own)")  //
       ("root-key-encryption-key-file", po::value<std::string>(),
        "seal the link CA key (and any root key stored in plain) at rest with this AES-256 key; mode 0600 or "
        "stricter")  //
@@ -165,6 +168,7 @@ int RunInit(const std::vector<std::string>& args) {
   init.hub_name = (*vm)["hub-name"].as<std::string>();
   if (vm->count("advertise-host")) init.advertise_hosts = (*vm)["advertise-host"].as<std::vector<std::string>>();
   init.api_url = (*vm)["api-url"].as<std::string>();
+  init.admin_config = !vm->count("no-admin-config");
   if (vm->count("root-key-encryption-key-file")) {
     auto key = vmesh::pki::LoadKeyEncryptionKey((*vm)["root-key-encryption-key-file"].as<std::string>());
     if (!key.ok()) return Fail("init: " + key.error().message);
@@ -740,7 +744,9 @@ int RunServe(const std::vector<std::string>& args) {
           : api_listen->host;
   const std::string api_url = "https://" + UrlHostPort(api_host, api_server.port());
   // admin.vmeshconfig first: endpoints.json appearing tells scripts that everything is in place.
-  if (auto s = RewriteAdminConfig(vmesh::hub::AdminConfigPath(dir), api_url); !s.ok()) {
+  if (!vmesh::FileExists(vmesh::hub::AdminConfigPath(dir))) {
+    // init --no-admin-config: nothing to point at the API.
+  } else if (auto s = RewriteAdminConfig(vmesh::hub::AdminConfigPath(dir), api_url); !s.ok()) {
     spdlog::warn("admin.vmeshconfig not updated with the API address {}: {}", api_url, s.error().message);
   }
   const std::string endpoints =

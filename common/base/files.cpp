@@ -103,6 +103,17 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::optional<std::string> PrivateFileModeProblem(unsigned mode, unsigned owner_uid, unsigned process_uid) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777);
+  const std::string has = std::string("has mode ") + text + " (owner uid " + std::to_string(owner_uid) + ")";
+  if ((mode & 007) != 0) return has + ": it must not be accessible by others";
+  if ((mode & 070) == 0) return std::nullopt;
+  if (owner_uid == 0 && owner_uid != process_uid && (mode & 030) == 0) return std::nullopt;  // root's, group-readable
+  if (owner_uid == 0 && owner_uid != process_uid) return has + ": its group must not write or execute it";
+  return has + ": it must not be accessible by group or others (a group may only read a file owned by root)";
+}
+
 Result<std::string> ReadFile(const std::string& path, const ReadOptions& options) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (options.no_follow ? O_NOFOLLOW : 0));
   if (fd < 0) {
@@ -122,11 +133,10 @@ Result<std::string> ReadFile(const std::string& path, const ReadOptions& options
     return MakeError(path + " " + why);
   };
   if ((options.max_bytes > 0 || options.private_only) && !S_ISREG(st.st_mode)) return refuse("is not a regular file");
-  if (options.private_only && (st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return refuse(std::string("has mode ") + mode + ": it must not be accessible by group or others (chmod 600 " +
-                  path + ")");
+  if (options.private_only) {
+    if (auto problem = PrivateFileModeProblem(st.st_mode, st.st_uid, ::geteuid())) {
+      return refuse(*problem + " (chmod 600 " + path + ")");
+    }
   }
   if (options.max_bytes > 0 && static_cast<size_t>(st.st_size) > options.max_bytes) {
     return refuse("is " + std::to_string(st.st_size) + " bytes, more than the " + std::to_string(options.max_bytes) +

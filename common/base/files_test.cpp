@@ -106,5 +106,22 @@ TEST_F(FilesTest, CheckedReadsRefuseSymlinksAndSharedSecrets) {
   EXPECT_THAT(ReadFile(dir_, {.max_bytes = 3}).error().message, HasSubstr("not a regular file"));
 }
 
+TEST(PrivateFileModeTest, OwnFilesAreUserOnlyRootsMayBeGroupReadableOthersNever) {
+  constexpr unsigned kPod = 65532;
+  EXPECT_EQ(PrivateFileModeProblem(0100600, kPod, kPod), std::nullopt);
+  EXPECT_EQ(PrivateFileModeProblem(0100400, kPod, kPod), std::nullopt);
+  EXPECT_THAT(PrivateFileModeProblem(0100640, kPod, kPod).value_or(""), HasSubstr("has mode 0640 (owner uid 65532)"));
+  // A Secret mounted for a non-root pod with an fsGroup: root:<fsGroup>, 0440 (or 0640).
+  EXPECT_EQ(PrivateFileModeProblem(0100440, 0, kPod), std::nullopt);
+  EXPECT_EQ(PrivateFileModeProblem(0100640, 0, kPod), std::nullopt);
+  EXPECT_THAT(PrivateFileModeProblem(0100660, 0, kPod).value_or(""), HasSubstr("group must not write"));
+  EXPECT_THAT(PrivateFileModeProblem(0100444, 0, kPod).value_or(""), HasSubstr("must not be accessible by others"));
+  // Root reading its own file: the strict rule.
+  EXPECT_THAT(PrivateFileModeProblem(0100640, 0, 0).value_or(""), HasSubstr("group or others"));
+  EXPECT_EQ(PrivateFileModeProblem(0100600, 0, 0), std::nullopt);
+  // Another user's group-readable file is not a root-provisioned secret.
+  EXPECT_TRUE(PrivateFileModeProblem(0100640, 1000, kPod).has_value());
+}
+
 }  // namespace
 }  // namespace vmesh

@@ -274,7 +274,9 @@ Result<InitReport> InitHub(Store& store, const InitOptions& options, TimePoint n
   }
 
   const std::string admin_path = AdminConfigPath(options.data_dir);
-  if (FileExists(admin_path)) {
+  if (!options.admin_config) {
+    // Nothing: a serving replica needs no admin credential.
+  } else if (FileExists(admin_path)) {
     report.kept.push_back(admin_path);
     auto pinned = PinAdminCredentialOnce(store, *ca, report.hub_name, admin_path, now);
     if (!pinned.ok()) return pinned.error();

@@ -34,6 +34,9 @@ struct InitOptions {
   // --root-key-encryption-key-file: the link CA key (new, or stored in plain by an earlier init) and any root
   // key stored in plain are sealed with it.
   std::optional<std::string> key_encryption_key;
+  // false (--no-admin-config): no admin.vmeshconfig and no admin pin — for replicas that only serve (a chart's
+  // pods), so that re-created pods do not pile up pinned credentials; operators run their own init for theirs.
+  bool admin_config = true;
 };
 
 struct InitReport {

@@ -132,6 +132,21 @@ TEST_F(HubInitTest, ASharedStoreServesReplicasWithTheirOwnDataDirectories) {
   EXPECT_EQ(store->ListAdminCredentials()->size(), 2u) << "each replica's admin credential is pinned";
 }
 
+TEST_F(HubInitTest, ServingReplicasWithoutAdminConfigPinNothingHoweverOftenTheyStart) {
+  StorePtr store = MakeMemoryStore();
+  ASSERT_TRUE(InitHub(*store, options_, now_).ok());  // the operator's init: one credential
+  for (int pod = 0; pod < 3; ++pod) {
+    InitOptions replica = options_;
+    replica.data_dir = root_ + "/pod-" + std::to_string(pod);
+    replica.admin_config = false;
+    auto report = InitHub(*store, replica, now_);
+    ASSERT_TRUE(report.ok()) << report.error().message;
+    EXPECT_THAT(report->created, Contains(ServerCertificatePath(replica.data_dir)));
+    EXPECT_FALSE(std::filesystem::exists(AdminConfigPath(replica.data_dir)));
+  }
+  EXPECT_EQ(store->ListAdminCredentials()->size(), 1u) << "only the operator's credential is pinned";
+}
+
 TEST_F(HubInitTest, BadFlagsAreNamed) {
   options_.advertise_hosts = {"not a host"};
   EXPECT_THAT(InitHub(options_, now_).error().message, HasSubstr("--advertise-host \"not a host\""));
