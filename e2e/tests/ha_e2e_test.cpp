@@ -409,7 +409,8 @@ TEST_F(HaE2eTest, KubectlAppliedVirtualMeshSurvivesTenLeaderKills) {
   ASSERT_TRUE(lease_before.ok()) << lease_before.error().message;
 
   // (b) Ten kills.
-  std::vector<double> failover;
+  std::vector<double> failover;     // kill -> the next replica's /readyz answers 200
+  std::vector<double> acquisition;  // kill -> the next replica's acquireTime in the Lease
   int kills_mid_csr = 0;
   for (int kill = 1; kill <= 10; ++kill) {
     const int leader = hubs_.ReadyReplica();
@@ -427,6 +428,7 @@ TEST_F(HaE2eTest, KubectlAppliedVirtualMeshSurvivesTenLeaderKills) {
     if (WaitFor([&] { return AgentLogCount(": sent CSR ") > csrs_before; }, 10s)) ++kills_mid_csr;
 
     const auto killed_at = SteadyClock::now();
+    const auto killed_wall = WallClock::now();
     hubs_.Kill9(leader);
     const int next = hubs_.WaitForReadyReplica(60s, leader);
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - killed_at);
@@ -435,13 +437,22 @@ TEST_F(HaE2eTest, KubectlAppliedVirtualMeshSurvivesTenLeaderKills) {
     failover.push_back(Seconds(took));
     std::cout << "kill " << kill << ": " << HubReplicaSet::ReplicaId(leader) << " -> " << HubReplicaSet::ReplicaId(next)
               << " in " << Seconds(took) << " s" << std::endl;
+    std::string acquire_time;
     EXPECT_TRUE(WaitFor(
         [&] {
           auto lease = management_.Lease();
-          return lease.ok() && lease->holder == HubReplicaSet::ReplicaId(next);
+          if (!lease.ok() || lease->holder != HubReplicaSet::ReplicaId(next)) return false;
+          acquire_time = lease->acquire_time;
+          return true;
         },
         10s))
         << "the Lease does not name the ready replica " << HubReplicaSet::ReplicaId(next);
+    // When the next replica took the Lease (its acquireTime; one machine, one clock), before its core was ready.
+    if (auto acquired = ParseUtc(acquire_time)) {
+      acquisition.push_back(Seconds(std::chrono::duration_cast<std::chrono::milliseconds>(*acquired - killed_wall)));
+    } else {
+      ADD_FAILURE() << "kill " << kill << ": acquireTime " << acquire_time << " does not parse";
+    }
     // Kubernetes restarts the killed pod; it comes back as a follower.
     auto restarted = hubs_.Serve(leader);
     ASSERT_TRUE(restarted.ok()) << restarted.error().message;
@@ -454,7 +465,11 @@ TEST_F(HaE2eTest, KubectlAppliedVirtualMeshSurvivesTenLeaderKills) {
        << timings_.lease_duration << R"(","renewDeadline":")" << timings_.renew_deadline << R"(","retryPeriod":")"
        << timings_.retry_period << R"(","killsRightAfterACsr":)" << kills_mid_csr << R"(,"failoverSeconds":[)";
   for (size_t i = 0; i < failover.size(); ++i) json << (i ? "," : "") << failover[i];
-  json << R"(],"medianSeconds":)" << median << R"(,"maxSeconds":)" << max << "}";
+  json << R"(],"medianSeconds":)" << median << R"(,"maxSeconds":)" << max << R"(,"leaseAcquiredSeconds":[)";
+  for (size_t i = 0; i < acquisition.size(); ++i) json << (i ? "," : "") << acquisition[i];
+  json << R"(],"leaseAcquiredMedianSeconds":)" << (acquisition.empty() ? 0.0 : Median(acquisition))
+       << R"(,"leaseAcquiredMaxSeconds":)"
+       << (acquisition.empty() ? 0.0 : *std::max_element(acquisition.begin(), acquisition.end())) << "}";
   std::cout << json.str() << std::endl;
   RecordProperty("failover", json.str());
   std::ofstream(testpaths::BinaryDir() + "/ha_e2e_failover.json") << json.str() << "\n";
