@@ -53,7 +53,7 @@ constexpr FlagInfo kFlags[] = {
     {"log-format", 0, true, false}, {"help", 'h', false, false},  {"version", 0, false, false},
     {"filename", 'f', true, true},  {"ttl", 0, true, true},       {"out", 0, true, true},
     {"namespace", 'n', true, true}, {"root-cert", 0, true, true}, {"key", 0, true, true},
-    {"cert-chain", 0, true, true},
+    {"cert-chain", 0, true, true},  {"abort", 0, false, true},
 };
 
 const FlagInfo* FindFlag(const std::string& long_name, char short_name) {
@@ -97,6 +97,8 @@ Status SetFlag(Invocation* inv, const FlagInfo& flag, const std::string& value) 
     } else {
       return MakeError("--output \"" + value + "\": expected table, yaml or json");
     }
+  } else if (name == "abort") {
+    inv->abort = true;
   } else if (name == "help") {
     inv->help = true;
   } else if (name == "version") {
@@ -483,6 +485,28 @@ int MeshRestart(const Context& c) {
   return 0;
 }
 
+int RotateRoot(const Context& c) {
+  const std::string& name = c.args[0];
+  const std::string ns = c.inv.ns.empty() ? kDefaultNamespace : c.inv.ns;
+  json::object request{{"namespace", ns}, {"name", name}, {"abort", c.inv.abort}};
+  const std::string what = std::string(c.inv.abort ? "abort the root rotation of" : "rotate the root of") +
+                           " VirtualMesh " + ns + "/" + name;
+  auto body = c.hub.CallOk("POST", "/v1/virtualmeshes/rotate-root", json::serialize(request));
+  if (!body.ok()) return Fail(c.err, what, body.error().message);
+  auto v = ParseJson(*body);
+  if (!v.ok()) return Fail(c.err, what, v.error().message);
+  if (c.inv.output != OutputFormat::kTable) {
+    PrintStructured(c.out, *v, c.inv.output);
+    return 0;
+  }
+  std::string message;
+  if (v->is_object()) {
+    if (const json::value* m = v->get_object().if_contains("message"); m && m->is_string()) message = m->get_string();
+  }
+  c.out << message << "; `vmeshctl describe virtualmesh " << name << "` shows its progress\n";
+  return 0;
+}
+
 int Preview(const Context& c) {
   if (c.inv.file.empty()) return Usage(c.err, "preview needs -f FILE (or -f - for stdin)");
   const std::string what = "preview -f " + FileLabel(c.inv.file);
@@ -751,6 +775,19 @@ const std::vector<CommandSpec>& Commands() {
        {},
        1,
        1},
+      {{"rotate", "root"},
+       "rotate root NAME [-n NAMESPACE] [--abort]",
+       "replace a VirtualMesh's root CA in phases, without failing a request",
+       "Starts a root rotation (SPEC 5.5) of VirtualMesh NAME: to a new generated root, or, when its root comes\n"
+       "from a Secret (rootCertificateAuthority.secret), to the root that Secret holds now. It runs in phases,\n"
+       "each held until every member mesh's agent acknowledged it (installed the intermediate of the phase and\n"
+       "finished the restarts it owes): TRUST_BOTH (trust bundle old + new root everywhere), ISSUE_NEW\n"
+       "(intermediates re-issued from the new root), TRUST_NEW (old root removed). `describe` shows the phase,\n"
+       "the progress and the meshes it waits for. --abort rolls back (ROLLBACK_ISSUE_OLD, ROLLBACK_TRUST_OLD)\n"
+       "and keeps the old root; it is refused once the rotation reached TRUST_NEW, its last phase.",
+       {"namespace", "abort"},
+       1,
+       1},
       {{"preview"},
        "preview -f FILE|-",
        "show what a VirtualMesh would write into each cluster, without applying it",
@@ -836,6 +873,10 @@ std::string CommandHelp(const CommandSpec& command) {
         "  --key FILE             its private key (PEM, unencrypted)\n"
         "  --cert-chain FILE      optional: the certificates above it, the enterprise root last (PEM)\n"
         "  -n, --namespace NS     namespace of the Secret (default vmesh)\n";
+  } else if (Takes(command, "abort")) {
+    out +=
+        "\nFlags:\n  -n, --namespace NS     namespace of the VirtualMesh (default vmesh)\n"
+        "  --abort                roll the rotation in progress back (not in its last phase, TRUST_NEW)\n";
   } else if (Takes(command, "namespace")) {
     out += "  -n, --namespace NS     namespace of KIND NAME (default vmesh)\n";
   }
@@ -988,6 +1029,7 @@ int Run(const Invocation& invocation, const std::string& version, std::ostream& 
   if (path == "describe") return Describe(c);
   if (path == "mesh restart") return MeshRestart(c);
   if (path == "preview") return Preview(c);
+  if (path == "rotate root") return RotateRoot(c);
   if (path == "check") return Check(c);
   if (path == "admin rotate") return AdminRotate(c);
   return Usage(err, "command " + path + " is not implemented");

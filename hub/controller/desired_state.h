@@ -23,8 +23,13 @@
 namespace vmesh::hub {
 
 struct RootInfo {
+  // The roots workloads must trust now: the root, or during a root rotation the bundle of its phase.
   std::string trust_bundle_pem;
+  // Fingerprint of the certificate that signs intermediates now.
   std::string fingerprint;
+  // "" unless the bundle is not just the signing root's own anchor (a root rotation phase): then a short hash of the
+  // bundle, part of the directive generation so that each phase directs a certificate of its own.
+  std::string bundle_tag;
 };
 
 struct HubState {

@@ -48,7 +48,7 @@ link::v1::Envelope CsrHandler::Sign(const std::string& cluster, std::uint64_t en
   if (!request.ok()) {
     error = request.error().message;
   } else {
-    auto root = deps_.ca.LoadRoot(request->virtual_mesh);
+    auto root = deps_.ca.SigningRoot(request->virtual_mesh);
     auto cert = root.ok() ? deps_.ca.IssueIntermediate(*root, *request) : Result<IssuedIntermediate>(root.error());
     if (cert.ok()) {
       issued->set_certificate_chain_pem(cert->certificate_chain_pem);
