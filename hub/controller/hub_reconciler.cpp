@@ -176,11 +176,20 @@ std::vector<RotationMember> RotationMembers(const DesiredState& desired, const H
                                             const VirtualMeshResult& result) {
   std::vector<RotationMember> members;
   const bool auto_restart = result.effective_spec && result.effective_spec->mtls_config().auto_restart_pods();
-  for (const auto& key : result.active_meshes) {
-    auto mesh = state.status.meshes.find(key);
-    if (mesh == state.status.meshes.end()) continue;
+  const std::set<std::string> active(result.active_meshes.begin(), result.active_meshes.end());
+  for (const auto& key : result.claimed_meshes) {
     RotationMember m;
     m.mesh_key = key;
+    auto mesh = state.status.meshes.find(key);
+    if (mesh == state.status.meshes.end() || !active.count(key)) {
+      if (mesh != state.status.meshes.end()) m.cluster = mesh->second.spec().cluster();
+      auto status = result.status.meshes().find(key);
+      m.inactive_reason = status != result.status.meshes().end() && status->second.errors_size() > 0
+                              ? status->second.errors(0)
+                              : "mesh " + key + " has not been discovered";
+      members.push_back(std::move(m));
+      continue;
+    }
     m.cluster = mesh->second.spec().cluster();
     m.agent_connected = state.status.connected_clusters.count(m.cluster) > 0;
     m.auto_restart_pods = auto_restart;

@@ -29,7 +29,8 @@ RootRotationPhase ParsePhase(const std::string& name) {
 namespace {
 
 std::string WaitingFor(RootRotationPhase phase, const RotationMember& m) {
-  const std::string where = "mesh " + m.mesh_key + " (cluster " + m.cluster + ")";
+  const std::string where = "mesh " + m.mesh_key + " (cluster " + (m.cluster.empty() ? "unknown" : m.cluster) + ")";
+  if (!m.inactive_reason.empty()) return where + ": gets no certificate now: " + m.inactive_reason;
   const std::string agent = m.agent_connected ? "" : "; its agent is disconnected";
   if (m.directed_generation.empty()) return where + ": no certificate is directed for it yet" + agent;
   if (m.installed_generation != m.directed_generation) {
@@ -58,8 +59,8 @@ RotationStep DecideRotation(RootRotationPhase phase, const std::vector<RotationM
   RotationStep step;
   for (const auto& m : members) {
     MemberAck ack{m.mesh_key, false, ""};
-    ack.acknowledged = !m.directed_generation.empty() && m.installed_generation == m.directed_generation &&
-                       m.restart_owed_for.empty();
+    ack.acknowledged = m.inactive_reason.empty() && !m.directed_generation.empty() &&
+                       m.installed_generation == m.directed_generation && m.restart_owed_for.empty();
     if (ack.acknowledged) {
       ++step.acknowledged;
     } else {

@@ -45,10 +45,13 @@ PhaseTrust TrustOf(RootRotationPhase phase);
 std::string PhaseName(RootRotationPhase phase);
 RootRotationPhase ParsePhase(const std::string& name);
 
-// What the hub knows of one member mesh during the phase.
+// What the hub knows of one member mesh during the phase. Members are the meshes the VirtualMesh claims, discovered
+// or not: a hub restarted mid-phase that has not heard from an agent yet must hold the phase, not advance it.
 struct RotationMember {
   std::string mesh_key;  // "<mesh>.<namespace>"
-  std::string cluster;
+  std::string cluster;   // "" when not known (not discovered)
+  // Why the mesh gets no certificate now (not discovered, INVALID for this VirtualMesh), "" when it is active.
+  std::string inactive_reason;
   bool agent_connected = false;
   std::string directed_generation;   // the CertificateDirective generation of the phase
   std::string installed_generation;  // what its agent reported installed ("" when none / no report)

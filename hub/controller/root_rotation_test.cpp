@@ -88,7 +88,7 @@ TEST(RootRotationTest, AdvancesOnlyWhenEveryMemberAcknowledged) {
 
     // Any one member not acknowledging, for any reason, holds every phase and is named.
     for (size_t i = 0; i < all.size(); ++i) {
-      for (int reason = 0; reason < 4; ++reason) {
+      for (int reason = 0; reason < 5; ++reason) {
         std::vector<RotationMember> members = all;
         RotationMember& m = members[i];
         switch (reason) {
@@ -106,6 +106,9 @@ TEST(RootRotationTest, AdvancesOnlyWhenEveryMemberAcknowledged) {
           case 3:
             m.directed_generation.clear();
             m.installed_generation.clear();
+            break;
+          case 4:  // e.g. a hub restarted before the agent reported its discovery again
+            m.inactive_reason = "mesh " + m.mesh_key + " has not been discovered";
             break;
         }
         RotationStep held = DecideRotation(e.phase, members);
@@ -135,6 +138,14 @@ TEST(RootRotationTest, WaitingReasonsSayWhatIsMissing) {
   m.auto_restart_pods = false;
   step = DecideRotation(api::v1::TRUST_BOTH, {m});
   EXPECT_THAT(step.waiting_for[0], HasSubstr("vmeshctl mesh restart istiod-istio-system-cluster-2"));
+}
+
+TEST(RootRotationTest, AnUndiscoveredMemberHoldsThePhase) {
+  RotationMember m = Acked("istiod-istio-system-cluster-3", "");
+  m.inactive_reason = "not discovered yet";
+  auto step = DecideRotation(api::v1::TRUST_NEW, {Acked("a", "c1"), m});
+  EXPECT_EQ(step.outcome, RotationOutcome::kHold);
+  EXPECT_THAT(step.waiting_for[0], HasSubstr("(cluster unknown): gets no certificate now: not discovered yet"));
 }
 
 TEST(RootRotationTest, NoMembersMeansNothingToWaitFor) {
