@@ -308,3 +308,147 @@ TEST_F(SecretRootTest, PreviewImportsNothing) {
 
 }  // namespace
 }  // namespace vmesh::hub
+
+namespace vmesh::hub {
+namespace {
+
+// SPEC §5.5 through the reconciler: phases directed, gated on every member's report, persisted, resumed by a new
+// reconciler (a restarted hub) without advancing on missing reports, completed or rolled back in the store.
+class RootRotationReconcileTest : public HubReconcilerTest {
+ protected:
+  void SetUp() override {
+    HubReconcilerTest::SetUp();
+    ASSERT_TRUE(objects_->Apply(kVm).ok());
+    auto desired = reconciler_->Reconcile();
+    ASSERT_TRUE(desired.ok()) << desired.error().message;
+    AckAll(*desired);
+    ASSERT_EQ(Vm().status().state(), api::v1::ACCEPTED);
+    old_root_ = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  }
+
+  static const link::v1::CertificateDirective& Directive(const DesiredState& d, const std::string& cluster) {
+    return d.resources.at(cluster).front().certificate();
+  }
+
+  // The cluster's agent reports the directed certificate installed (and a restart still owed, if given).
+  void Ack(const DesiredState& d, const std::string& cluster, const std::string& owed = "") {
+    MeshReport r;
+    r.certificate.set_phase(api::v1::INSTALLED);
+    r.installed_generation = Directive(d, cluster).generation();
+    r.restart_owed_for = owed;
+    reconciler_->SetReport("istiod-istio-system-" + cluster + ".vmesh", r);
+  }
+  DesiredState AckAll(const DesiredState& d) {
+    Ack(d, "c1");
+    Ack(d, "c2");
+    auto next = reconciler_->Reconcile();
+    EXPECT_TRUE(next.ok()) << next.error().message;
+    return next.ok() ? *next : DesiredState{};
+  }
+  std::string Phase() {
+    return api::v1::RootRotationPhase_Name(Vm().status().root_rotation().phase());
+  }
+  static size_t Roots(const std::string& bundle) { return pki::ParsePemBundle(bundle)->size(); }
+
+  std::string old_root_;
+};
+
+TEST_F(RootRotationReconcileTest, PhasesAdvanceOnlyWhenEveryMemberAcknowledged) {
+  auto started = reconciler_->StartRootRotation("vmesh/vm1", "test");
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_THAT(*started, HasSubstr("phase TRUST_BOTH"));
+  EXPECT_EQ(reconciler_->StartRootRotation("vmesh/vm1", "test").error().code, ErrorCode::kConflict);
+
+  auto both = reconciler_->Reconcile();
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(Phase(), "TRUST_BOTH");
+  EXPECT_EQ(Roots(Directive(*both, "c1").trust_bundle_pem()), 2u) << "old + new";
+  EXPECT_EQ(Vm().status().root_rotation().progress(), "0/2");
+  EXPECT_TRUE(Vm().status().root_rotation().abortable());
+  // TRUST_BOTH signs with the old root still.
+  EXPECT_EQ(ca_->SigningRoot("vmesh/vm1")->signer.certificate().ToPem(), old_root_);
+
+  // One member acknowledged: the phase holds, naming the other.
+  Ack(*both, "c1");
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Phase(), "TRUST_BOTH");
+  EXPECT_EQ(Vm().status().root_rotation().progress(), "1/2");
+  ASSERT_EQ(Vm().status().root_rotation().waiting_for_size(), 1);
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("(cluster c2)"));
+  EXPECT_TRUE(Vm().status().meshes().at("istiod-istio-system-c1.vmesh").root_rotation().acknowledged());
+  EXPECT_FALSE(Vm().status().meshes().at("istiod-istio-system-c2.vmesh").root_rotation().acknowledged());
+  // Installed but a restart still owed: holds.
+  Ack(*both, "c2", "0abc");
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Phase(), "TRUST_BOTH");
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("restarting its workloads"));
+
+  Ack(*both, "c2");
+  auto issue = reconciler_->Reconcile();
+  ASSERT_TRUE(issue.ok());
+  EXPECT_EQ(Phase(), "ISSUE_NEW");
+  EXPECT_NE(Directive(*issue, "c1").generation(), Directive(*both, "c1").generation());
+  EXPECT_EQ(Directive(*issue, "c1").trust_bundle_pem(), Directive(*both, "c1").trust_bundle_pem());
+  EXPECT_NE(ca_->SigningRoot("vmesh/vm1")->signer.certificate().ToPem(), old_root_) << "the new root signs";
+
+  // A restarted hub: a new reconciler over the same store, no reports and no discovery yet. It holds ISSUE_NEW.
+  reconciler_ = std::make_unique<HubReconciler>(*store_, *objects_, *ca_);
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Phase(), "ISSUE_NEW");
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("has not been discovered"));
+  for (const char* c : {"c1", "c2"}) {
+    reconciler_->SetDiscovery(c, {MeshOf(c)}, {});
+    reconciler_->SetConnected(c, true);
+  }
+  auto resumed = reconciler_->Reconcile();
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(Phase(), "ISSUE_NEW");
+  EXPECT_EQ(Directive(*resumed, "c1").generation(), Directive(*issue, "c1").generation()) << "the same directive";
+
+  auto last = AckAll(*resumed);
+  EXPECT_EQ(Phase(), "TRUST_NEW");
+  EXPECT_EQ(Roots(Directive(last, "c1").trust_bundle_pem()), 1u) << "the new root only";
+  EXPECT_FALSE(Vm().status().root_rotation().abortable());
+  EXPECT_EQ(reconciler_->AbortRootRotation("vmesh/vm1").error().code, ErrorCode::kConflict);
+
+  auto done = AckAll(last);
+  EXPECT_FALSE(Vm().status().has_root_rotation());
+  EXPECT_FALSE(store_->GetRootRotation("vmesh/vm1")->has_value());
+  const std::string new_root = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  EXPECT_NE(new_root, old_root_);
+  EXPECT_EQ(Directive(done, "c1").trust_bundle_pem(), new_root);
+  EXPECT_EQ(Directive(done, "c1").generation(), Directive(last, "c1").generation())
+      << "the last phase already directed the final certificate: nothing is re-issued";
+  EXPECT_EQ(Vm().status().state(), api::v1::ACCEPTED);
+}
+
+TEST_F(RootRotationReconcileTest, AnAbortRollsBackToTheOldRoot) {
+  ASSERT_TRUE(reconciler_->StartRootRotation("vmesh/vm1", "test").ok());
+  auto both = reconciler_->Reconcile();
+  ASSERT_TRUE(both.ok());
+  auto issue = AckAll(*both);
+  ASSERT_EQ(Phase(), "ISSUE_NEW");
+  Ack(issue, "c1");  // c1 presents a chain of the new root already; c2 still one of the old
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  ASSERT_EQ(Phase(), "ISSUE_NEW");
+  auto aborted = reconciler_->AbortRootRotation("vmesh/vm1");
+  ASSERT_TRUE(aborted.ok()) << aborted.error().message;
+  EXPECT_THAT(*aborted, HasSubstr("ROLLBACK_ISSUE_OLD"));
+  auto back = reconciler_->Reconcile();
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(Phase(), "ROLLBACK_ISSUE_OLD");
+  EXPECT_EQ(Vm().status().root_rotation().progress(), "1/2") << "c2 never left the old root's intermediate";
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("(cluster c1)"));
+  EXPECT_EQ(Roots(Directive(*back, "c1").trust_bundle_pem()), 2u);
+  EXPECT_EQ(ca_->SigningRoot("vmesh/vm1")->signer.certificate().ToPem(), old_root_);
+  auto trust_old = AckAll(*back);
+  EXPECT_EQ(Phase(), "ROLLBACK_TRUST_OLD");
+  EXPECT_EQ(Directive(trust_old, "c1").trust_bundle_pem(), old_root_);
+  AckAll(trust_old);
+  EXPECT_FALSE(Vm().status().has_root_rotation());
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, old_root_);
+  EXPECT_EQ(reconciler_->AbortRootRotation("vmesh/vm1").error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vmesh::hub

@@ -105,10 +105,10 @@ class HubCore {
   // `vmeshctl rotate root NAME [--abort]` (SPEC §5.5, HubReconciler::StartRootRotation / AbortRootRotation): starts
   // (or aborts) the root rotation of VirtualMesh `key` ("<namespace>/<name>") and reconciles. Returns a one-line
   // description; the error's code says why it was refused (kNotFound, kConflict, kInvalidArgument).
-  virtual Result<std::string> StartRootRotation(const std::string& key) {
+  virtual Result<std::string> StartRootRotation(const std::string& /*key*/) {
     return MakeError("root rotation is not supported by this hub core", ErrorCode::kUnavailable);
   }
-  virtual Result<std::string> AbortRootRotation(const std::string& key) {
+  virtual Result<std::string> AbortRootRotation(const std::string& /*key*/) {
     return MakeError("root rotation is not supported by this hub core", ErrorCode::kUnavailable);
   }
 
