@@ -460,8 +460,9 @@ asio::awaitable<Status> CertificateManager::Install(MeshEntry& e, const link::v1
   // The root the intermediate chains to changed (a root rotation's ISSUE_NEW phase, or its rollback): the bundle may
   // be byte-identical, but workloads must be restarted to get certificates that chain to it, so that the next phase
   // can drop the other root (SPEC §5.5).
-  const bool anchor_changed = current->exists && !current->data["cert-chain.pem"].empty() &&
-                              LastFingerprint(current->data["cert-chain.pem"]) != LastFingerprint((*files)["cert-chain.pem"]);
+  const bool anchor_changed =
+      current->exists && !current->data["cert-chain.pem"].empty() &&
+      LastFingerprint(current->data["cert-chain.pem"]) != LastFingerprint((*files)["cert-chain.pem"]);
   const bool root_changed = Fingerprints(held->data["root-cert.pem"]) != new_roots ||
                             (!previous_roots.empty() && previous_roots != new_roots) || anchor_changed;
   MeshCertState next = e.state;

@@ -60,8 +60,8 @@ TEST_F(MtlsCheckTest, PairsAcrossClustersVerifyBothWays) {
 
 TEST_F(MtlsCheckTest, AWorkloadThatDoesNotTrustThePeersRootFails) {
   // b dropped the old root too early while a still presents an old chain.
-  auto report = CheckMutualTls(
-      {W("c1", "a", both_, old_chain_), W("c2", "b", new_.cert.ToPem(), new_chain_)}, pki::Clock::now());
+  auto report =
+      CheckMutualTls({W("c1", "a", both_, old_chain_), W("c2", "b", new_.cert.ToPem(), new_chain_)}, pki::Clock::now());
   ASSERT_EQ(report.failures.size(), 1u);
   EXPECT_EQ(report.failures[0].client, "c1/app/a");
   EXPECT_EQ(report.failures[0].server, "c2/app/b");

@@ -45,7 +45,8 @@ class RotationE2eTest : public ::testing::Test {
     for (int i = 1; i <= 3; ++i) {
       const std::string name = "cluster-" + std::to_string(i);
       clusters_.push_back(std::make_unique<ClusterUnderTest>(binaries_, name, i));
-      ASSERT_TRUE(clusters_.back()->StartKubesim({"istio.yaml", "bookinfo.yaml"}, {"--pod-ready-delay-ms", "200"}).ok());
+      ASSERT_TRUE(
+          clusters_.back()->StartKubesim({"istio.yaml", "bookinfo.yaml"}, {"--pod-ready-delay-ms", "200"}).ok());
       auto bundle = hub_.Register(name);
       ASSERT_TRUE(bundle.ok()) << bundle.error().message;
       bundles_.push_back(*bundle);
@@ -54,7 +55,11 @@ class RotationE2eTest : public ::testing::Test {
     for (auto& c : clusters_) {
       ASSERT_TRUE(WaitFor([&] { return hub_.ClusterState(c->name()) == "CONNECTED"; }, 30s)) << Logs();
     }
-    ASSERT_TRUE(WaitFor([&] { return hub_.Ctl({"get", "meshes"}).output.find("cluster-3") != std::string::npos; }, 30s))
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return hub_.Ctl({"get", "meshes"}).output.find("cluster-3") != std::string::npos;
+        },
+        30s))
         << Logs();
     const std::string path = dir_.path() + "/vm.yaml";
     std::ofstream(path) << kVirtualMesh;
@@ -151,8 +156,7 @@ TEST_F(RotationE2eTest, RotationOverThreeClustersFailsNoPair) {
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.output.find("in progress already"), std::string::npos) << again.output;
 
-  ASSERT_TRUE(RunWhileSampling(Finished(), 300s))
-      << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
+  ASSERT_TRUE(RunWhileSampling(Finished(), 300s)) << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
   EXPECT_EQ(failed_samples_, 0) << "of " << samples_ << " samples";
   EXPECT_EQ(phases_, (std::vector<std::string>{"TRUST_BOTH", "ISSUE_NEW", "TRUST_NEW"}));
 
@@ -172,7 +176,9 @@ TEST_F(RotationE2eTest, AHubKilledMidPhaseResumesAndFinishes) {
   ASSERT_EQ(Rotate().exit_code, 0);
   // Kill it once the rotation is past its first phase.
   ASSERT_TRUE(RunWhileSampling(
-      [](const boost::json::value& vm) { return JsonString(vm, {"status", "rootRotation", "phase"}) == "ISSUE_NEW"; },
+      [](const boost::json::value& vm) {
+        return JsonString(vm, {"status", "rootRotation", "phase"}) == "ISSUE_NEW";
+      },
       240s))
       << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
   hub_.Kill9();
@@ -182,8 +188,7 @@ TEST_F(RotationE2eTest, AHubKilledMidPhaseResumesAndFinishes) {
     EXPECT_TRUE(sample.report.failures.empty()) << sample.Describe();
   }
   ASSERT_TRUE(hub_.Serve(serve_args_).ok()) << hub_.Log();
-  ASSERT_TRUE(RunWhileSampling(Finished(), 300s))
-      << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
+  ASSERT_TRUE(RunWhileSampling(Finished(), 300s)) << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
   EXPECT_EQ(failed_samples_, 0) << "of " << samples_ << " samples";
   // Resumed where it was: it never went back to a phase it had left.
   EXPECT_EQ(phases_, (std::vector<std::string>{"TRUST_BOTH", "ISSUE_NEW", "TRUST_NEW"}));
@@ -206,7 +211,9 @@ TEST_F(RotationE2eTest, AnOfflineAgentHoldsThePhaseUntilItReturns) {
       << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
   // Still held a while later.
   ASSERT_FALSE(RunWhileSampling(
-      [](const boost::json::value& vm) { return JsonString(vm, {"status", "rootRotation", "phase"}) != "TRUST_BOTH"; },
+      [](const boost::json::value& vm) {
+        return JsonString(vm, {"status", "rootRotation", "phase"}) != "TRUST_BOTH";
+      },
       10s));
   auto vm = VirtualMesh();
   const boost::json::value* waiting = JsonAt(vm, {"status", "rootRotation", "waitingFor"});
@@ -221,8 +228,7 @@ TEST_F(RotationE2eTest, AnOfflineAgentHoldsThePhaseUntilItReturns) {
   EXPECT_NE(describe.output.find("TRUST_BOTH (2/3 meshes acknowledged"), std::string::npos) << describe.output;
 
   ASSERT_TRUE(offline.StartAgent(bundles_[2]).ok());
-  ASSERT_TRUE(RunWhileSampling(Finished(), 300s))
-      << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
+  ASSERT_TRUE(RunWhileSampling(Finished(), 300s)) << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
   EXPECT_EQ(failed_samples_, 0) << "of " << samples_ << " samples";
   const std::string root = RootCert(*clusters_[0]);
   EXPECT_NE(root, first_root_);
@@ -232,14 +238,15 @@ TEST_F(RotationE2eTest, AnOfflineAgentHoldsThePhaseUntilItReturns) {
 TEST_F(RotationE2eTest, AnAbortBeforeTheLastPhaseRollsBackToTheOldRoot) {
   ASSERT_EQ(Rotate().exit_code, 0);
   ASSERT_TRUE(RunWhileSampling(
-      [](const boost::json::value& vm) { return JsonString(vm, {"status", "rootRotation", "phase"}) == "ISSUE_NEW"; },
+      [](const boost::json::value& vm) {
+        return JsonString(vm, {"status", "rootRotation", "phase"}) == "ISSUE_NEW";
+      },
       240s))
       << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
   auto aborted = Rotate({"--abort"});
   ASSERT_EQ(aborted.exit_code, 0) << aborted.output;
   EXPECT_NE(aborted.output.find("ROLLBACK_ISSUE_OLD"), std::string::npos) << aborted.output;
-  ASSERT_TRUE(RunWhileSampling(Finished(), 300s))
-      << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
+  ASSERT_TRUE(RunWhileSampling(Finished(), 300s)) << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
   EXPECT_EQ(failed_samples_, 0) << "of " << samples_ << " samples";
   EXPECT_EQ(phases_.back(), "ROLLBACK_TRUST_OLD");
   for (auto& c : clusters_) EXPECT_EQ(RootCert(*c), first_root_) << c->name() << ": back on the old root alone";

@@ -3,8 +3,8 @@
 #include "common/base/resource_names.h"
 #include "common/pki/aead.h"
 #include "common/pki/csr.h"
-#include "common/pki/secure_string.h"
 #include "common/pki/openssl_util.h"
+#include "common/pki/secure_string.h"
 #include "common/pki/verify.h"
 #include "hub/controller/root_rotation.h"
 

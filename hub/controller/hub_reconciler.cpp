@@ -301,8 +301,8 @@ Result<std::string> HubReconciler::StartRootRotation(const std::string& key, con
   auto existing = store_.GetRootRotation(key);
   if (!existing.ok()) return existing.error();
   if (existing->has_value()) {
-    return MakeError("a root rotation of VirtualMesh " + key + " is in progress already (phase " +
-                         (*existing)->phase + "); wait for it to finish or abort it",
+    return MakeError("a root rotation of VirtualMesh " + key + " is in progress already (phase " + (*existing)->phase +
+                         "); wait for it to finish or abort it",
                      ErrorCode::kConflict);
   }
   const auto& root_ca = spec.mtls_config().shared().root_certificate_authority();

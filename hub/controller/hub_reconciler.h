@@ -38,8 +38,9 @@ namespace vmesh::hub {
 class HubReconciler {
  public:
   // `hub_namespace`: the namespace of discovered objects that name none.
-  HubReconciler(Store& store, ObjectService& objects, CaService& ca, std::string hub_namespace = "vmesh",
-                std::function<TimePoint()> clock = [] { return std::chrono::system_clock::now(); });
+  HubReconciler(
+      Store& store, ObjectService& objects, CaService& ca, std::string hub_namespace = "vmesh",
+      std::function<TimePoint()> clock = [] { return std::chrono::system_clock::now(); });
 
   // The facts from the agents, which only the reconciler holds; thread-safe, written by the agent sessions while
   // a reconcile runs (it reads them at its start).

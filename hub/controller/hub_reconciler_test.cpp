@@ -345,9 +345,7 @@ class RootRotationReconcileTest : public HubReconcilerTest {
     EXPECT_TRUE(next.ok()) << next.error().message;
     return next.ok() ? *next : DesiredState{};
   }
-  std::string Phase() {
-    return api::v1::RootRotationPhase_Name(Vm().status().root_rotation().phase());
-  }
+  std::string Phase() { return api::v1::RootRotationPhase_Name(Vm().status().root_rotation().phase()); }
   static size_t Roots(const std::string& bundle) { return pki::ParsePemBundle(bundle)->size(); }
 
   std::string old_root_;

@@ -541,7 +541,8 @@ link::HttpResponse HubRoutes::RestartMesh(const link::HttpRequest& request) cons
 
 link::HttpResponse HubRoutes::RotateRoot(const link::HttpRequest& request) const {
   if (auto refused = RequireAdmin(request)) return *refused;
-  if (request.method != "POST") return Problem(405, "use POST with {\"namespace\": ..., \"name\": ..., \"abort\": false}");
+  if (request.method != "POST")
+    return Problem(405, "use POST with {\"namespace\": ..., \"name\": ..., \"abort\": false}");
   if (!core) return NotReady("core");
   auto body = ParseObject(request.body);
   if (!body.ok()) return Problem(400, body.error().message);
@@ -598,8 +599,8 @@ void InstallApiRoutes(link::Server& server, std::function<link::HttpResponse(con
   for (const char* open : {"/healthz", "/readyz", "/metrics"}) {
     server.Handle(open, link::HttpRoute{link::ClientCertPolicy::kOptional, handler});
   }
-  std::vector<std::string> paths = {"/v1/clusters",    "/v1/clusters/deregister", "/v1/apply",    "/v1/delete",
-                                    "/v1/preview",     "/v1/meshes/restart",      "/v1/sessions", "/v1/objects/",
+  std::vector<std::string> paths = {"/v1/clusters",     "/v1/clusters/deregister",      "/v1/apply",    "/v1/delete",
+                                    "/v1/preview",      "/v1/meshes/restart",           "/v1/sessions", "/v1/objects/",
                                     "/v1/admin/rotate", "/v1/virtualmeshes/rotate-root"};
   for (const auto& kind : KindSpellings()) paths.push_back("/v1/objects/" + kind);
   for (const auto& path : paths) server.Handle(path, link::HttpRoute{link::ClientCertPolicy::kRequired, handler});

@@ -59,9 +59,8 @@ link::v1::Envelope CsrHandler::Sign(const std::string& cluster, std::uint64_t en
       cert = roots.error();
     } else if (roots->rotation && !wanted.empty() && csr.directive_generation() != wanted) {
       cert = MakeError("CSR " + csr.request_id() + " answers certificate directive generation " +
-                       csr.directive_generation() + ", but the root rotation of " + request->virtual_mesh +
-                       " (phase " + roots->rotation->phase + ") directs generation " + wanted +
-                       " now; send a CSR for that one");
+                       csr.directive_generation() + ", but the root rotation of " + request->virtual_mesh + " (phase " +
+                       roots->rotation->phase + ") directs generation " + wanted + " now; send a CSR for that one");
     } else {
       cert = deps_.ca.IssueIntermediate(roots->signing, *request);
     }

@@ -749,23 +749,25 @@ class KubeStore final : public Store {
   }
 
   Status StartRootRotation(const RootRotationRecord& r) override {
-    return MutateRootSecret(r.virtual_mesh, store_errors::NoRootToRotate(r.virtual_mesh), [&](json::object& secret) -> Status {
-      auto existing = RotationFromSecret(r.virtual_mesh, secret);
-      if (!existing.ok()) return Status(existing.error());
-      if (existing->has_value()) return Status(store_errors::RotationInProgress(r.virtual_mesh, (*existing)->phase));
-      json::object& annotations = jsonf::Ensure(jsonf::Ensure(secret, "metadata"), "annotations");
-      annotations[kRotationPhaseAnnotation] = r.phase;
-      annotations[kRotationReasonAnnotation] = r.reason;
-      annotations[kRotationStartedAnnotation] = FormatMillis(r.started_at);
-      annotations[kRotationPhaseSinceAnnotation] = FormatMillis(r.phase_since);
-      annotations[kRotationNextSourceAnnotation] = r.next.source;
-      annotations[kRotationNextCreatedAnnotation] = FormatMillis(r.next.created_at);
-      json::object& data = EnsureData(secret);
-      data["next-root-cert.pem"] = Base64Encode(r.next.certificate_pem);
-      data["next-key.pem"] = Base64Encode(r.next.key_pem);
-      if (!r.next.chain_pem.empty()) data["next-cert-chain.pem"] = Base64Encode(r.next.chain_pem);
-      return OkStatus();
-    });
+    return MutateRootSecret(
+        r.virtual_mesh, store_errors::NoRootToRotate(r.virtual_mesh), [&](json::object& secret) -> Status {
+          auto existing = RotationFromSecret(r.virtual_mesh, secret);
+          if (!existing.ok()) return Status(existing.error());
+          if (existing->has_value())
+            return Status(store_errors::RotationInProgress(r.virtual_mesh, (*existing)->phase));
+          json::object& annotations = jsonf::Ensure(jsonf::Ensure(secret, "metadata"), "annotations");
+          annotations[kRotationPhaseAnnotation] = r.phase;
+          annotations[kRotationReasonAnnotation] = r.reason;
+          annotations[kRotationStartedAnnotation] = FormatMillis(r.started_at);
+          annotations[kRotationPhaseSinceAnnotation] = FormatMillis(r.phase_since);
+          annotations[kRotationNextSourceAnnotation] = r.next.source;
+          annotations[kRotationNextCreatedAnnotation] = FormatMillis(r.next.created_at);
+          json::object& data = EnsureData(secret);
+          data["next-root-cert.pem"] = Base64Encode(r.next.certificate_pem);
+          data["next-key.pem"] = Base64Encode(r.next.key_pem);
+          if (!r.next.chain_pem.empty()) data["next-cert-chain.pem"] = Base64Encode(r.next.chain_pem);
+          return OkStatus();
+        });
   }
 
   Status SetRootRotationPhase(const std::string& virtual_mesh, const std::string& from, const std::string& to,
@@ -1233,8 +1235,9 @@ class KubeStore final : public Store {
     auto since = ParseMillis(annotations[kRotationPhaseSinceAnnotation]);
     auto created = ParseMillis(annotations[kRotationNextCreatedAnnotation]);
     if (r.next.certificate_pem.empty() || r.next.key_pem.empty() || !started.ok() || !since.ok() || !created.ok()) {
-      return MakeError(what + " is incomplete (next-root-cert.pem, next-key.pem and the rotation annotations are "
-                              "required)",
+      return MakeError(what +
+                           " is incomplete (next-root-cert.pem, next-key.pem and the rotation annotations are "
+                           "required)",
                        ErrorCode::kInternal);
     }
     r.started_at = *started;

@@ -773,8 +773,8 @@ class SqliteStore final : public Store {
     RootRotationRecord r;
     r.virtual_mesh = q->ColumnText(0);
     r.phase = q->ColumnText(1);
-    r.next = RootCaRecord{r.virtual_mesh,     q->ColumnText(2), q->ColumnText(3),
-                          q->ColumnText(4),   q->ColumnText(5), FromMillis(q->ColumnInt(6))};
+    r.next = RootCaRecord{r.virtual_mesh,   q->ColumnText(2), q->ColumnText(3),
+                          q->ColumnText(4), q->ColumnText(5), FromMillis(q->ColumnInt(6))};
     r.reason = q->ColumnText(7);
     r.started_at = FromMillis(q->ColumnInt(8));
     r.phase_since = FromMillis(q->ColumnInt(9));

@@ -252,8 +252,9 @@ TEST_P(StoreContractTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
 // A root rotation survives a restart in the phase it reached, moves only from the phase the caller saw, and ends
 // with the new root in force (completed) or the old one kept (rolled back).
 TEST_P(StoreContractTest, RootRotationPersistsItsPhaseAndEndsAtomically) {
-  RootRotationRecord rotation{"vmesh/vm1",       "TRUST_BOTH", {"vmesh/vm1", "NEW1", "", "NEWKEY1", "generated", now_ + 1h},
-                              "vmeshctl rotate root", now_ + 1h, now_ + 1h};
+  RootRotationRecord rotation{
+      "vmesh/vm1", "TRUST_BOTH", {"vmesh/vm1", "NEW1", "", "NEWKEY1", "generated", now_ + 1h}, "vmeshctl rotate root",
+      now_ + 1h,   now_ + 1h};
   Status no_root = store_->StartRootRotation(rotation);
   ASSERT_FALSE(no_root.ok());
   EXPECT_EQ(no_root.error().code, ErrorCode::kNotFound);
@@ -303,8 +304,9 @@ TEST_P(StoreContractTest, RootRotationPersistsItsPhaseAndEndsAtomically) {
   EXPECT_EQ(store_->FinishRootRotation("vmesh/vm1", "TRUST_NEW", true).error().code, ErrorCode::kNotFound);
 
   // Rolled back: the old root stays, the next one is dropped; a new rotation may start afterwards.
-  RootRotationRecord again{"vmesh/vm2",  "TRUST_BOTH", {"vmesh/vm2", "NEW2", "CHAIN2", "NEWKEY2", "secret", now_},
-                           "secret vmesh/r changed", now_, now_};
+  RootRotationRecord again{
+      "vmesh/vm2", "TRUST_BOTH", {"vmesh/vm2", "NEW2", "CHAIN2", "NEWKEY2", "secret", now_}, "secret vmesh/r changed",
+      now_,        now_};
   ASSERT_TRUE(store_->StartRootRotation(again).ok());
   EXPECT_EQ((*store_->GetRootRotation("vmesh/vm2"))->next.chain_pem, "CHAIN2");
   ASSERT_TRUE(store_->SetRootRotationPhase("vmesh/vm2", "TRUST_BOTH", "ROLLBACK_TRUST_OLD", now_).ok());

@@ -84,8 +84,8 @@ struct RootCaRecord {
 struct RootRotationRecord {
   std::string virtual_mesh;  // "<namespace>/<name>"
   std::string phase;
-  RootCaRecord next;    // the root rotated to (its key sealed like any root key)
-  std::string reason;   // what started it, for status and logs
+  RootCaRecord next;   // the root rotated to (its key sealed like any root key)
+  std::string reason;  // what started it, for status and logs
   TimePoint started_at;
   TimePoint phase_since;
 };
