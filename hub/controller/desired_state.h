@@ -60,6 +60,11 @@ struct DesiredState {
 
 DesiredState ComputeDesiredState(const HubState& state);
 
+// The generation of a mesh's certificate directive under `root` and the VirtualMesh's intermediateCertOptions: it
+// changes with the signing root, the trust bundle (each root rotation phase) and the options, and makes the agent
+// request a new intermediate when it does.
+std::string CertificateGeneration(const RootInfo& root, const api::v1::CommonCertOptions& options);
+
 // The pieces ComputeDesiredState is made of, shared with IncrementalDesiredState.
 struct Output;
 // The resource carrying one translation output.

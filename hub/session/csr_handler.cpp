@@ -49,15 +49,17 @@ link::v1::Envelope CsrHandler::Sign(const std::string& cluster, std::uint64_t en
     error = request.error().message;
   } else {
     auto roots = deps_.ca.LoadRootsInForce(request->virtual_mesh);
-    std::string wanted;
-    {
-      std::lock_guard lock(mu_);
-      if (auto t = targets_.find(csr.mesh()); t != targets_.end()) wanted = t->second.generation;
-    }
+    // The generation the roots in force direct, read together with them: a phase that moved since the CSR left
+    // cannot be signed with the wrong root.
+    const std::string wanted =
+        roots.ok() ? CertificateGeneration({roots->signing.trust_bundle_pem,
+                                            roots->signing.signer.certificate().Fingerprint(), roots->bundle_tag},
+                                           request->options)
+                   : "";
     Result<IssuedIntermediate> cert = MakeError("");
     if (!roots.ok()) {
       cert = roots.error();
-    } else if (roots->rotation && !wanted.empty() && csr.directive_generation() != wanted) {
+    } else if (roots->rotation && csr.directive_generation() != wanted) {
       cert = MakeError("CSR " + csr.request_id() + " answers certificate directive generation " +
                        csr.directive_generation() + ", but the root rotation of " + request->virtual_mesh + " (phase " +
                        roots->rotation->phase + ") directs generation " + wanted + " now; send a CSR for that one");
@@ -124,21 +126,13 @@ link::v1::Envelope CsrHandler::RenewIdentity(const std::string& cluster,
 }
 
 void CsrHandler::SetTargets(const DesiredState& desired) {
-  std::map<std::string, std::string> generations;  // mesh name -> generation directed
-  for (const auto& [cluster, resources] : desired.resources) {
-    for (const auto& r : resources) {
-      if (r.has_certificate()) generations[r.certificate().mesh()] = r.certificate().generation();
-    }
-  }
   std::map<std::string, CertTarget> targets;
   for (const auto& result : desired.statuses) {
     if (!result.effective_spec || !result.effective_spec->mtls_config().has_shared()) continue;
     const auto& options = result.effective_spec->mtls_config().shared().intermediate_cert_options();
     for (const auto& key : result.active_meshes) {
       // Keys are "<name>.<namespace>"; mesh names are unique within the hub namespace.
-      const std::string mesh = key.substr(0, key.rfind('.'));
-      auto generation = generations.find(mesh);
-      targets[mesh] = CertTarget{result.key, options, generation == generations.end() ? "" : generation->second};
+      targets[key.substr(0, key.rfind('.'))] = CertTarget{result.key, options};
     }
   }
   std::lock_guard lock(mu_);

@@ -68,8 +68,6 @@ class CsrHandler {
   struct CertTarget {
     std::string virtual_mesh;
     api::v1::CommonCertOptions options;
-    // The certificate directive generation directed now ("" when none).
-    std::string generation;
   };
 
   // The refusal naming the limit when the cluster has no CSR token left.
