@@ -105,7 +105,7 @@ Status HubReconciler::CheckRootSecret(const std::string& key, VirtualMeshInput& 
     if (stored.ok() && given.ok() && stored->Fingerprint() != given->Fingerprint()) {
       note = id + " now holds a different root-cert.pem (subject " + given->subject() +
              "); the VirtualMesh keeps its root CA (subject " + stored->subject() + ", serial " + stored->serial_hex() +
-             "); rotate to it with `vmeshctl rotate root " + in.current.metadata().name() + " -n " +
+             "); rotating to it is a root rotation: `vmeshctl rotate root " + in.current.metadata().name() + " -n " +
              in.current.metadata().namespace_() + "`";
     }
   }

@@ -379,7 +379,8 @@ TEST_F(RootRotationReconcileTest, PhasesAdvanceOnlyWhenEveryMemberAcknowledged) 
   Ack(*both, "c2", "0abc");
   ASSERT_TRUE(reconciler_->Reconcile().ok());
   EXPECT_EQ(Phase(), "TRUST_BOTH");
-  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("restarting its workloads"));
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0),
+              HasSubstr("its workloads need a restart for certificate 0abc"));
 
   Ack(*both, "c2");
   auto issue = reconciler_->Reconcile();

@@ -357,10 +357,11 @@ TEST_P(StoreContractTest, AMeshIsBoundToItsFirstClusterForGood) {
 TEST_F(SqliteStoreTest, UpgradeBindsMeshesToTheClusterThatGotTheirFirstCertificate) {
   store_.reset();
   {
-    // A store as schema 4 left it: certificates issued, no bindings (c2 got one for c1's mesh later).
+    // A store as schema 4 left it: certificates issued, no bindings (c2 got one for c1's mesh later), no rotations.
     auto db = Database::Open(path_);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->Exec("DROP TABLE mesh_owners; UPDATE schema_version SET version = 4").ok());
+    ASSERT_TRUE(
+        db->Exec("DROP TABLE root_rotations; DROP TABLE mesh_owners; UPDATE schema_version SET version = 4").ok());
     ASSERT_TRUE(db->Exec("INSERT INTO issued_certificates VALUES ('02', 'vmesh/vm1', 'm1', 'c2', 0, 1, 'fp', 20), "
                          "('01', 'vmesh/vm1', 'm1', 'c1', 0, 1, 'fp', 10)")
                     .ok());
