@@ -15,6 +15,7 @@
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -564,6 +565,10 @@ int RunServe(const std::vector<std::string>& args) {
 
   auto clock = [] { return std::chrono::system_clock::now(); };
   vmesh::link::EventLoop loop(2);
+  // The elector keeps its own thread: the store's calls block the loop's threads (for up to a request timeout
+  // when the API server is unreachable), and the watchdog must end a term at the renew deadline regardless.
+  std::optional<vmesh::link::EventLoop> election_loop;
+  if (kube) election_loop.emplace(1);
   vmesh::metrics::Registry metrics;
   vmesh::hub::RoleGate gate(kube ? std::optional<std::string>(lease_ref) : std::nullopt, metrics);
   std::unique_ptr<vmesh::kube::LeaderElector> elector;
@@ -655,6 +660,9 @@ int RunServe(const std::vector<std::string>& args) {
       core->Stop();
       return s.error();
     }
+    (**store).SetChangeListener([weak = std::weak_ptr<HubTerm>(term)] {
+      if (auto t = weak.lock()) t->core->TriggerReconcile();
+    });
     return term;
   };
   std::shared_ptr<HubTerm> term;
@@ -715,7 +723,7 @@ int RunServe(const std::vector<std::string>& args) {
         }
       }
     });
-    elector->Start(loop.context().get_executor());
+    elector->Start(election_loop->context().get_executor());
   } else {
     auto begun = begin_term();
     if (!begun.ok()) {
@@ -775,6 +783,7 @@ int RunServe(const std::vector<std::string>& args) {
       spdlog::warn("the lease {} was not released in time; other replicas take over when it expires", lease_ref);
     }
   }
+  if (election_loop) election_loop->Stop();
   loop.Stop();
   std::remove(endpoints_path.c_str());
   if (!fatal_message.empty()) return Fail("serve: " + fatal_message, 1);

@@ -16,6 +16,7 @@
 #include "common/base/test_paths.h"
 #include "common/link/client.h"
 #include "common/link/tls.h"
+#include "e2e/proxy/service_proxy.h"
 #include "vmesh/config/v1/config.pb.h"
 
 namespace vmesh::e2e {
@@ -134,10 +135,50 @@ Status HubProcess::Serve(const std::vector<std::string>& extra_args, std::chrono
   return OkStatus();
 }
 
-uint16_t HubProcess::agent_port() const {
-  auto colon = agent_url_.rfind(':');
+namespace {
+
+uint16_t UrlPort(const std::string& url) {
+  auto colon = url.rfind(':');
   if (colon == std::string::npos) return 0;
-  return static_cast<uint16_t>(std::atoi(agent_url_.c_str() + colon + 1));
+  return static_cast<uint16_t>(std::atoi(url.c_str() + colon + 1));
+}
+
+// A cluster's state in `vmeshctl cluster list -o json` output, or "".
+std::string ClusterStateIn(const ProcessOutput& out, const std::string& cluster) {
+  if (out.exit_code != 0) return "";
+  const boost::json::value v = ParseJson(out.output);
+  const boost::json::value* items = JsonAt(v, {"items"});
+  if (!items || !items->is_array()) return "";
+  for (const auto& item : items->as_array()) {
+    if (JsonString(item, {"metadata", "name"}) == cluster) return JsonString(item, {"status", "state"});
+  }
+  return "";
+}
+
+}  // namespace
+
+uint16_t HubProcess::agent_port() const { return UrlPort(agent_url_); }
+uint16_t HubProcess::api_port() const { return UrlPort(api_url_); }
+
+Status HubProcess::AdoptDataDir(const std::string& from) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(from, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "serve.lock" || name == "endpoints.json") continue;
+    fs::copy(entry.path(), fs::path(dir_.path()) / name,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    if (ec) return MakeError("cannot copy " + entry.path().string() + " to " + dir_.path() + ": " + ec.message());
+  }
+  if (ec) return MakeError("cannot read " + from + ": " + ec.message());
+  return OkStatus();
+}
+
+std::string HubProcess::AllLogs() const {
+  std::string all = init_output_;
+  for (int i = 1; i <= serves_; ++i) {
+    all += "--- serve " + std::to_string(i) + "\n" + ReadFileOr(logs_.path() + "/hub-" + std::to_string(i) + ".log");
+  }
+  return all;
 }
 
 ProcessOutput HubProcess::Ctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout) const {
@@ -183,19 +224,7 @@ double HubProcess::Metric(const std::string& name, const std::string& label_filt
 }
 
 std::string HubProcess::ClusterState(const std::string& cluster) const {
-  auto out = Ctl({"cluster", "list", "-o", "json"});
-  if (out.exit_code != 0) return "";
-  boost::system::error_code ec;
-  auto v = boost::json::parse(out.output, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("items")) return "";
-  for (const auto& item : v.as_object().at("items").as_array()) {
-    const auto* name = item.as_object().at("metadata").as_object().if_contains("name");
-    if (!name || *name != cluster.c_str()) continue;
-    const auto* status = item.as_object().if_contains("status");
-    if (!status || !status->as_object().contains("state")) return "";
-    return std::string(status->as_object().at("state").as_string());
-  }
-  return "";
+  return ClusterStateIn(Ctl({"cluster", "list", "-o", "json"}), cluster);
 }
 
 Result<std::string> HubProcess::Register(const std::string& cluster, const std::string& ttl) {
@@ -279,6 +308,179 @@ Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const st
   // A bundle carries a bootstrap token: written like every credential file (mkstemp, 0600, rename).
   if (Status s = WriteFileAtomically(path, api::Encode(bundle, api::Format::kYaml), 0600); !s.ok()) return s.error();
   return path;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+ManagementCluster::ManagementCluster(Binaries binaries) : binaries_(std::move(binaries)) {}
+
+Status ManagementCluster::Start(const std::vector<std::string>& extra_args) {
+  // HTTPS with a bearer token, as a real API server (kubectl sends a token only over TLS, and asks for a user
+  // name against an HTTPS server without credentials).
+  std::vector<std::string> args = {"--tls", "--token", "vmesh-e2e-management"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  if (Status s = kubesim_.Start(binaries_.kubesim, "management", args); !s.ok()) return s;
+  auto ns = Kubectl({"create", "namespace", "vmesh"});
+  if (ns.exit_code != 0) return MakeError("kubectl create namespace vmesh: " + ns.output);
+  const std::string crds = testpaths::SourceDir() + "/charts/vmesh-hub/crds/";
+  auto applied = Kubectl({"apply", "-f", crds});
+  if (applied.exit_code != 0) return MakeError("kubectl apply -f " + crds + ": " + applied.output);
+  auto established =
+      Kubectl({"wait", "--for", "condition=established", "--timeout", "30s", "-f", crds}, std::chrono::seconds(40));
+  if (established.exit_code != 0) {
+    return MakeError("kubectl wait --for condition=established -f " + crds + ": " + established.output);
+  }
+  return OkStatus();
+}
+
+Result<std::string> ManagementCluster::KubeconfigVia(uint16_t port, const std::string& name) const {
+  std::string text = ReadFileOr(kubeconfig());
+  const std::string from = "127.0.0.1:" + std::to_string(kubesim_.port());
+  const auto at = text.find(from);
+  if (at == std::string::npos) return MakeError(kubeconfig() + " does not name the server " + from);
+  text.replace(at, from.size(), "127.0.0.1:" + std::to_string(port));
+  if (text.find(from) != std::string::npos) return MakeError(kubeconfig() + " names the server twice");
+  return kubesim_.WriteFile(name, text);
+}
+
+Result<LeaseRecord> ManagementCluster::Lease(const std::string& name, const std::string& ns) const {
+  auto out = Kubectl({"get", "lease", name, "-n", ns, "-o", "json"});
+  if (out.exit_code != 0) return MakeError("kubectl get lease " + name + " -n " + ns + ": " + out.output);
+  const boost::json::value lease = ParseJson(out.output);
+  LeaseRecord record;
+  record.holder = JsonString(lease, {"spec", "holderIdentity"});
+  record.acquire_time = JsonString(lease, {"spec", "acquireTime"});
+  record.renew_time = JsonString(lease, {"spec", "renewTime"});
+  record.lease_duration_seconds = std::atoi(JsonString(lease, {"spec", "leaseDurationSeconds"}).c_str());
+  record.lease_transitions = std::atoi(JsonString(lease, {"spec", "leaseTransitions"}).c_str());
+  return record;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+HubReplicaSet::HubReplicaSet(Binaries binaries, const ManagementCluster& management, int replicas)
+    : binaries_(std::move(binaries)),
+      management_(management),
+      dir_("vmesh-hub-replicas"),
+      service_(ServiceProxyOptions{.port_names = {"agent", "api"}}) {
+  for (int i = 0; i < replicas; ++i) replicas_.push_back(std::make_unique<HubProcess>(binaries_));
+  kubeconfigs_.resize(replicas);
+}
+
+HubReplicaSet::~HubReplicaSet() {
+  // Followers first, so that the leader does not hand over to one of them while they stop.
+  const int leader = ReadyReplica();
+  for (int i = 0; i < size(); ++i) {
+    if (i != leader) replicas_[i]->Stop();
+  }
+  if (leader >= 0) replicas_[leader]->Stop();
+  service_.Stop();
+}
+
+Status HubReplicaSet::Init(const std::vector<std::string>& extra_args) {
+  if (service_.port("api") == 0) {
+    if (Status s = service_.Start(); !s.ok()) return s;
+  }
+  HubProcess init(binaries_);
+  std::vector<std::string> args = {"--store",   "kubernetes", "--kubeconfig", management_.kubeconfig(),
+                                   "--api-url", api_url()};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  if (Status s = init.Init(args); !s.ok()) return s;
+  for (auto& replica : replicas_) {
+    if (Status s = replica->AdoptDataDir(init.data_dir()); !s.ok()) return s;
+  }
+  // The admin credential as init wrote it, pointing at the Service (each replica's copy gets its own API
+  // address written by its serve).
+  std::error_code ec;
+  fs::copy_file(init.admin_config(), admin_config(), fs::copy_options::overwrite_existing, ec);
+  if (ec) return MakeError("cannot copy " + init.admin_config() + ": " + ec.message());
+  return OkStatus();
+}
+
+Status HubReplicaSet::ServeAll(const std::vector<std::string>& serve_args, LeaseTimings timings) {
+  serve_args_ = serve_args;
+  timings_ = std::move(timings);
+  for (int i = 0; i < size(); ++i) {
+    if (Status s = Serve(i); !s.ok()) return s;
+  }
+  return OkStatus();
+}
+
+Status HubReplicaSet::Serve(int i) {
+  std::vector<std::string> args = {"--store",
+                                   "kubernetes",
+                                   "--kubeconfig",
+                                   kubeconfigs_[i].empty() ? management_.kubeconfig() : kubeconfigs_[i],
+                                   "--replica-id",
+                                   ReplicaId(i),
+                                   "--leader-elect-lease-duration",
+                                   timings_.lease_duration,
+                                   "--leader-elect-renew-deadline",
+                                   timings_.renew_deadline,
+                                   "--leader-elect-retry-period",
+                                   timings_.retry_period};
+  args.insert(args.end(), serve_args_.begin(), serve_args_.end());
+  HubProcess& replica = *replicas_[i];
+  if (Status s = replica.Serve(args); !s.ok()) return s;
+  service_.SetBackend(
+      {ReplicaId(i), {{"agent", replica.agent_port()}, {"api", replica.api_port()}}, replica.api_port()});
+  return OkStatus();
+}
+
+int HubReplicaSet::ReadyReplica() const {
+  for (int i = 0; i < size(); ++i) {
+    if (replicas_[i]->api_port() != 0 &&
+        ProbeHttps(replicas_[i]->api_port(), "/readyz", std::chrono::seconds(1)) == 200) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+int HubReplicaSet::WaitForReadyReplica(std::chrono::milliseconds timeout, int not_this) const {
+  int ready = -1;
+  WaitFor(
+      [&] {
+        for (int i = 0; i < size(); ++i) {
+          if (i == not_this || replicas_[i]->api_port() == 0) continue;
+          if (ProbeHttps(replicas_[i]->api_port(), "/readyz", std::chrono::milliseconds(500)) == 200) {
+            ready = i;
+            return true;
+          }
+        }
+        return false;
+      },
+      timeout);
+  return ready;
+}
+
+ProcessOutput HubReplicaSet::Ctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout) const {
+  std::vector<std::string> argv = {binaries_.vmeshctl};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return kubesim::RunProcess(argv, timeout, {"VMESHCONFIG=" + admin_config()});
+}
+
+Result<std::string> HubReplicaSet::Register(const std::string& cluster, const std::string& ttl) {
+  const std::string out = dir_.path() + "/" + cluster + ".bundle.yaml";
+  auto result = Ctl({"cluster", "register", cluster, "--ttl", ttl, "--out", out});
+  if (result.exit_code != 0) return MakeError("vmeshctl cluster register " + cluster + ": " + result.output);
+  return RewriteBundleHubUrl(out, agent_url());
+}
+
+std::string HubReplicaSet::ClusterState(const std::string& cluster) const {
+  return ClusterStateIn(Ctl({"cluster", "list", "-o", "json"}), cluster);
+}
+
+std::string HubReplicaSet::Logs() const {
+  std::string all;
+  for (int i = 0; i < size(); ++i) all += "--- " + ReplicaId(i) + "\n" + replicas_[i]->AllLogs();
+  return all;
+}
+
+std::string FleetLogs(const HubReplicaSet& hubs, const std::vector<std::unique_ptr<ClusterUnderTest>>& clusters) {
+  std::string all = hubs.Logs();
+  for (const auto& c : clusters) all += "--- agent " + c->name() + "\n" + c->AgentLog();
+  return all;
 }
 
 }  // namespace vmesh::e2e

@@ -18,6 +18,7 @@
 #include "common/base/result.h"
 #include "e2e/kubesim/subprocess.h"
 #include "e2e/kubesim/test_cluster.h"
+#include "e2e/proxy/service_proxy.h"
 
 namespace vmesh::e2e {
 
@@ -88,6 +89,9 @@ class HubProcess {
   void Kill9() { daemon_.Kill9(); }
   bool running() { return daemon_.running(); }
   pid_t pid() const { return daemon_.pid(); }
+  // Copies the files of another hub's data directory (one `init` shared by replicas, as a mounted Secret
+  // would be) into this one; the serve lock and endpoints.json are not copied.
+  Status AdoptDataDir(const std::string& from);
 
   // Runs vmeshctl with VMESHCONFIG=<data dir>/admin.vmeshconfig.
   ProcessOutput Ctl(const std::vector<std::string>& args,
@@ -112,7 +116,11 @@ class HubProcess {
   const std::string& agent_url() const { return agent_url_; }
   const std::string& api_url() const { return api_url_; }
   uint16_t agent_port() const;
+  uint16_t api_port() const;
+  // The current serve's log (and init's output).
   std::string Log() const { return daemon_.Log() + init_output_; }
+  // Every serve's log so far, oldest first, each after a "--- serve N" line.
+  std::string AllLogs() const;
 
  private:
   Binaries binaries_;
@@ -133,7 +141,7 @@ class ClusterUnderTest {
 
   // Starts kubesim with the given seed files (names under e2e/kubesim/seeds, e.g. "istio.yaml").
   Status StartKubesim(const std::vector<std::string>& seeds, const std::vector<std::string>& extra_args = {});
-  // Starts vmesh-agent with the bundle; `hub_url_override` (e.g. a proxy's) replaces the bundle's hub URL.
+  // Starts vmesh-agent with the bundle (RewriteBundleHubUrl routes it through a proxy).
   Status StartAgent(const std::string& bundle_path, const std::vector<std::string>& extra_args = {});
   int StopAgent() { return agent_.Stop(); }
   void KillAgent() { agent_.Kill9(); }
@@ -169,5 +177,113 @@ std::string FleetLogs(const HubProcess& hub, const std::vector<std::unique_ptr<C
 
 // Rewrites a bootstrap bundle's hub URL (to route an agent through a proxy). Returns the new bundle's path.
 Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const std::string& hub_url);
+
+// ---------------------------------------------------------------------------------------------------------
+// The hub on Kubernetes (docs/hub-on-kubernetes.md, "Test topology"): a management cluster holding the hub's
+// state, hub replicas electing a leader on a Lease, and a Service in front of them.
+
+// A Lease as `kubectl get lease -o json` shows it (times RFC 3339 with microseconds, as the API server
+// writes them).
+struct LeaseRecord {
+  std::string holder;
+  std::string acquire_time;
+  std::string renew_time;
+  int lease_duration_seconds = 0;
+  int lease_transitions = 0;
+};
+
+// The management cluster: a kubesim serving HTTPS with a bearer token, without Istio, with the namespace `vmesh` and
+// the vmesh CRDs (charts/vmesh-hub/crds/) applied with the real kubectl and established.
+class ManagementCluster {
+ public:
+  explicit ManagementCluster(Binaries binaries);
+
+  Status Start(const std::vector<std::string>& extra_args = {});
+  ProcessOutput Kubectl(const std::vector<std::string>& args,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
+    return kubesim_.Kubectl(args, timeout);
+  }
+  const std::string& kubeconfig() const { return kubesim_.kubeconfig(); }
+  uint16_t port() const { return kubesim_.port(); }
+  // A copy of the kubeconfig (named `name`) whose server is 127.0.0.1:`port`, e.g. a TcpProxy in front of
+  // the API server; the server certificate names 127.0.0.1, so TLS verifies through the proxy too.
+  Result<std::string> KubeconfigVia(uint16_t port, const std::string& name) const;
+  // The Lease `name` in `ns`, or an error when it does not exist (yet).
+  Result<LeaseRecord> Lease(const std::string& name = "vmesh-hub", const std::string& ns = "vmesh") const;
+  std::string ServerLog() const { return kubesim_.server_output(); }
+  kubesim::TestCluster& kubesim() { return kubesim_; }
+
+ private:
+  Binaries binaries_;
+  kubesim::TestCluster kubesim_;
+};
+
+// client-go's flag values: --leader-elect-lease-duration, --leader-elect-renew-deadline,
+// --leader-elect-retry-period.
+struct LeaseTimings {
+  std::string lease_duration = "15s";
+  std::string renew_deadline = "10s";
+  std::string retry_period = "2s";
+};
+
+// N `vmesh-hub serve --store kubernetes` replicas of one hub (`init --store kubernetes` once; each replica
+// serves a copy of its data directory) behind a ServiceProxy with the ports "agent" and "api", whose
+// readiness is each replica's /readyz. Replica i (0-based) is named hub-<i+1>, which is also its
+// --replica-id and its name in the ServiceProxy. vmeshctl and agents reach the hub through the Service.
+class HubReplicaSet {
+ public:
+  HubReplicaSet(Binaries binaries, const ManagementCluster& management, int replicas);
+  ~HubReplicaSet();
+
+  // Starts the Service, then `vmesh-hub init --store kubernetes --kubeconfig ...` (its admin credential
+  // pointing at the Service's API port) and copies the data directory to every replica.
+  Status Init(const std::vector<std::string>& extra_args = {});
+  // The kubeconfig replica i uses from its next serve on (default: the management cluster's), e.g. one that
+  // reaches the API server through a TcpProxy so that the test can partition that replica.
+  void SetKubeconfig(int i, std::string kubeconfig) { kubeconfigs_[i] = std::move(kubeconfig); }
+  // Serves every replica with `serve_args` and `timings`; does not wait for a leader.
+  Status ServeAll(const std::vector<std::string>& serve_args, LeaseTimings timings = {});
+  // (Re)starts replica i, as Kubernetes restarts a pod (same replica id). Updates its Service endpoint.
+  Status Serve(int i);
+  void Kill9(int i) { replicas_[i]->Kill9(); }
+  int Stop(int i) { return replicas_[i]->Stop(); }
+
+  // The replica whose /readyz answers 200 now (the first one, if ever several did), or -1.
+  int ReadyReplica() const;
+  // Waits until a replica other than `not_this` answers /readyz 200; its index, or -1 after `timeout`.
+  int WaitForReadyReplica(std::chrono::milliseconds timeout, int not_this = -1) const;
+
+  // vmeshctl with the admin credential, through the Service.
+  ProcessOutput Ctl(const std::vector<std::string>& args,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+  // `vmeshctl cluster register` through the Service; the bundle's hub URL is the Service's agent port.
+  Result<std::string> Register(const std::string& cluster, const std::string& ttl = "1h");
+  // `vmeshctl cluster list -o json` through the Service: the cluster's state, or "" on failure.
+  std::string ClusterState(const std::string& cluster) const;
+
+  HubProcess& replica(int i) { return *replicas_[i]; }
+  const HubProcess& replica(int i) const { return *replicas_[i]; }
+  int size() const { return static_cast<int>(replicas_.size()); }
+  static std::string ReplicaId(int i) { return "hub-" + std::to_string(i + 1); }
+  ServiceProxy& service() { return service_; }
+  std::string agent_url() const { return "wss://127.0.0.1:" + std::to_string(service_.port("agent")); }
+  std::string api_url() const { return "https://127.0.0.1:" + std::to_string(service_.port("api")); }
+  std::string admin_config() const { return dir_.path() + "/admin.vmeshconfig"; }
+  // Every replica's every serve log.
+  std::string Logs() const;
+
+ private:
+  Binaries binaries_;
+  const ManagementCluster& management_;
+  TempDir dir_;
+  ServiceProxy service_;
+  std::vector<std::unique_ptr<HubProcess>> replicas_;
+  std::vector<std::string> kubeconfigs_;
+  std::vector<std::string> serve_args_;
+  LeaseTimings timings_;
+};
+
+// The replicas' and every agent's log, for failure messages.
+std::string FleetLogs(const HubReplicaSet& hubs, const std::vector<std::unique_ptr<ClusterUnderTest>>& clusters);
 
 }  // namespace vmesh::e2e
