@@ -61,8 +61,10 @@ class RotationE2eTest : public ::testing::Test {
         },
         30s))
         << Logs();
+    const std::string manifest = Manifest();
+    ASSERT_FALSE(HasFailure());
     const std::string path = dir_.path() + "/vm.yaml";
-    std::ofstream(path) << kVirtualMesh;
+    std::ofstream(path) << manifest;
     auto applied = hub_.Ctl({"apply", "-f", path});
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
     // Settled on the first root: ACCEPTED, every restart done, every pair of workloads able to talk.
@@ -71,6 +73,9 @@ class RotationE2eTest : public ::testing::Test {
     first_root_ = RootCert(*clusters_[0]);
     ASSERT_FALSE(first_root_.empty());
   }
+
+  // The VirtualMesh to apply; a fixture may first create what it names.
+  virtual std::string Manifest() { return kVirtualMesh; }
 
   boost::json::value VirtualMesh() {
     auto out = hub_.Ctl({"get", "virtualmeshes", "vm1", "-o", "json"});
@@ -250,6 +255,71 @@ TEST_F(RotationE2eTest, AnAbortBeforeTheLastPhaseRollsBackToTheOldRoot) {
   EXPECT_EQ(failed_samples_, 0) << "of " << samples_ << " samples";
   EXPECT_EQ(phases_.back(), "ROLLBACK_TRUST_OLD");
   for (auto& c : clusters_) EXPECT_EQ(RootCert(*c), first_root_) << c->name() << ": back on the old root alone";
+}
+
+// A root from a Secret (rootCertificateAuthority.secret): putting another root into the Secret starts the rotation
+// by itself, with the same guarantee.
+class SecretRootRotationE2eTest : public RotationE2eTest {
+ protected:
+  std::string Manifest() override {
+    auto [cert, key] = MakeRoot("corp-root-1");
+    auto created = hub_.Ctl({"create", "root-secret", "corp-root", "--root-cert", cert, "--key", key});
+    EXPECT_EQ(created.exit_code, 0) << created.output;
+    std::string vm = kVirtualMesh;
+    const std::string generated = "generated: {keyAlgorithm: ECDSA_P256, orgName: vmesh-rotation}";
+    vm.replace(vm.find(generated), generated.size(), "secret: {name: corp-root}");
+    return vm;
+  }
+
+  // A root CA made with the openssl CLI, as an operator would. Returns {cert path, key path}.
+  std::pair<std::string, std::string> MakeRoot(const std::string& name) {
+    const std::string cert = dir_.path() + "/" + name + ".pem";
+    const std::string key = dir_.path() + "/" + name + ".key";
+    auto out = kubesim::RunProcess({"openssl",
+                                    "req",
+                                    "-x509",
+                                    "-newkey",
+                                    "ec",
+                                    "-pkeyopt",
+                                    "ec_paramgen_curve:P-256",
+                                    "-nodes",
+                                    "-days",
+                                    "30",
+                                    "-subj",
+                                    "/O=Example Corp/CN=" + name,
+                                    "-addext",
+                                    "basicConstraints=critical,CA:TRUE",
+                                    "-addext",
+                                    "keyUsage=critical,keyCertSign,cRLSign",
+                                    "-keyout",
+                                    key,
+                                    "-out",
+                                    cert},
+                                   60s);
+    EXPECT_EQ(out.exit_code, 0) << out.output;
+    return {cert, key};
+  }
+};
+
+TEST_F(SecretRootRotationE2eTest, ANewRootInTheSecretIsRotatedToWithoutAFailedPair) {
+  auto [cert, key] = MakeRoot("corp-root-2");
+  auto updated = hub_.Ctl({"create", "root-secret", "corp-root", "--root-cert", cert, "--key", key});
+  ASSERT_EQ(updated.exit_code, 0) << updated.output;
+  ASSERT_TRUE(RunWhileSampling(
+      [](const boost::json::value& vm) {
+        return JsonAt(vm, {"status", "rootRotation"}) != nullptr;
+      },
+      60s))
+      << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
+  EXPECT_EQ(JsonString(VirtualMesh(), {"status", "rootRotation", "reason"}), "secret vmesh/corp-root changed");
+  ASSERT_TRUE(RunWhileSampling(Finished(), 300s)) << hub_.Ctl({"describe", "virtualmesh", "vm1"}).output << Logs();
+  EXPECT_EQ(failed_samples_, 0) << "of " << samples_ << " samples";
+  EXPECT_EQ(phases_, (std::vector<std::string>{"TRUST_BOTH", "ISSUE_NEW", "TRUST_NEW"}));
+  auto installed = pki::Certificate::FromPem(RootCert(*clusters_[0]));
+  auto wanted = pki::Certificate::FromPem(ReadFileOr(cert));
+  ASSERT_TRUE(installed.ok() && wanted.ok());
+  EXPECT_EQ(installed->Fingerprint(), wanted->Fingerprint()) << "the Secret's new root is the root now";
+  for (auto& c : clusters_) EXPECT_EQ(RootCert(*c), RootCert(*clusters_[0])) << c->name();
 }
 
 }  // namespace

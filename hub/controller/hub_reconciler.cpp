@@ -7,7 +7,9 @@
 
 #include "common/api/secret.h"
 #include "common/base/resource_names.h"
+#include "common/base/time.h"
 #include "common/pki/certificate.h"
+#include "common/pki/openssl_util.h"
 #include "common/pki/secure_string.h"
 #include "hub/controller/root_rotation.h"
 
@@ -105,8 +107,27 @@ Status HubReconciler::CheckRootSecret(const std::string& key, VirtualMeshInput& 
     if (stored.ok() && given.ok() && stored->Fingerprint() != given->Fingerprint()) {
       note = id + " now holds a different root-cert.pem (subject " + given->subject() +
              "); the VirtualMesh keeps its root CA (subject " + stored->subject() + ", serial " + stored->serial_hex() +
-             "); rotating to it is a root rotation: `vmeshctl rotate root " + in.current.metadata().name() + " -n " +
-             in.current.metadata().namespace_() + "`";
+             ") until a root rotation to it completes";
+      auto rotation = store_.GetRootRotation(key);
+      if (!rotation.ok()) return rotation.error();
+      auto declined = store_.GetSetting(DeclinedRotationSetting(key, given->Fingerprint()));
+      if (!declined.ok()) return declined.error();
+      const std::string command =
+          "`vmeshctl rotate root " + in.current.metadata().name() + " -n " + in.current.metadata().namespace_() + "`";
+      if (rotation->has_value()) {
+        auto next = pki::Certificate::FromPem((*rotation)->next.certificate_pem);
+        if (!next.ok() || next->Fingerprint() != given->Fingerprint()) {
+          note += "; another root rotation is in progress (phase " + (*rotation)->phase +
+                  "): the rotation to this root starts when it has ended";
+        } else {
+          note.clear();  // status.rootRotation tells
+        }
+      } else if (declined->has_value()) {
+        note += "; a rotation to it was aborted, so it is not started again by itself: " + command + " starts one";
+      } else {
+        secret_roots->rotatable[key] = id;
+        note.clear();  // Reconcile() starts the rotation; status.rootRotation tells
+      }
     }
   }
   if (!note.empty())
@@ -147,6 +168,12 @@ Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots, AgentFacts::Sn
   state.status.deregistered_clusters = std::move(facts.deregistered);
   state.status.reports = std::move(facts.reports);
   return state;
+}
+
+std::string DeclinedRotationSetting(const std::string& virtual_mesh, const std::string& root_fingerprint) {
+  auto hash = pki::Sha256Hex(virtual_mesh);
+  return "rotation-declined." + (hash.ok() ? hash->substr(0, 16) : std::string("0")) + "." +
+         root_fingerprint.substr(0, 32);
 }
 
 Status HubReconciler::LoadRoots(const std::string& key, HubState& state,
@@ -355,6 +382,11 @@ Result<std::string> HubReconciler::AbortRootRotation(const std::string& key) {
   if (Status s = store_.SetRootRotationPhase(key, (*existing)->phase, PhaseName(*target), clock_()); !s.ok()) {
     return s.error();
   }
+  // A rotation to a root from a Secret would start again by itself at the next reconcile: not after an abort.
+  if (auto next = pki::Certificate::FromPem((*existing)->next.certificate_pem); next.ok()) {
+    auto marked = store_.PutSettingIfAbsent(DeclinedRotationSetting(key, next->Fingerprint()), FormatRfc3339(clock_()));
+    if (!marked.ok()) spdlog::warn("VirtualMesh {}: recording the aborted root: {}", key, marked.error().message);
+  }
   spdlog::info("VirtualMesh {}: root rotation aborted in phase {}: rolling back through {}", key, (*existing)->phase,
                PhaseName(*target));
   return "root rotation of VirtualMesh " + key + " aborted in phase " + (*existing)->phase + ": rolling back (phase " +
@@ -410,6 +442,20 @@ Result<DesiredState> HubReconciler::Reconcile() {
       auto root = ca_.EnsureGeneratedRoot(r.key, root_ca.generated());
       if (!root.ok()) return root.error().Wrap("root CA of VirtualMesh " + r.key);
       state->roots[r.key] = {root->trust_bundle_pem, root->signer.certificate().Fingerprint()};
+    }
+    desired = compute(*state);
+  }
+  // A root Secret that now holds another root starts a rotation to it (unless one runs, or one to it was aborted).
+  if (!secret_roots.rotatable.empty()) {
+    for (const auto& [key, id] : secret_roots.rotatable) {
+      if (secret_roots.rotations.count(key)) continue;
+      auto started = StartRootRotation(key, id + " changed");
+      if (!started.ok()) {
+        spdlog::warn("VirtualMesh {}: cannot start a root rotation to the root in {}: {}", key, id,
+                     started.error().message);
+        continue;
+      }
+      if (Status l = LoadRoots(key, *state, secret_roots.rotations); !l.ok()) return l.error();
     }
     desired = compute(*state);
   }

@@ -35,6 +35,10 @@
 
 namespace vmesh::hub {
 
+// The setting (Store::GetSetting) that records that a rotation of `virtual_mesh` to the root with this fingerprint
+// was aborted, so that its Secret does not start it again by itself.
+std::string DeclinedRotationSetting(const std::string& virtual_mesh, const std::string& root_fingerprint);
+
 class HubReconciler {
  public:
   // `hub_namespace`: the namespace of discovered objects that name none.
@@ -93,6 +97,8 @@ class HubReconciler {
     std::map<std::string, std::vector<std::string>> notes;
     // Root rotations in progress, by VirtualMesh key.
     std::map<std::string, RootsInForce> rotations;
+    // VirtualMeshes whose root Secret now holds another root to rotate to (-> "secret <ns>/<name>").
+    std::map<std::string, std::string> rotatable;
   };
 
   // Loads the roots in force of `key` into state.roots (and `rotations`).

@@ -263,11 +263,13 @@ TEST_F(SecretRootTest, AChangedOrDeletedSecretLeavesTheImportedRootInUse) {
   auto desired = reconciler_->Reconcile();
   ASSERT_TRUE(desired.ok()) << desired.error().message;
   EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, imported) << "the stored root stays";
-  EXPECT_EQ(desired->resources.at("c2").front().certificate().trust_bundle_pem(), imported);
+  // ... until the root rotation the changed Secret started completes (SPEC §5.5).
+  EXPECT_EQ(desired->resources.at("c2").front().certificate().trust_bundle_pem(),
+            imported + next_root.certificate().ToPem());
   EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "not INVALID: the VirtualMesh keeps working";
-  ASSERT_EQ(Errors().size(), 1u);
-  EXPECT_THAT(Errors()[0], HasSubstr("secret pki/corp-root now holds a different root-cert.pem"));
-  EXPECT_THAT(Errors()[0], HasSubstr("root rotation"));
+  EXPECT_TRUE(Errors().empty());
+  EXPECT_EQ(Vm().status().root_rotation().phase(), api::v1::TRUST_BOTH);
+  EXPECT_EQ(Vm().status().root_rotation().reason(), "secret pki/corp-root changed");
   const int writes = reconciler_->status_writes();
   ASSERT_TRUE(reconciler_->Reconcile().ok());
   EXPECT_EQ(reconciler_->status_writes(), writes);
@@ -279,6 +281,36 @@ TEST_F(SecretRootTest, AChangedOrDeletedSecretLeavesTheImportedRootInUse) {
   ASSERT_EQ(Errors().size(), 1u);
   EXPECT_THAT(Errors()[0], HasSubstr("secret pki/corp-root does not exist"));
   EXPECT_THAT(Errors()[0], HasSubstr("the root CA already in use stays"));
+}
+
+TEST_F(SecretRootTest, AnAbortedRotationToTheSecretsRootIsNotStartedAgainByItself) {
+  ASSERT_TRUE(objects_->Apply(RootSecret(MakeUserRoot(pki::KeySpec::EcdsaP256(), "Corp Root CA"))).ok());
+  ASSERT_TRUE(objects_->Apply(kSecretVm).ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  const std::string imported = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  ASSERT_TRUE(objects_->Apply(RootSecret(MakeUserRoot(pki::KeySpec::EcdsaP256(), "Corp Root CA 2"))).ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  ASSERT_EQ(Vm().status().root_rotation().phase(), api::v1::TRUST_BOTH);
+  ASSERT_TRUE(reconciler_->AbortRootRotation("vmesh/vm1").ok());
+  // The agents report the certificate of the rollback phase installed: the rollback ends.
+  for (int i = 0; i < 3 && Vm().status().has_root_rotation(); ++i) {
+    auto desired = reconciler_->Reconcile();
+    ASSERT_TRUE(desired.ok());
+    for (const char* c : {"c1", "c2"}) {
+      MeshReport r;
+      r.certificate.set_phase(api::v1::INSTALLED);
+      r.installed_generation = desired->resources.at(c).front().certificate().generation();
+      reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
+    }
+  }
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_FALSE(Vm().status().has_root_rotation()) << "rolled back, and not started again";
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, imported);
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_THAT(Errors()[0], HasSubstr("a rotation to it was aborted"));
+  EXPECT_THAT(Errors()[0], HasSubstr("`vmeshctl rotate root vm1 -n vmesh` starts one"));
+  // Asked for explicitly, it starts.
+  EXPECT_TRUE(reconciler_->StartRootRotation("vmesh/vm1", "vmeshctl rotate root").ok());
 }
 
 TEST_F(SecretRootTest, SecretWithoutRootMaterialIsInvalidNamingWhatIsMissing) {
