@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -465,33 +466,11 @@ int Describe(const Context& c) {
   return 0;
 }
 
-int MeshRestart(const Context& c) {
-  const std::string& mesh = c.args[0];
-  json::object request{{"mesh", mesh}};
-  auto body = c.hub.CallOk("POST", "/v1/meshes/restart", json::serialize(request));
-  if (!body.ok()) return Fail(c.err, "restart mesh " + mesh, body.error().message);
-  auto v = ParseJson(*body);
-  if (!v.ok()) return Fail(c.err, "restart mesh " + mesh, v.error().message);
-  if (c.inv.output != OutputFormat::kTable) {
-    PrintStructured(c.out, *v, c.inv.output);
-    return 0;
-  }
-  std::string id;
-  if (v->is_object()) {
-    if (const json::value* r = v->get_object().if_contains("requestId"); r && r->is_string()) id = r->get_string();
-  }
-  c.out << "ordered restart of mesh " << mesh << " requested" << (id.empty() ? "" : " (request " + id + ")")
-        << "; `vmeshctl describe virtualmesh` shows which workloads still need a restart\n";
-  return 0;
-}
-
-int RotateRoot(const Context& c) {
-  const std::string& name = c.args[0];
-  const std::string ns = c.inv.ns.empty() ? kDefaultNamespace : c.inv.ns;
-  json::object request{{"namespace", ns}, {"name", name}, {"abort", c.inv.abort}};
-  const std::string what = std::string(c.inv.abort ? "abort the root rotation of" : "rotate the root of") +
-                           " VirtualMesh " + ns + "/" + name;
-  auto body = c.hub.CallOk("POST", "/v1/virtualmeshes/rotate-root", json::serialize(request));
+// POSTs `request` to `path`: -o yaml|json prints the hub's answer; the table output is `line` of the answer's string
+// field `field` ("" when absent).
+int PostAndReport(const Context& c, const std::string& path, const json::object& request, const std::string& what,
+                  const char* field, const std::function<std::string(const std::string&)>& line) {
+  auto body = c.hub.CallOk("POST", path, json::serialize(request));
   if (!body.ok()) return Fail(c.err, what, body.error().message);
   auto v = ParseJson(*body);
   if (!v.ok()) return Fail(c.err, what, v.error().message);
@@ -499,12 +478,32 @@ int RotateRoot(const Context& c) {
     PrintStructured(c.out, *v, c.inv.output);
     return 0;
   }
-  std::string message;
+  std::string value;
   if (v->is_object()) {
-    if (const json::value* m = v->get_object().if_contains("message"); m && m->is_string()) message = m->get_string();
+    if (const json::value* f = v->get_object().if_contains(field); f && f->is_string()) value = f->get_string();
   }
-  c.out << message << "; `vmeshctl describe virtualmesh " << name << "` shows its progress\n";
+  c.out << line(value);
   return 0;
+}
+
+int MeshRestart(const Context& c) {
+  const std::string& mesh = c.args[0];
+  return PostAndReport(
+      c, "/v1/meshes/restart", {{"mesh", mesh}}, "restart mesh " + mesh, "requestId", [&](const std::string& id) {
+        return "ordered restart of mesh " + mesh + " requested" + (id.empty() ? "" : " (request " + id + ")") +
+               "; `vmeshctl describe virtualmesh` shows which workloads still need a restart\n";
+      });
+}
+
+int RotateRoot(const Context& c) {
+  const std::string& name = c.args[0];
+  const std::string ns = c.inv.ns.empty() ? kDefaultNamespace : c.inv.ns;
+  const std::string what = std::string(c.inv.abort ? "abort the root rotation of" : "rotate the root of") +
+                           " VirtualMesh " + ns + "/" + name;
+  return PostAndReport(c, "/v1/virtualmeshes/rotate-root", {{"namespace", ns}, {"name", name}, {"abort", c.inv.abort}},
+                       what, "message", [&](const std::string& message) {
+                         return message + "; `vmeshctl describe virtualmesh " + name + "` shows its progress\n";
+                       });
 }
 
 int Preview(const Context& c) {
