@@ -41,6 +41,8 @@ Usage:
 
 The bootstrap bundle (from `vmeshctl cluster register NAME`) is used once: the identity it buys is kept in
 Secret vmesh-agent-identity of --state-namespace (or --identity-file), and a restarted agent resumes with it.
+While the hub cannot be reached or answers 502/503/504 (e.g. no replica leads yet), the bootstrap is retried
+with backoff for up to 10 minutes; a refused token (401/403) ends the agent at once.
 Without --kubeconfig the in-cluster service account is used.
 
 )";
@@ -128,7 +130,9 @@ Result<agent::AgentIdentity> ObtainIdentity(asio::io_context& io, agent::Identit
     return MakeError(bootstrap_path + " registers cluster " + bundle->cluster() + ", not " + cluster);
   }
   spdlog::info("bootstrapping cluster {} with the hub at {}", cluster, bundle->hub_url());
-  auto id = agent::Bootstrap(*bundle, VMESH_VERSION);
+  // A hub that is not reachable yet, or has no leader for a moment (503), is waited for; a refusal is final.
+  auto id = agent::BootstrapWithRetry([&] { return agent::Bootstrap(*bundle, VMESH_VERSION); }, {},
+                                      [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); });
   if (!id.ok()) return id.error();
   Status saved = MakeError("not saved");
   for (int attempt = 0; attempt < 5; ++attempt) {

@@ -1,5 +1,8 @@
 #include "agent/runtime/identity.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "agent/runtime/state_objects.h"
@@ -169,10 +172,15 @@ Result<AgentIdentity> Bootstrap(const config::v1::BootstrapBundle& bundle, const
   fetch.content_type = "application/x-protobuf";
   fetch.timeout = timeout;
   auto response = link::Fetch(*tls, fetch);
-  if (!response.ok()) return response.error().Wrap("bootstrap at " + *url);
+  if (!response.ok()) return response.error().Wrap("bootstrap at " + *url).WithCode(ErrorCode::kUnavailable);
   if (response->status != 200) {
+    const int status = response->status;
+    const ErrorCode code = status == 502 || status == 503 || status == 504 ? ErrorCode::kUnavailable
+                           : status == 401 || status == 403                ? ErrorCode::kPermissionDenied
+                                                                           : ErrorCode::kUnknown;
     return MakeError("the hub refused the bootstrap of cluster " + bundle.cluster() + " (HTTP " +
-                     std::to_string(response->status) + "): " + HubMessage(*response));
+                         std::to_string(status) + "): " + HubMessage(*response),
+                     code);
   }
   link::v1::BootstrapResponse answer;
   if (!answer.ParseFromString(response->body)) return MakeError("bootstrap at " + *url + ": undecodable answer");
@@ -187,6 +195,25 @@ Result<AgentIdentity> Bootstrap(const config::v1::BootstrapBundle& bundle, const
   id.certificate_pem = answer.certificate_pem();
   if (Status s = CheckKeyMatches(id.key_pem, id.certificate_pem); !s.ok()) return s.error().Wrap("bootstrap answer");
   return id;
+}
+
+Result<AgentIdentity> BootstrapWithRetry(const std::function<Result<AgentIdentity>()>& attempt,
+                                         const BootstrapRetry& retry,
+                                         const std::function<void(std::chrono::milliseconds)>& sleep) {
+  std::chrono::milliseconds waited{0};
+  std::chrono::milliseconds wait = retry.first_wait;
+  for (int attempts = 1;; ++attempts) {
+    auto id = attempt();
+    if (id.ok() || id.error().code != ErrorCode::kUnavailable) return id;
+    if (waited + wait > retry.give_up_after) {
+      return id.error().Wrap("gave up after " + std::to_string(attempts) + " attempts over " +
+                             std::to_string(waited.count() / 1000) + " s");
+    }
+    spdlog::warn("bootstrap attempt {} failed: {} (retrying in {} ms)", attempts, id.error().message, wait.count());
+    sleep(wait);
+    waited += wait;
+    wait = std::min(wait * 2, retry.max_wait);
+  }
 }
 
 Status CheckKeyMatches(const std::string& key_pem, const std::string& certificate_pem) {

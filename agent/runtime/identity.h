@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,9 +71,23 @@ Result<IdentityKey> NewIdentityKey(const std::string& cluster);
 // The bootstrap exchange (blocking; call it before the agent's event loop depends on it): a key generated here,
 // its CSR and the bundle's token POSTed to <hub>/v1/bootstrap over TLS trusting only the bundle's hub CA. The
 // returned identity must be stored before it is used. A refusal (e.g. 403 for a used or expired token) is an
-// error carrying the HTTP status and the hub's message.
+// error carrying the HTTP status and the hub's message, coded kPermissionDenied for 401/403; a hub that cannot
+// be reached or answers 502/503/504 (no leader yet, a replica that follows, a proxy without backends) is
+// kUnavailable: worth another attempt.
 Result<AgentIdentity> Bootstrap(const config::v1::BootstrapBundle& bundle, const std::string& agent_version,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// Runs `attempt` until it succeeds, fails with another code than kUnavailable, or `give_up_after` has been spent
+// waiting; waits double from `first_wait` up to `max_wait` between attempts (through `sleep`, so tests need
+// not). A give-up error names the attempts and the last cause.
+struct BootstrapRetry {
+  std::chrono::milliseconds first_wait = std::chrono::seconds(1);
+  std::chrono::milliseconds max_wait = std::chrono::seconds(30);
+  std::chrono::milliseconds give_up_after = std::chrono::minutes(10);
+};
+Result<AgentIdentity> BootstrapWithRetry(const std::function<Result<AgentIdentity>()>& attempt,
+                                         const BootstrapRetry& retry,
+                                         const std::function<void(std::chrono::milliseconds)>& sleep);
 
 // OK when `certificate_pem` certifies `key_pem`'s public key.
 Status CheckKeyMatches(const std::string& key_pem, const std::string& certificate_pem);

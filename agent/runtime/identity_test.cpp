@@ -72,6 +72,75 @@ TEST(BootstrapTest, WrongTokenIsRefused) {
   EXPECT_THAT(id.error().message, HasSubstr("refused the bootstrap of cluster c1 (HTTP 403)"));
 }
 
+TEST(BootstrapTest, AnUnreachableHubIsUnavailableAndARefusalIsPermissionDenied) {
+  auto hub = std::make_unique<test::TestHub>();
+  auto bundle = ParseBootstrapBundle(hub->RegisterYaml("c1"));
+  ASSERT_TRUE(bundle.ok());
+  auto good = *bundle;
+  bundle->set_token("vmbt_wrong");
+  auto refused = Bootstrap(*bundle, "test");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied) << refused.error().message;
+
+  // Nothing listens on the port the bundle names once the hub is gone.
+  hub.reset();
+  auto unreachable = Bootstrap(good, "test", std::chrono::seconds(2));
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_EQ(unreachable.error().code, ErrorCode::kUnavailable) << unreachable.error().message;
+}
+
+TEST(BootstrapRetryTest, UnavailableIsRetriedWithGrowingWaitsUntilItWorks) {
+  int calls = 0;
+  std::vector<std::chrono::milliseconds> waits;
+  auto id = BootstrapWithRetry(
+      [&]() -> Result<AgentIdentity> {
+        if (++calls < 4) return MakeError("HTTP 503: no leader", ErrorCode::kUnavailable);
+        AgentIdentity identity;
+        identity.cluster = "c1";
+        return identity;
+      },
+      {.first_wait = std::chrono::seconds(1),
+       .max_wait = std::chrono::seconds(3),
+       .give_up_after = std::chrono::minutes(1)},
+      [&](std::chrono::milliseconds d) { waits.push_back(d); });
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(id->cluster, "c1");
+  EXPECT_EQ(calls, 4);
+  EXPECT_THAT(waits, ::testing::ElementsAre(std::chrono::seconds(1), std::chrono::seconds(2), std::chrono::seconds(3)));
+}
+
+TEST(BootstrapRetryTest, ARefusalIsNotRetried) {
+  int calls = 0;
+  auto id = BootstrapWithRetry(
+      [&]() -> Result<AgentIdentity> {
+        ++calls;
+        return MakeError("HTTP 403: token used", ErrorCode::kPermissionDenied);
+      },
+      {}, [](std::chrono::milliseconds) { FAIL() << "slept after a refusal"; });
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(id.error().code, ErrorCode::kPermissionDenied);
+}
+
+TEST(BootstrapRetryTest, GivesUpNamingTheAttemptsAndTheLastCause) {
+  int calls = 0;
+  std::chrono::milliseconds slept{0};
+  auto id = BootstrapWithRetry(
+      [&]() -> Result<AgentIdentity> {
+        ++calls;
+        return MakeError("connection refused", ErrorCode::kUnavailable);
+      },
+      {.first_wait = std::chrono::seconds(1),
+       .max_wait = std::chrono::seconds(4),
+       .give_up_after = std::chrono::seconds(10)},
+      [&](std::chrono::milliseconds d) { slept += d; });
+  ASSERT_FALSE(id.ok());
+  EXPECT_LE(slept, std::chrono::seconds(10));
+  EXPECT_EQ(slept, std::chrono::seconds(7));  // 1 + 2 + 4; a further 4 would pass 10
+  EXPECT_EQ(calls, 4);
+  EXPECT_THAT(id.error().message, HasSubstr("gave up after 4 attempts over 7 s: connection refused"));
+}
+
 TEST(BootstrapTest, BundleErrorsNameTheField) {
   auto missing = ParseBootstrapBundle("apiVersion: vmesh.dev/v1\nkind: BootstrapBundle\ncluster: c1\n");
   ASSERT_FALSE(missing.ok());

@@ -810,9 +810,10 @@ class RequestContext {
     if (!commit.ok()) return ErrorResponse(commit.error());
     DeletePreconditions preconditions;
     if (!request_.body.empty()) {
-      json::error_code ec;
-      json::value options = json::parse(request_.body, ec);
-      if (ec) return ErrorResponse(BadRequestError("the DeleteOptions body is not valid JSON"));
+      // JSON (kubectl) or protobuf (typed clients such as helm's release storage).
+      auto parsed = ParseBody();
+      if (!parsed.ok()) return ErrorResponse(parsed.error());
+      const json::value& options = *parsed;
       if (options.is_object()) {
         // kubectl sends dryRun in the DeleteOptions body rather than the query.
         if (const json::value* dry_run = options.get_object().if_contains("dryRun"); dry_run && dry_run->is_array()) {

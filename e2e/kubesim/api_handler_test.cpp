@@ -72,7 +72,8 @@ TEST_F(ApiHandlerTest, Discovery) {
   std::vector<std::string> names;
   for (const auto& g : groups.at("groups").as_array()) names.emplace_back(g.at("name").as_string());
   EXPECT_EQ(names,
-            (std::vector<std::string>{"apps", "discovery.k8s.io", "coordination.k8s.io", "apiextensions.k8s.io"}));
+            (std::vector<std::string>{"apps", "discovery.k8s.io", "coordination.k8s.io", "rbac.authorization.k8s.io",
+                                      "policy", "networking.k8s.io", "apiextensions.k8s.io"}));
   EXPECT_EQ(groups.at("groups").at(0).at("preferredVersion").at("groupVersion"), "apps/v1");
 
   json::value core = CallJson("GET", "/api/v1", 200);
@@ -221,6 +222,30 @@ TEST_F(ApiHandlerTest, DryRunChangesNothing) {
   CallJson("DELETE", base + "/cm", 200, R"({"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]})");
   CallJson("DELETE", base + "/cm?dryRun=All", 200);
   EXPECT_EQ(Call("GET", base + "/cm").status, 200);
+}
+
+// A typed client's DELETE (client-go, e.g. helm purging its release Secrets) carries DeleteOptions in protobuf:
+// its preconditions are checked as in JSON; a body that is neither is refused.
+TEST_F(ApiHandlerTest, DeleteWithProtobufOptions) {
+  const std::string base = "/api/v1/namespaces/default/secrets";
+  json::value created = CallJson("POST", base, 201, R"({"metadata":{"name":"release"},"type":"helm.sh/release.v1"})");
+  auto options = [](const std::string& uid) {
+    auto bytes = [](int field, const std::string& v) {
+      return std::string(1, static_cast<char>((field << 3) | 2)) + std::string(1, static_cast<char>(v.size())) + v;
+    };
+    const std::string raw = bytes(2, bytes(1, uid)) + bytes(4, "Background");
+    return std::string("k8s\0", 4) + bytes(1, bytes(1, "v1") + bytes(2, "DeleteOptions")) + bytes(2, raw);
+  };
+  const std::string protobuf = "application/vnd.kubernetes.protobuf";
+  EXPECT_EQ(CallJson("DELETE", base + "/release", 409, options("other-uid"), protobuf).at("reason"), "Conflict");
+  EXPECT_EQ(Call("GET", base + "/release").status, 200);
+  const std::string uid(created.at("metadata").at("uid").as_string());
+  CallJson("DELETE", base + "/release", 200, options(uid), protobuf);
+  EXPECT_EQ(Call("GET", base + "/release").status, 404);
+  CallJson("POST", base, 201, R"({"metadata":{"name":"again"}})");
+  EXPECT_EQ(Call("DELETE", base + "/again", "\x0a\x03k8s", protobuf).status, 415);
+  EXPECT_EQ(Call("DELETE", base + "/again", "{not json").status, 400);
+  EXPECT_EQ(Call("GET", base + "/again").status, 200);
 }
 
 TEST_F(ApiHandlerTest, StatusSubresource) {

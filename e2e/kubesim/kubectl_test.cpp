@@ -638,6 +638,69 @@ spec:
       "2026-12-03T13:51:18.123456Z 15");
 }
 
+// The kinds the Helm charts install besides workloads: RBAC (cluster-scoped ClusterRoles and bindings), disruption
+// budgets and network policies are stored and served like other built-ins (not enforced).
+TEST_F(KubectlTest, RbacDisruptionBudgetsAndNetworkPolicies) {
+  Ok({"create", "namespace", "vmesh"});
+  std::string applied = Apply("rbac.yaml", R"(apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+subjects: [{kind: ServiceAccount, name: hub, namespace: vmesh}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: leases, namespace: vmesh}
+rules:
+- {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, create, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: leases, namespace: vmesh}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: leases}
+subjects: [{kind: ServiceAccount, name: hub, namespace: vmesh}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: hub, namespace: vmesh}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: hub}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: hub, namespace: vmesh}
+spec:
+  podSelector: {matchLabels: {app: hub}}
+  policyTypes: [Ingress]
+  ingress: [{ports: [{port: 9900, protocol: TCP}]}]
+)");
+  for (const char* created :
+       {"clusterrole.rbac.authorization.k8s.io/reader created",
+        "clusterrolebinding.rbac.authorization.k8s.io/reader created", "role.rbac.authorization.k8s.io/leases created",
+        "rolebinding.rbac.authorization.k8s.io/leases created", "poddisruptionbudget.policy/hub created",
+        "networkpolicy.networking.k8s.io/hub created"}) {
+    EXPECT_NE(applied.find(created), std::string::npos) << created << "\n" << applied;
+  }
+  EXPECT_EQ(Ok({"get", "clusterrole", "reader", "-o", "jsonpath={.rules[0].verbs}"}), R"(["get","list"])");
+  EXPECT_EQ(Ok({"get", "role", "leases", "-n", "vmesh", "-o", "jsonpath={.rules[0].resources[0]}"}), "leases");
+  EXPECT_EQ(Ok({"get", "pdb", "hub", "-n", "vmesh", "-o", "jsonpath={.spec.maxUnavailable}"}), "1");
+  EXPECT_EQ(Ok({"get", "netpol", "hub", "-n", "vmesh", "-o", "jsonpath={.spec.ingress[0].ports[0].port}"}), "9900");
+  // Cluster-scoped: not found under a namespace path, listed without one.
+  EXPECT_NE(Ok({"get", "clusterroles", "-o", "name"}).find("clusterrole.rbac.authorization.k8s.io/reader"),
+            std::string::npos);
+  Ok({"delete", "clusterrole", "reader"});
+  ProcessOutput gone = cluster_.Kubectl({"get", "clusterrole", "reader"});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_NE(gone.output.find("NotFound"), std::string::npos) << gone.output;
+}
+
 // kubectl (client-go's kubeconfig loader) sends credentials only over TLS, so over kubesim's plain HTTP it
 // is refused; a client that sends the token (python3 here) is let in.
 TEST_F(KubectlTest, BearerToken) {

@@ -184,12 +184,34 @@ const MessageType kDeployment{"Deployment",
                                {2, "spec", Type::kMessage, false, &kDeploymentSpec},
                                {3, "status", Type::kMessage, false, &kDeploymentStatus}}};
 
+// The body of a DELETE by a typed client (helm's release storage deletes its Secrets so). All pointers in Go but
+// dryRun.
+const MessageType kPreconditions{
+    "Preconditions",
+    {{1, "uid", Type::kString, false, nullptr, true}, {2, "resourceVersion", Type::kString, false, nullptr, true}}};
+const MessageType kDeleteOptions{
+    "DeleteOptions",
+    {{1, "gracePeriodSeconds", Type::kVarint, false, nullptr, true},
+     {2, "preconditions", Type::kMessage, false, &kPreconditions, true},
+     {3, "orphanDependents", Type::kBool, false, nullptr, true},
+     {4, "propagationPolicy", Type::kString, false, nullptr, true},
+     {5, "dryRun", Type::kString, true},
+     {6, "ignoreStoreReadErrorWithClusterBreakingPotential", Type::kBool, false, nullptr, true}}};
+
 struct TopLevel {
   const char* api_version;
   const MessageType* type;
 };
 const TopLevel kTopLevel[] = {
-    {"v1", &kNamespace}, {"v1", &kConfigMap}, {"v1", &kSecret}, {"v1", &kServiceAccount}, {"apps/v1", &kDeployment}};
+    {"v1", &kNamespace},
+    {"v1", &kConfigMap},
+    {"v1", &kSecret},
+    {"v1", &kServiceAccount},
+    {"apps/v1", &kDeployment},
+    // client-go encodes DeleteOptions in the group version of the client; meta.k8s.io/v1 is its own group.
+    {"v1", &kDeleteOptions},
+    {"apps/v1", &kDeleteOptions},
+    {"meta.k8s.io/v1", &kDeleteOptions}};
 
 class Reader {
  public:
@@ -408,7 +430,7 @@ Result<json::object> DecodeKubernetesProtobuf(std::string_view body) {
     return result;
   }
   return MakeError(
-      "kubesim reads protobuf only for Namespace, ConfigMap, Secret, ServiceAccount and Deployment, "
+      "kubesim reads protobuf only for Namespace, ConfigMap, Secret, ServiceAccount, Deployment and DeleteOptions, "
       "not " +
       kind + " in " + api_version + "; send JSON");
 }

@@ -71,6 +71,24 @@ TEST(ProtobufDecoderTest, DeploymentKeepsPointerZeros) {
       << json::serialize(*decoded);
 }
 
+// client-go's typed clients send DeleteOptions as protobuf (helm deletes its release Secrets so); pointer fields
+// are kept even when zero.
+TEST(ProtobufDecoderTest, DeleteOptions) {
+  const std::string raw =
+      Int(1, 0) + Bytes(2, Bytes(1, "u-1") + Bytes(2, "42")) + Bytes(4, "Background") + Bytes(5, "All");
+  for (const char* api_version : {"v1", "meta.k8s.io/v1"}) {
+    auto decoded = DecodeKubernetesProtobuf(Envelope(api_version, "DeleteOptions", raw));
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(decoded->at("gracePeriodSeconds"), 0);
+    EXPECT_EQ(decoded->at("preconditions"), json::parse(R"({"uid":"u-1","resourceVersion":"42"})"));
+    EXPECT_EQ(decoded->at("propagationPolicy"), "Background");
+    EXPECT_EQ(decoded->at("dryRun"), json::parse(R"(["All"])"));
+  }
+  auto empty = DecodeKubernetesProtobuf(Envelope("v1", "DeleteOptions", ""));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(json::value(*empty), json::parse(R"({"apiVersion":"v1","kind":"DeleteOptions"})"));
+}
+
 TEST(ProtobufDecoderTest, RejectsWhatItCannotRead) {
   EXPECT_FALSE(DecodeKubernetesProtobuf("{}").ok());
   auto service = DecodeKubernetesProtobuf(Envelope("v1", "Service", ObjectMeta("s")));

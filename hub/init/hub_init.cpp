@@ -231,8 +231,14 @@ Result<InitReport> InitHub(Store& store, const InitOptions& options, TimePoint n
     }
     Status put = store.PutLinkCa({cert->ToPem(), stored_key});
     pki::Cleanse(stored_key);
-    if (!put.ok()) return put.error();
-    report.created.push_back("link CA");
+    if (put.ok()) {
+      report.created.push_back("link CA");
+    } else if (put.error().code == ErrorCode::kConflict) {
+      // Another replica's init (a shared store) created it since we looked: the first link CA wins, use it.
+      report.kept.push_back("link CA");
+    } else {
+      return put.error();
+    }
   }
   if (options.key_encryption_key) {
     // A link CA (or roots) stored in plain by an earlier init or serve without the key.
