@@ -52,6 +52,13 @@ std::set<std::string> Fingerprints(const std::string& pem) {
   return out;
 }
 
+// Fingerprint of the last certificate of a PEM bundle (the anchor closing cert-chain.pem), "" when none parses.
+std::string LastFingerprint(const std::string& pem) {
+  auto certs = pki::ParsePemBundle(pem);
+  if (!certs.ok() || certs->empty()) return "";
+  return certs->back().Fingerprint();
+}
+
 // A Secret or ConfigMap as read from the cluster: absent, or its labels, decoded data and resourceVersion.
 struct ClusterObject {
   bool exists = false;
@@ -450,8 +457,14 @@ asio::awaitable<Status> CertificateManager::Install(MeshEntry& e, const link::v1
   const std::string& root_pem = (*files)["root-cert.pem"];
   const std::set<std::string> new_roots = Fingerprints(root_pem);
   const std::set<std::string> previous_roots = Fingerprints(input.current_root_pem);
+  // The root the intermediate chains to changed (a root rotation's ISSUE_NEW phase, or its rollback): the bundle may
+  // be byte-identical, but workloads must be restarted to get certificates that chain to it, so that the next phase
+  // can drop the other root (SPEC §5.5).
+  const bool anchor_changed =
+      current->exists && !current->data["cert-chain.pem"].empty() &&
+      LastFingerprint(current->data["cert-chain.pem"]) != LastFingerprint((*files)["cert-chain.pem"]);
   const bool root_changed = Fingerprints(held->data["root-cert.pem"]) != new_roots ||
-                            (!previous_roots.empty() && previous_roots != new_roots);
+                            (!previous_roots.empty() && previous_roots != new_roots) || anchor_changed;
   MeshCertState next = e.state;
   if (root_changed) {
     next.restart_serial = intermediate->serial_hex();
@@ -664,6 +677,7 @@ std::vector<link::v1::MeshStatus> CertificateManager::Statuses() const {
     }
     cert->set_phase(e->phase);
     ms.set_installed_generation(e->state.installed_generation);
+    ms.set_restart_owed_for(e->state.restart_serial);
     if (e->restart) {
       ms.set_restarts_done(static_cast<uint32_t>(e->restart->done));
       ms.set_restarts_total(static_cast<uint32_t>(e->restart->total));

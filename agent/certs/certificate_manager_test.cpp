@@ -33,6 +33,7 @@ namespace json = boost::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kMesh[] = "istiod-istio-system-c1";
@@ -534,6 +535,64 @@ TEST_F(CertificateManagerTest, WithoutAutoRestartTheRestartWaitsForARestartDirec
   for (const auto& d : List("/apis/apps/v1/deployments")) {
     EXPECT_EQ(Annotation(d, kRestartedForAnnotation, true), cert.serial_hex()) << d.at("metadata").at("name");
   }
+}
+
+// A root rotation (SPEC §5.5) as the agent sees it: each phase is a directive of its own. A restart is owed — and
+// reported as restart_owed_for, which the hub's phase gate waits on — when the trust bundle changes (old -> old+new,
+// old+new -> new) and when the root the intermediate chains to changes under a byte-identical bundle (ISSUE_NEW);
+// not for a renewal under the same root.
+TEST_F(CertificateManagerTest, RootRotationPhasesOweRestartsUntilTheyAreDone) {
+  Start({"istio.yaml", "bookinfo.yaml"});
+  auto manager = NewManager();
+  const TestHubCa next;
+  auto run_restarts = [&] {
+    for (int i = 0; i < 600 && !Status1(*manager).restart_owed_for().empty(); ++i) {
+      RunVoid(manager->Tick());
+      Pause(std::chrono::milliseconds(20));
+    }
+    return Status1(*manager).restart_owed_for().empty();
+  };
+  auto install = [&](const std::string& generation, const std::string& bundle, const TestHubCa& signer) {
+    link::v1::CertificateDirective d = Directive(generation, /*auto_restart=*/true);
+    d.set_trust_bundle_pem(bundle);
+    const size_t before = csrs_.size();
+    EXPECT_TRUE(Run(manager->OnDirective(d)).ok());
+    EXPECT_EQ(csrs_.size(), before + 1);
+    link::v1::IssuedCertificate issued = signer.Issue(csrs_.back());
+    RunVoid(manager->OnIssued(issued));
+    EXPECT_EQ(Status1(*manager).installed_generation(), generation);
+    return pki::Certificate::FromPem(issued.certificate_chain_pem())->serial_hex();
+  };
+  const std::string old_pem = ca_.root.ToPem();
+  const std::string both = old_pem + next.root.ToPem();
+
+  install("g1", old_pem, ca_);  // from Istio's own root: owed
+  EXPECT_FALSE(Status1(*manager).restart_owed_for().empty());
+  ASSERT_TRUE(run_restarts());
+
+  const std::string trust_both = install("g2", both, ca_);  // TRUST_BOTH: the bundle changed
+  EXPECT_EQ(Status1(*manager).restart_owed_for(), trust_both);
+  ASSERT_TRUE(run_restarts());
+  const std::string bundle_bytes = DecodedData(Get(kCacerts))["root-cert.pem"];
+
+  const std::string issue_new = install("g3", both, next);  // ISSUE_NEW: same bundle, new anchor
+  EXPECT_EQ(Status1(*manager).restart_owed_for(), issue_new);
+  auto cacerts = DecodedData(Get(kCacerts));
+  EXPECT_EQ(cacerts["root-cert.pem"], bundle_bytes) << "byte-identical within the rotation";
+  EXPECT_THAT(cacerts["cert-chain.pem"], HasSubstr(next.root.ToPem()));
+  EXPECT_THAT(cacerts["cert-chain.pem"], Not(HasSubstr(old_pem)));
+  ASSERT_TRUE(run_restarts());
+  for (const auto& d : List("/apis/apps/v1/deployments")) {
+    EXPECT_EQ(Annotation(d, kRestartedForAnnotation, true), issue_new) << d.at("metadata").at("name");
+  }
+
+  const std::string trust_new = install("g4", next.root.ToPem(), next);  // TRUST_NEW: the bundle changed
+  EXPECT_EQ(Status1(*manager).restart_owed_for(), trust_new);
+  ASSERT_TRUE(run_restarts());
+  EXPECT_EQ(DecodedData(Get(kCacerts))["root-cert.pem"], next.root.ToPem());
+
+  install("g5", next.root.ToPem(), next);  // a renewal under the new root: nothing owed
+  EXPECT_EQ(Status1(*manager).restart_owed_for(), "");
 }
 
 // Istio 1.18 does not hot-reload cacerts: under the same root only istiod is restarted.

@@ -82,13 +82,17 @@ IstioController::IstioController(const ResourceRegistry& registry, ObjectStore& 
       store_(store),
       cluster_name_(std::move(cluster_name)) {}
 
-std::optional<std::pair<std::string, std::string>> IstioController::ReadCacerts(const std::string& ns) const {
+std::optional<IstioController::Cacerts> IstioController::ReadCacerts(const std::string& ns) const {
   auto secret = store_.Get(secrets_, ns, "cacerts");
   if (!secret.ok()) return std::nullopt;
   auto root = SecretValue(**secret, kRootKey);
   if (!root || root->empty()) return std::nullopt;
   auto ca = SecretValue(**secret, "ca-cert.pem");
-  return std::make_pair(*root, ca ? *ca : *root);
+  auto chain = SecretValue(**secret, "cert-chain.pem");
+  Cacerts out{*root, ca ? *ca : *root, chain ? *chain : ""};
+  // Istio's plug-in CA without cert-chain.pem: the intermediate and the root.
+  if (out.chain_pem.empty()) out.chain_pem = out.ca_cert_pem == out.root_pem ? out.root_pem : out.ca_cert_pem + *root;
+  return out;
 }
 
 Result<std::string> IstioController::SelfSignedRoot() {
@@ -121,20 +125,25 @@ std::optional<std::chrono::steady_clock::time_point> IstioController::Reconcile(
       loaded = it->second;
       if (loaded.hot_reload) {
         auto cacerts = ReadCacerts(ns);
-        if (cacerts && cacerts->first == loaded.root_pem) loaded.ca_cert_pem = cacerts->second;
+        if (cacerts && cacerts->root_pem == loaded.root_pem) {
+          loaded.ca_cert_pem = cacerts->ca_cert_pem;
+          loaded.chain_pem = cacerts->chain_pem;
+        }
       }
     } else {
       loaded.ns = ns;
       loaded.sequence = ++next_sequence_;
       loaded.hot_reload = IstiodHotReloads(IstiodImage(*pod));
       if (auto cacerts = ReadCacerts(ns)) {
-        loaded.root_pem = cacerts->first;
-        loaded.ca_cert_pem = cacerts->second;
+        loaded.root_pem = cacerts->root_pem;
+        loaded.ca_cert_pem = cacerts->ca_cert_pem;
+        loaded.chain_pem = cacerts->chain_pem;
       } else {
         auto root = SelfSignedRoot();
         if (!root.ok()) continue;  // key generation failed; the next pass tries again
         loaded.root_pem = *root;
         loaded.ca_cert_pem = *root;
+        loaded.chain_pem = *root;
       }
     }
     Annotate(*pod, {{kLoadedRootAnnotation, FirstCertificateFingerprint(loaded.root_pem)},
@@ -142,18 +151,19 @@ std::optional<std::chrono::steady_clock::time_point> IstioController::Reconcile(
     auto& entry = seen[uid] = std::move(loaded);
     if (PodReady(*pod) && (running == nullptr || entry.sequence > running->sequence)) running = &entry;
   }
-  const std::optional<std::string> current_root =
-      running ? std::optional<std::string>(running->root_pem) : std::nullopt;
+  const std::optional<Loaded> current = running ? std::optional<Loaded>(*running) : std::nullopt;
   istiods_ = std::move(seen);
-  if (!current_root) return std::nullopt;
-  const std::string& root_pem = *current_root;
+  if (!current) return std::nullopt;
+  const std::string& root_pem = current->root_pem;
 
   MirrorRoot(root_pem);
   const std::string fingerprint = FirstCertificateFingerprint(root_pem);
   for (const auto& pod : pods->items) {
     if (StrAt(*pod, {"metadata", "labels", "security.istio.io/tlsMode"}) != "istio") continue;
     if (!StrAt(*pod, {"metadata", "annotations", kTrustedRootAnnotation}).empty()) continue;
-    Annotate(*pod, {{kTrustedRootAnnotation, fingerprint}});
+    Annotate(*pod, {{kTrustedRootAnnotation, fingerprint},
+                    {kTrustedRootsAnnotation, root_pem},
+                    {kPresentedChainAnnotation, current->chain_pem}});
   }
   return std::nullopt;
 }

@@ -14,8 +14,15 @@
 //  - The running istiod (the newest Ready istiod pod) mirrors the root-cert.pem it loaded into the
 //    ConfigMap `istio-ca-root-cert` (key root-cert.pem) of every namespace but kube-system, kube-public and
 //    kube-node-lease.
-//  - A pod with label security.istio.io/tlsMode=istio (a sidecar) records the root current when it is
-//    first seen with a running istiod: kubesim.vmesh.dev/trusted-root-fingerprint.
+//  - A pod with label security.istio.io/tlsMode=istio (a sidecar) records, when it is first seen with a running
+//    istiod, what it got from that istiod (SPEC §5.5: which roots each workload trusts and which chain it
+//    presents):
+//      kubesim.vmesh.dev/trusted-root-fingerprint  SHA-256 of the first root it trusts
+//      kubesim.vmesh.dev/trusted-roots             the whole trust bundle (PEM: root-cert.pem istiod loaded)
+//      kubesim.vmesh.dev/presented-chain           the CA chain its certificate is issued under (PEM:
+//                                                  cert-chain.pem istiod loaded — intermediate first, root last)
+//    A pod keeps them for its life: a workload changes what it trusts and presents only by being replaced
+//    (restarted), as with Istio's sidecars between certificate rotations. mtls_check.h verifies them pairwise.
 //
 // Level-based like WorkloadController; not thread-safe (one thread calls Reconcile()).
 #pragma once
@@ -27,6 +34,7 @@
 #include <string>
 
 #include "common/base/result.h"
+#include "e2e/kubesim/mtls_check.h"
 #include "e2e/kubesim/object_store.h"
 #include "e2e/kubesim/resource_registry.h"
 
@@ -48,12 +56,18 @@ class IstioController {
     std::string ns;
     std::string root_pem;
     std::string ca_cert_pem;
+    std::string chain_pem;  // cert-chain.pem (the self-signed root without cacerts)
     uint64_t sequence = 0;  // order in which istiod pods were first seen
     bool hot_reload = true;
   };
 
-  // root-cert.pem and ca-cert.pem of the `cacerts` Secret in `ns`, if it has a root.
-  std::optional<std::pair<std::string, std::string>> ReadCacerts(const std::string& ns) const;
+  struct Cacerts {
+    std::string root_pem;
+    std::string ca_cert_pem;
+    std::string chain_pem;
+  };
+  // root-cert.pem, ca-cert.pem and cert-chain.pem of the `cacerts` Secret in `ns`, if it has a root.
+  std::optional<Cacerts> ReadCacerts(const std::string& ns) const;
   Result<std::string> SelfSignedRoot();
   void Annotate(const boost::json::object& pod, const std::map<std::string, std::string>& annotations);
   void MirrorRoot(const std::string& root_pem);

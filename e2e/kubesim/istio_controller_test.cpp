@@ -169,5 +169,39 @@ TEST_F(IstioControllerTest, Istio118NeedsARestartEvenForTheSameRoot) {
   EXPECT_EQ(Annotation("istio-system", "istiod-1", kLoadedCaCertAnnotation), FirstCertificateFingerprint(first));
 }
 
+// Each sidecar keeps, for its life, the bundle and the chain of the istiod that served it when it started; a
+// restarted workload (a new pod) picks up what istiod holds then. The pairwise check sees the difference.
+TEST_F(IstioControllerTest, SidecarsRecordTheRootsTheyTrustAndTheChainTheyPresent) {
+  Ca old_root = MakeRoot("old");
+  Ca new_root = MakeRoot("new");
+  const std::string both = old_root.cert.ToPem() + new_root.cert.ToPem();
+  const std::string old_ca = MakeIntermediatePem(old_root, "old intermediate");
+  WriteCacerts(both, old_ca);  // TRUST_BOTH: the bundle holds both, the intermediate is the old root's
+  CreatePod("istio-system", "istiod-1", json::object{{"app", "istiod"}}, "docker.io/istio/pilot:1.20.3");
+  CreatePod("app", "web-1", json::object{{"security.istio.io/tlsMode", "istio"}}, "web:1");
+  Settle();
+  EXPECT_EQ(Annotation("app", "web-1", kTrustedRootsAnnotation), both);
+  EXPECT_EQ(Annotation("app", "web-1", kPresentedChainAnnotation), old_ca + both);
+
+  // ISSUE_NEW: same bundle bytes, so istiod 1.20 hot-reloads the new intermediate; only new pods get it.
+  const std::string new_ca = MakeIntermediatePem(new_root, "new intermediate");
+  json::object secret{{"metadata", json::object{{"name", "cacerts"}}},
+                      {"data", json::object{{"root-cert.pem", Base64Encode(both)},
+                                            {"ca-cert.pem", Base64Encode(new_ca)},
+                                            {"cert-chain.pem", Base64Encode(new_ca + new_root.cert.ToPem())}}}};
+  ASSERT_TRUE(store_.Update(Type("secrets"), "istio-system", "cacerts", std::move(secret)).ok());
+  CreatePod("app", "web-2", json::object{{"security.istio.io/tlsMode", "istio"}}, "web:1");
+  Settle();
+  EXPECT_EQ(Annotation("app", "web-1", kPresentedChainAnnotation), old_ca + both) << "kept for the pod's life";
+  EXPECT_EQ(Annotation("app", "web-2", kPresentedChainAnnotation), new_ca + new_root.cert.ToPem());
+  EXPECT_EQ(Annotation("app", "web-2", kTrustedRootsAnnotation), both);
+
+  auto pod = [&](const std::string& name) {
+    auto object = store_.Get(Type("pods"), "app", name);
+    return *WorkloadTrustOf(**object, name == "web-1" ? "c1" : "c2");
+  };
+  EXPECT_TRUE(CheckMutualTls({pod("web-1"), pod("web-2")}, pki::Clock::now()).failures.empty());
+}
+
 }  // namespace
 }  // namespace vmesh::kubesim

@@ -3,8 +3,10 @@
 #include "common/base/resource_names.h"
 #include "common/pki/aead.h"
 #include "common/pki/csr.h"
+#include "common/pki/openssl_util.h"
 #include "common/pki/secure_string.h"
 #include "common/pki/verify.h"
+#include "hub/controller/root_rotation.h"
 
 namespace vmesh::hub {
 namespace {
@@ -76,6 +78,16 @@ Result<RootCa> CaService::EnsureGeneratedRoot(const std::string& virtual_mesh,
   auto existing = store_.GetRootCa(virtual_mesh);
   if (!existing.ok()) return existing.error();
   if (existing->has_value()) return Build(**existing);
+  auto record = GenerateRotationRoot(virtual_mesh, generated);
+  if (!record.ok()) return record.error();
+  auto stored = store_.PutRootCaIfAbsent(*record);
+  pki::Cleanse(record->key_pem);
+  if (!stored.ok()) return stored.error();
+  return Build(*stored);
+}
+
+Result<RootCaRecord> CaService::GenerateRotationRoot(const std::string& virtual_mesh,
+                                                     const api::v1::CommonCertOptions& generated) {
   const pki::KeySpec spec = SpecFor(generated);
   auto key = pki::PrivateKey::Generate(spec);
   if (!key.ok()) return key.error().Wrap("root key for " + virtual_mesh);
@@ -94,15 +106,11 @@ Result<RootCa> CaService::EnsureGeneratedRoot(const std::string& virtual_mesh,
     if (!sealed.ok()) return sealed.error();
     key_pem = pki::SecureString(std::move(*sealed));
   }
-  RootCaRecord record{virtual_mesh, cert->ToPem(), "", key_pem.value(), "generated", now};
-  auto stored = store_.PutRootCaIfAbsent(record);
-  pki::Cleanse(record.key_pem);
-  if (!stored.ok()) return stored.error();
-  return Build(*stored);
+  return RootCaRecord{virtual_mesh, cert->ToPem(), "", key_pem.value(), "generated", now};
 }
 
-Result<RootCa> CaService::ImportRoot(const std::string& virtual_mesh, const std::string& root_cert_pem,
-                                     const std::string& key_pem, const std::string& cert_chain_pem) {
+Result<RootCaRecord> CaService::PrepareImportedRoot(const std::string& virtual_mesh, const std::string& root_cert_pem,
+                                                    const std::string& key_pem, const std::string& cert_chain_pem) {
   auto cert = pki::Certificate::FromPem(root_cert_pem);
   if (!cert.ok()) return cert.error().Wrap("root-cert.pem");
   if (!cert->is_ca()) return MakeError("root-cert.pem is not a CA certificate (basicConstraints CA:TRUE missing)");
@@ -122,27 +130,65 @@ Result<RootCa> CaService::ImportRoot(const std::string& virtual_mesh, const std:
     auto verified = pki::VerifyChain(*cert, {chain->back()}, untrusted, clock_());
     if (!verified.ok()) return verified.error().Wrap("root-cert.pem does not chain to cert-chain.pem");
   }
-  auto existing = store_.GetRootCa(virtual_mesh);
-  if (!existing.ok()) return existing.error();
-  if (existing->has_value()) {
-    if ((*existing)->certificate_pem != cert->ToPem()) {
-      return MakeError("VirtualMesh " + virtual_mesh +
-                       " already has a different root; replacing it is a root rotation (SPEC §5.5), which this "
-                       "hub does not perform yet");
-    }
-    return Build(**existing);
-  }
   pki::SecureString stored_key(key->ToPem());
   if (kek_) {
     auto sealed = pki::Seal(*kek_, stored_key.view(), virtual_mesh);
     if (!sealed.ok()) return sealed.error();
     stored_key = pki::SecureString(std::move(*sealed));
   }
-  RootCaRecord record{virtual_mesh, cert->ToPem(), cert_chain_pem, stored_key.value(), "secret", clock_()};
-  auto stored = store_.PutRootCaIfAbsent(record);
-  pki::Cleanse(record.key_pem);
+  return RootCaRecord{virtual_mesh, cert->ToPem(), cert_chain_pem, stored_key.value(), "secret", clock_()};
+}
+
+Result<RootCa> CaService::ImportRoot(const std::string& virtual_mesh, const std::string& root_cert_pem,
+                                     const std::string& key_pem, const std::string& cert_chain_pem) {
+  auto record = PrepareImportedRoot(virtual_mesh, root_cert_pem, key_pem, cert_chain_pem);
+  if (!record.ok()) return record.error();
+  auto existing = store_.GetRootCa(virtual_mesh);
+  if (!existing.ok()) return existing.error();
+  if (existing->has_value()) {
+    pki::Cleanse(record->key_pem);
+    if ((*existing)->certificate_pem != record->certificate_pem) {
+      return MakeError("VirtualMesh " + virtual_mesh +
+                       " already has a different root; replacing it is a root rotation (SPEC §5.5), which starts "
+                       "when the VirtualMesh's root Secret changes");
+    }
+    return Build(**existing);
+  }
+  auto stored = store_.PutRootCaIfAbsent(*record);
+  pki::Cleanse(record->key_pem);
   if (!stored.ok()) return stored.error();
   return Build(*stored);
+}
+
+Result<RootsInForce> CaService::LoadRootsInForce(const std::string& virtual_mesh) {
+  auto current = LoadRoot(virtual_mesh);
+  if (!current.ok()) return current.error();
+  auto rotation = store_.GetRootRotation(virtual_mesh);
+  if (!rotation.ok()) return rotation.error().Wrap("root rotation of " + virtual_mesh);
+  RootsInForce out{*current, "", std::nullopt, current->signer.certificate().serial_hex(), ""};
+  if (!rotation->has_value()) return out;
+  auto next = Build((*rotation)->next);
+  if (!next.ok()) return next.error().Wrap("the root " + virtual_mesh + " is being rotated to");
+  const PhaseTrust trust = TrustOf(ParsePhase((*rotation)->phase));
+  std::string bundle;
+  if (trust.trust_old) bundle += current->trust_bundle_pem;
+  if (trust.trust_new) bundle += next->trust_bundle_pem;
+  out.next_serial = next->signer.certificate().serial_hex();
+  out.signing = trust.sign_with_new ? std::move(*next) : std::move(*current);
+  if (bundle != out.signing.trust_bundle_pem) {
+    auto hash = pki::Sha256Hex(bundle);
+    if (!hash.ok()) return hash.error();
+    out.bundle_tag = hash->substr(0, 8);
+  }
+  out.signing.trust_bundle_pem = std::move(bundle);
+  out.rotation = std::move(*rotation);
+  return out;
+}
+
+Result<RootCa> CaService::SigningRoot(const std::string& virtual_mesh) {
+  auto roots = LoadRootsInForce(virtual_mesh);
+  if (!roots.ok()) return roots.error();
+  return std::move(roots->signing);
 }
 
 Status CaService::MaySign(const std::string& what) const {

@@ -52,6 +52,18 @@ struct IssuedIntermediate {
   TimePoint not_after;
 };
 
+// The roots of a VirtualMesh as they stand now (SPEC §5.5): without a rotation, its root; during one, the root
+// that signs in the rotation's phase, with the phase's trust bundle (old, old + new, or new).
+struct RootsInForce {
+  // Signs intermediates now; its trust_bundle_pem is what root-cert.pem must hold now.
+  RootCa signing;
+  // "" unless trust_bundle_pem is not the signing root's own anchor: a short hash of the bundle (RootInfo::bundle_tag).
+  std::string bundle_tag;
+  std::optional<RootRotationRecord> rotation;
+  std::string root_serial;  // the VirtualMesh's root (the old one during a rotation)
+  std::string next_serial;  // the root rotated to ("" without a rotation)
+};
+
 // The key an intermediate must have per intermediateCertOptions (default RSA 4096).
 pki::KeySpec IntermediateKeySpec(const api::v1::CommonCertOptions& options);
 
@@ -73,6 +85,19 @@ class CaService {
 
   // The stored root of a VirtualMesh.
   Result<RootCa> LoadRoot(const std::string& virtual_mesh);
+
+  // --- Root rotation (SPEC §5.5) ---
+  // The root that signs now and the trust bundle of the rotation phase, if a rotation is in progress.
+  Result<RootsInForce> LoadRootsInForce(const std::string& virtual_mesh);
+  // What CSRs are signed with now: LoadRootsInForce(virtual_mesh).signing.
+  Result<RootCa> SigningRoot(const std::string& virtual_mesh);
+  // A new generated root for a rotation, per `generated` like EnsureGeneratedRoot, not stored (the caller starts
+  // the rotation with it: Store::StartRootRotation). Its key is sealed when a key-encryption key is configured.
+  Result<RootCaRecord> GenerateRotationRoot(const std::string& virtual_mesh,
+                                            const api::v1::CommonCertOptions& generated);
+  // A user-provided root checked like ImportRoot, as a record for a rotation (not stored).
+  Result<RootCaRecord> PrepareImportedRoot(const std::string& virtual_mesh, const std::string& root_cert_pem,
+                                           const std::string& key_pem, const std::string& cert_chain_pem);
 
   Result<IssuedIntermediate> IssueIntermediate(const RootCa& root, const IntermediateRequest& request);
 

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -53,7 +54,7 @@ constexpr FlagInfo kFlags[] = {
     {"log-format", 0, true, false}, {"help", 'h', false, false},  {"version", 0, false, false},
     {"filename", 'f', true, true},  {"ttl", 0, true, true},       {"out", 0, true, true},
     {"namespace", 'n', true, true}, {"root-cert", 0, true, true}, {"key", 0, true, true},
-    {"cert-chain", 0, true, true},
+    {"cert-chain", 0, true, true},  {"abort", 0, false, true},
 };
 
 const FlagInfo* FindFlag(const std::string& long_name, char short_name) {
@@ -97,6 +98,8 @@ Status SetFlag(Invocation* inv, const FlagInfo& flag, const std::string& value) 
     } else {
       return MakeError("--output \"" + value + "\": expected table, yaml or json");
     }
+  } else if (name == "abort") {
+    inv->abort = true;
   } else if (name == "help") {
     inv->help = true;
   } else if (name == "version") {
@@ -463,24 +466,44 @@ int Describe(const Context& c) {
   return 0;
 }
 
-int MeshRestart(const Context& c) {
-  const std::string& mesh = c.args[0];
-  json::object request{{"mesh", mesh}};
-  auto body = c.hub.CallOk("POST", "/v1/meshes/restart", json::serialize(request));
-  if (!body.ok()) return Fail(c.err, "restart mesh " + mesh, body.error().message);
+// POSTs `request` to `path`: -o yaml|json prints the hub's answer; the table output is `line` of the answer's string
+// field `field` ("" when absent).
+int PostAndReport(const Context& c, const std::string& path, const json::object& request, const std::string& what,
+                  const char* field, const std::function<std::string(const std::string&)>& line) {
+  auto body = c.hub.CallOk("POST", path, json::serialize(request));
+  if (!body.ok()) return Fail(c.err, what, body.error().message);
   auto v = ParseJson(*body);
-  if (!v.ok()) return Fail(c.err, "restart mesh " + mesh, v.error().message);
+  if (!v.ok()) return Fail(c.err, what, v.error().message);
   if (c.inv.output != OutputFormat::kTable) {
     PrintStructured(c.out, *v, c.inv.output);
     return 0;
   }
-  std::string id;
+  std::string value;
   if (v->is_object()) {
-    if (const json::value* r = v->get_object().if_contains("requestId"); r && r->is_string()) id = r->get_string();
+    if (const json::value* f = v->get_object().if_contains(field); f && f->is_string()) value = f->get_string();
   }
-  c.out << "ordered restart of mesh " << mesh << " requested" << (id.empty() ? "" : " (request " + id + ")")
-        << "; `vmeshctl describe virtualmesh` shows which workloads still need a restart\n";
+  c.out << line(value);
   return 0;
+}
+
+int MeshRestart(const Context& c) {
+  const std::string& mesh = c.args[0];
+  return PostAndReport(
+      c, "/v1/meshes/restart", {{"mesh", mesh}}, "restart mesh " + mesh, "requestId", [&](const std::string& id) {
+        return "ordered restart of mesh " + mesh + " requested" + (id.empty() ? "" : " (request " + id + ")") +
+               "; `vmeshctl describe virtualmesh` shows which workloads still need a restart\n";
+      });
+}
+
+int RotateRoot(const Context& c) {
+  const std::string& name = c.args[0];
+  const std::string ns = c.inv.ns.empty() ? kDefaultNamespace : c.inv.ns;
+  const std::string what = std::string(c.inv.abort ? "abort the root rotation of" : "rotate the root of") +
+                           " VirtualMesh " + ns + "/" + name;
+  return PostAndReport(c, "/v1/virtualmeshes/rotate-root", {{"namespace", ns}, {"name", name}, {"abort", c.inv.abort}},
+                       what, "message", [&](const std::string& message) {
+                         return message + "; `vmeshctl describe virtualmesh " + name + "` shows its progress\n";
+                       });
 }
 
 int Preview(const Context& c) {
@@ -751,6 +774,19 @@ const std::vector<CommandSpec>& Commands() {
        {},
        1,
        1},
+      {{"rotate", "root"},
+       "rotate root NAME [-n NAMESPACE] [--abort]",
+       "replace a VirtualMesh's root CA in phases, without failing a request",
+       "Starts a root rotation (SPEC 5.5) of VirtualMesh NAME: to a new generated root, or, when its root comes\n"
+       "from a Secret (rootCertificateAuthority.secret), to the root that Secret holds now. It runs in phases,\n"
+       "each held until every member mesh's agent acknowledged it (installed the intermediate of the phase and\n"
+       "finished the restarts it owes): TRUST_BOTH (trust bundle old + new root everywhere), ISSUE_NEW\n"
+       "(intermediates re-issued from the new root), TRUST_NEW (old root removed). `describe` shows the phase,\n"
+       "the progress and the meshes it waits for. --abort rolls back (ROLLBACK_ISSUE_OLD, ROLLBACK_TRUST_OLD)\n"
+       "and keeps the old root; it is refused once the rotation reached TRUST_NEW, its last phase.",
+       {"namespace", "abort"},
+       1,
+       1},
       {{"preview"},
        "preview -f FILE|-",
        "show what a VirtualMesh would write into each cluster, without applying it",
@@ -836,6 +872,10 @@ std::string CommandHelp(const CommandSpec& command) {
         "  --key FILE             its private key (PEM, unencrypted)\n"
         "  --cert-chain FILE      optional: the certificates above it, the enterprise root last (PEM)\n"
         "  -n, --namespace NS     namespace of the Secret (default vmesh)\n";
+  } else if (Takes(command, "abort")) {
+    out +=
+        "\nFlags:\n  -n, --namespace NS     namespace of the VirtualMesh (default vmesh)\n"
+        "  --abort                roll the rotation in progress back (not in its last phase, TRUST_NEW)\n";
   } else if (Takes(command, "namespace")) {
     out += "  -n, --namespace NS     namespace of KIND NAME (default vmesh)\n";
   }
@@ -988,6 +1028,7 @@ int Run(const Invocation& invocation, const std::string& version, std::ostream& 
   if (path == "describe") return Describe(c);
   if (path == "mesh restart") return MeshRestart(c);
   if (path == "preview") return Preview(c);
+  if (path == "rotate root") return RotateRoot(c);
   if (path == "check") return Check(c);
   if (path == "admin rotate") return AdminRotate(c);
   return Usage(err, "command " + path + " is not implemented");

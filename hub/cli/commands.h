@@ -37,6 +37,7 @@ struct Invocation {
   std::string root_cert;           // --root-cert FILE (create root-secret)
   std::string key;                 // --key FILE (create root-secret)
   std::string cert_chain;          // --cert-chain FILE (create root-secret)
+  bool abort = false;              // --abort (rotate root)
   bool help = false;
   bool version = false;
   // Command-specific flags given (long names), so a command can refuse flags it does not take.

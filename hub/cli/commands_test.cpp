@@ -104,6 +104,23 @@ TEST(ResolveCommand, RefusesWhatTheCommandDoesNotTake) {
   EXPECT_FALSE(c.ok());
 }
 
+TEST(ResolveCommand, RotateRootTakesANameANamespaceAndAbort) {
+  std::vector<std::string> rest;
+  auto inv = ParseArguments({"rotate", "root", "vm1", "-n", "prod", "--abort"});
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  EXPECT_TRUE(inv->abort);
+  EXPECT_EQ(inv->ns, "prod");
+  auto c = ResolveCommand(*inv, &rest);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_THAT((*c)->path, ElementsAre("rotate", "root"));
+  EXPECT_THAT(rest, ElementsAre("vm1"));
+  EXPECT_FALSE(ParseArguments({"rotate", "root", "vm1"})->abort);
+  EXPECT_FALSE(Resolve({"rotate", "root"}, &rest).ok()) << "the VirtualMesh is required";
+  auto other = Resolve({"get", "vm", "--abort"}, &rest);
+  ASSERT_FALSE(other.ok());
+  EXPECT_THAT(other.error().message, HasSubstr("get does not take --abort"));
+}
+
 int RunArgs(const std::vector<std::string>& args, std::string* out, std::string* err) {
   auto inv = ParseArguments(args);
   EXPECT_TRUE(inv.ok());

@@ -163,6 +163,40 @@ std::string DescribeVirtualMesh(const api::v1::VirtualMesh& vm, TimePoint now) {
       out += "\n";
     }
   }
+  out += DescribeRootRotation(vm);
+  return out;
+}
+
+std::string DescribeRootRotation(const api::v1::VirtualMesh& vm) {
+  if (!vm.status().has_root_rotation()) return "";
+  const auto& r = vm.status().root_rotation();
+  std::string out = "Root rotation:\n";
+  out += "  Phase:      " + api::v1::RootRotationPhase_Name(r.phase()) + " (" + r.progress() +
+         " meshes acknowledged; since " + TimeUtil::ToString(r.phase_since()) + ")\n";
+  out += "  Phases:     TRUST_BOTH -> ISSUE_NEW -> TRUST_NEW";
+  if (r.phase() == api::v1::ROLLBACK_ISSUE_OLD || r.phase() == api::v1::ROLLBACK_TRUST_OLD) {
+    out += " (aborted: rolling back through ROLLBACK_ISSUE_OLD -> ROLLBACK_TRUST_OLD)";
+  }
+  out += "\n";
+  out += "  From root:  " + r.from_root_serial() + "\n";
+  out += "  To root:    " + r.to_root_serial() + "\n";
+  out += "  Started:    " + TimeUtil::ToString(r.started_at()) + " by " + r.reason() + "\n";
+  out += std::string("  Abort:      ") +
+         (r.abortable() ? "possible (vmeshctl rotate root " + vm.metadata().name() + " -n " +
+                              vm.metadata().namespace_() + " --abort)"
+                        : "not possible in this phase") +
+         "\n";
+  std::vector<std::string> keys;
+  for (const auto& [key, s] : vm.status().meshes()) {
+    if (s.has_root_rotation()) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  for (const auto& key : keys) {
+    const auto& part = vm.status().meshes().at(key).root_rotation();
+    out += "  Mesh " + key + ": " + api::v1::RootRotationPhase_Name(part.phase()) + " " +
+           (part.acknowledged() ? "acknowledged" : "in progress") + "\n";
+  }
+  for (const auto& w : r.waiting_for()) out += "  Waiting for " + w + "\n";
   return out;
 }
 

@@ -26,6 +26,8 @@ std::string Age(TimePoint then, TimePoint now);
 
 std::string ClusterTable(const std::vector<api::v1::Cluster>& clusters, TimePoint now);
 std::string VirtualMeshTable(const std::vector<api::v1::VirtualMesh>& vms, TimePoint now);
+// The "Root rotation:" section of describe (phase, progress, roots, abort, meshes waited for); "" without a rotation.
+std::string DescribeRootRotation(const api::v1::VirtualMesh& vm);
 std::string DescribeVirtualMesh(const api::v1::VirtualMesh& vm, TimePoint now);
 
 std::string AccessPolicyTable(const std::vector<api::v1::AccessPolicy>& policies, TimePoint now);

@@ -77,6 +77,34 @@ TEST(Printers, DescribeShowsStatePerMeshCertificatesAndWhatToDo) {
   EXPECT_THAT(text, HasSubstr("vmeshctl mesh restart istiod-istio-system-c1): Deployment/bookinfo/reviews"));
 }
 
+TEST(Printers, DescribeShowsTheRootRotationAndWhatItWaitsFor) {
+  api::v1::VirtualMesh vm;
+  vm.mutable_metadata()->set_name("vm1");
+  vm.mutable_metadata()->set_namespace_("vmesh");
+  EXPECT_EQ(DescribeRootRotation(vm), "") << "no rotation, no section";
+  auto* r = vm.mutable_status()->mutable_root_rotation();
+  r->set_phase(api::v1::TRUST_BOTH);
+  r->set_progress("2/3");
+  r->set_from_root_serial("aa01");
+  r->set_to_root_serial("bb02");
+  r->set_reason("vmeshctl rotate root");
+  r->set_abortable(true);
+  r->add_waiting_for("mesh istiod-istio-system-c3.vmesh (cluster c3): has not installed the intermediate");
+  auto& m = (*vm.mutable_status()->mutable_meshes())["istiod-istio-system-c1.vmesh"];
+  m.mutable_root_rotation()->set_phase(api::v1::TRUST_BOTH);
+  m.mutable_root_rotation()->set_acknowledged(true);
+  std::string text = DescribeVirtualMesh(vm, kNow);
+  EXPECT_THAT(text, HasSubstr("Root rotation:\n  Phase:      TRUST_BOTH (2/3 meshes acknowledged"));
+  EXPECT_THAT(text, HasSubstr("From root:  aa01"));
+  EXPECT_THAT(text, HasSubstr("To root:    bb02"));
+  EXPECT_THAT(text, HasSubstr("possible (vmeshctl rotate root vm1 -n vmesh --abort)"));
+  EXPECT_THAT(text, HasSubstr("Mesh istiod-istio-system-c1.vmesh: TRUST_BOTH acknowledged"));
+  EXPECT_THAT(text, HasSubstr("Waiting for mesh istiod-istio-system-c3.vmesh (cluster c3)"));
+  r->set_phase(api::v1::TRUST_NEW);
+  r->set_abortable(false);
+  EXPECT_THAT(DescribeRootRotation(vm), HasSubstr("Abort:      not possible in this phase"));
+}
+
 TEST(Printers, DiscoveryTables) {
   api::v1::Mesh m;
   m.mutable_metadata()->set_name("istiod-istio-system-c1");

@@ -90,13 +90,21 @@ void CertificateDirectives(const HubState& state, const VirtualMeshResult& resul
     d->set_rsa_key_size_bits(options.key_algorithm() == api::v1::RSA
                                  ? (options.rsa_key_size_bytes() == 0 ? 4096 : options.rsa_key_size_bytes())
                                  : 0);
-    d->set_generation(root->second.fingerprint.substr(0, 16) + "-" + std::to_string(options.key_algorithm()) + "-" +
-                      std::to_string(d->rsa_key_size_bits()) + "-" + std::to_string(options.ttl_days()));
+    d->set_generation(CertificateGeneration(root->second, options));
     d->set_trust_bundle_pem(root->second.trust_bundle_pem);
     d->set_auto_restart_pods(spec.mtls_config().auto_restart_pods());
     directed[key] = d->generation();
     resources.emplace_back(mesh.spec().cluster(), std::move(r));
   }
+}
+
+std::string CertificateGeneration(const RootInfo& root, const api::v1::CommonCertOptions& options) {
+  const std::uint32_t rsa_bits = options.key_algorithm() == api::v1::RSA
+                                     ? (options.rsa_key_size_bytes() == 0 ? 4096 : options.rsa_key_size_bytes())
+                                     : 0;
+  return root.fingerprint.substr(0, 16) + (root.bundle_tag.empty() ? "" : "-" + root.bundle_tag) + "-" +
+         std::to_string(options.key_algorithm()) + "-" + std::to_string(rsa_bits) + "-" +
+         std::to_string(options.ttl_days());
 }
 
 DesiredState ComputeDesiredState(const HubState& state) {

@@ -23,8 +23,13 @@
 namespace vmesh::hub {
 
 struct RootInfo {
+  // The roots workloads must trust now: the root, or during a root rotation the bundle of its phase.
   std::string trust_bundle_pem;
+  // Fingerprint of the certificate that signs intermediates now.
   std::string fingerprint;
+  // "" unless the bundle is not just the signing root's own anchor (a root rotation phase): then a short hash of the
+  // bundle, part of the directive generation so that each phase directs a certificate of its own.
+  std::string bundle_tag;
 };
 
 struct HubState {
@@ -54,6 +59,11 @@ struct DesiredState {
 };
 
 DesiredState ComputeDesiredState(const HubState& state);
+
+// The generation of a mesh's certificate directive under `root` and the VirtualMesh's intermediateCertOptions: it
+// changes with the signing root, the trust bundle (each root rotation phase) and the options, and makes the agent
+// request a new intermediate when it does.
+std::string CertificateGeneration(const RootInfo& root, const api::v1::CommonCertOptions& options);
 
 // The pieces ComputeDesiredState is made of, shared with IncrementalDesiredState.
 struct Output;

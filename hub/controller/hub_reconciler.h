@@ -9,6 +9,13 @@
 // Secret deleted or changed later leaves it in use, and status.errors says so (replacing a root is a root
 // rotation, SPEC §5.5, not done here).
 //
+// Root rotations (SPEC §5.5, hub/controller/root_rotation.h): StartRootRotation() stores a rotation in phase
+// TRUST_BOTH; every Reconcile() directs the certificates of the phase it is in (the bundle and signing root of
+// the phase make a directive generation of their own), asks DecideRotation() whether every member mesh acknowledged
+// it, and if so moves the stored phase on (compare-and-swap) and computes again. The phase, the members it waits for
+// and their part are in status.rootRotation and status.meshes[*].rootRotation. A hub restarted mid-phase reads the
+// phase from the store and goes on from there.
+//
 // Not thread-safe, except facts(): one reconcile or preview at a time (the reconcile loop guarantees it).
 #pragma once
 
@@ -28,10 +35,16 @@
 
 namespace vmesh::hub {
 
+// The setting (Store::GetSetting) that records that a rotation of `virtual_mesh` to the root with this fingerprint
+// was aborted, so that its Secret does not start it again by itself.
+std::string DeclinedRotationSetting(const std::string& virtual_mesh, const std::string& root_fingerprint);
+
 class HubReconciler {
  public:
   // `hub_namespace`: the namespace of discovered objects that name none.
-  HubReconciler(Store& store, ObjectService& objects, CaService& ca, std::string hub_namespace = "vmesh");
+  HubReconciler(
+      Store& store, ObjectService& objects, CaService& ca, std::string hub_namespace = "vmesh",
+      std::function<TimePoint()> clock = [] { return std::chrono::system_clock::now(); });
 
   // The facts from the agents, which only the reconciler holds; thread-safe, written by the agent sessions while
   // a reconcile runs (it reads them at its start).
@@ -60,6 +73,14 @@ class HubReconciler {
   Result<DesiredState> Preview(api::v1::VirtualMesh vm, const std::string& default_namespace,
                                const std::string& now_rfc3339) const;
 
+  // `vmeshctl rotate root`: starts rotating the root of VirtualMesh `key` ("<namespace>/<name>") — to a new generated
+  // root, or, when its root comes from a Secret, to the root the Secret holds now. Fails (kNotFound, kConflict,
+  // kInvalidArgument) without a root yet, with a rotation in progress, or with a Secret still holding the root in
+  // use. Returns a one-line description. Reconcile() afterwards.
+  Result<std::string> StartRootRotation(const std::string& key, const std::string& reason);
+  // `vmeshctl rotate root --abort`: rolls the rotation back (AbortTarget: refused in the last phase).
+  Result<std::string> AbortRootRotation(const std::string& key);
+
   // Status writes so far (for tests and metrics).
   int status_writes() const { return status_writes_; }
 
@@ -74,7 +95,19 @@ class HubReconciler {
   struct SecretRoots {
     std::map<std::string, api::v1::Secret> importable;
     std::map<std::string, std::vector<std::string>> notes;
+    // Root rotations in progress, by VirtualMesh key.
+    std::map<std::string, RootsInForce> rotations;
+    // VirtualMeshes whose root Secret now holds another root to rotate to (-> "secret <ns>/<name>").
+    std::map<std::string, std::string> rotatable;
   };
+
+  // Loads the roots in force of `key` into state.roots (and `rotations`).
+  Status LoadRoots(const std::string& key, HubState& state, std::map<std::string, RootsInForce>& rotations) const;
+  // Advances the rotations every member acknowledged; true when a phase moved (compute again).
+  Result<bool> AdvanceRotations(const DesiredState& desired, HubState& state, SecretRoots& roots);
+  // status.rootRotation and the members' part, for VirtualMeshes with a rotation in progress.
+  void ReportRotations(const DesiredState& desired, const HubState& state, const SecretRoots& roots,
+                       std::vector<VirtualMeshResult>& statuses) const;
 
   // Intent from the store, `facts` from the agents.
   Result<HubState> Gather(SecretRoots* secret_roots, AgentFacts::Snapshot facts) const;
@@ -84,6 +117,7 @@ class HubReconciler {
   Store& store_;
   ObjectService& objects_;
   CaService& ca_;
+  std::function<TimePoint()> clock_;
   AgentFacts facts_;
   // The restart directives of the last successful Reconcile() (cluster -> name -> version), and how many
   // computations the incremental state had made by then: what DesiredState::changed_clusters is relative to.

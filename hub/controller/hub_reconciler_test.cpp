@@ -263,11 +263,13 @@ TEST_F(SecretRootTest, AChangedOrDeletedSecretLeavesTheImportedRootInUse) {
   auto desired = reconciler_->Reconcile();
   ASSERT_TRUE(desired.ok()) << desired.error().message;
   EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, imported) << "the stored root stays";
-  EXPECT_EQ(desired->resources.at("c2").front().certificate().trust_bundle_pem(), imported);
+  // ... until the root rotation the changed Secret started completes (SPEC §5.5).
+  EXPECT_EQ(desired->resources.at("c2").front().certificate().trust_bundle_pem(),
+            imported + next_root.certificate().ToPem());
   EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "not INVALID: the VirtualMesh keeps working";
-  ASSERT_EQ(Errors().size(), 1u);
-  EXPECT_THAT(Errors()[0], HasSubstr("secret pki/corp-root now holds a different root-cert.pem"));
-  EXPECT_THAT(Errors()[0], HasSubstr("root rotation"));
+  EXPECT_TRUE(Errors().empty());
+  EXPECT_EQ(Vm().status().root_rotation().phase(), api::v1::TRUST_BOTH);
+  EXPECT_EQ(Vm().status().root_rotation().reason(), "secret pki/corp-root changed");
   const int writes = reconciler_->status_writes();
   ASSERT_TRUE(reconciler_->Reconcile().ok());
   EXPECT_EQ(reconciler_->status_writes(), writes);
@@ -279,6 +281,36 @@ TEST_F(SecretRootTest, AChangedOrDeletedSecretLeavesTheImportedRootInUse) {
   ASSERT_EQ(Errors().size(), 1u);
   EXPECT_THAT(Errors()[0], HasSubstr("secret pki/corp-root does not exist"));
   EXPECT_THAT(Errors()[0], HasSubstr("the root CA already in use stays"));
+}
+
+TEST_F(SecretRootTest, AnAbortedRotationToTheSecretsRootIsNotStartedAgainByItself) {
+  ASSERT_TRUE(objects_->Apply(RootSecret(MakeUserRoot(pki::KeySpec::EcdsaP256(), "Corp Root CA"))).ok());
+  ASSERT_TRUE(objects_->Apply(kSecretVm).ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  const std::string imported = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  ASSERT_TRUE(objects_->Apply(RootSecret(MakeUserRoot(pki::KeySpec::EcdsaP256(), "Corp Root CA 2"))).ok());
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  ASSERT_EQ(Vm().status().root_rotation().phase(), api::v1::TRUST_BOTH);
+  ASSERT_TRUE(reconciler_->AbortRootRotation("vmesh/vm1").ok());
+  // The agents report the certificate of the rollback phase installed: the rollback ends.
+  for (int i = 0; i < 3 && Vm().status().has_root_rotation(); ++i) {
+    auto desired = reconciler_->Reconcile();
+    ASSERT_TRUE(desired.ok());
+    for (const char* c : {"c1", "c2"}) {
+      MeshReport r;
+      r.certificate.set_phase(api::v1::INSTALLED);
+      r.installed_generation = desired->resources.at(c).front().certificate().generation();
+      reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
+    }
+  }
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_FALSE(Vm().status().has_root_rotation()) << "rolled back, and not started again";
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, imported);
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_THAT(Errors()[0], HasSubstr("a rotation to it was aborted"));
+  EXPECT_THAT(Errors()[0], HasSubstr("`vmeshctl rotate root vm1 -n vmesh` starts one"));
+  // Asked for explicitly, it starts.
+  EXPECT_TRUE(reconciler_->StartRootRotation("vmesh/vm1", "vmeshctl rotate root").ok());
 }
 
 TEST_F(SecretRootTest, SecretWithoutRootMaterialIsInvalidNamingWhatIsMissing) {
@@ -304,6 +336,149 @@ TEST_F(SecretRootTest, PreviewImportsNothing) {
       reconciler_->Preview(std::get<api::v1::VirtualMesh>(decoded.objects[0].object), "vmesh", "2030-01-01T00:00:00Z");
   ASSERT_TRUE(preview.ok()) << preview.error().message;
   EXPECT_FALSE(store_->GetRootCa("vmesh/vm1")->has_value());
+}
+
+}  // namespace
+}  // namespace vmesh::hub
+
+namespace vmesh::hub {
+namespace {
+
+// SPEC §5.5 through the reconciler: phases directed, gated on every member's report, persisted, resumed by a new
+// reconciler (a restarted hub) without advancing on missing reports, completed or rolled back in the store.
+class RootRotationReconcileTest : public HubReconcilerTest {
+ protected:
+  void SetUp() override {
+    HubReconcilerTest::SetUp();
+    ASSERT_TRUE(objects_->Apply(kVm).ok());
+    auto desired = reconciler_->Reconcile();
+    ASSERT_TRUE(desired.ok()) << desired.error().message;
+    AckAll(*desired);
+    ASSERT_EQ(Vm().status().state(), api::v1::ACCEPTED);
+    old_root_ = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  }
+
+  static const link::v1::CertificateDirective& Directive(const DesiredState& d, const std::string& cluster) {
+    return d.resources.at(cluster).front().certificate();
+  }
+
+  // The cluster's agent reports the directed certificate installed (and a restart still owed, if given).
+  void Ack(const DesiredState& d, const std::string& cluster, const std::string& owed = "") {
+    MeshReport r;
+    r.certificate.set_phase(api::v1::INSTALLED);
+    r.installed_generation = Directive(d, cluster).generation();
+    r.restart_owed_for = owed;
+    reconciler_->SetReport("istiod-istio-system-" + cluster + ".vmesh", r);
+  }
+  DesiredState AckAll(const DesiredState& d) {
+    Ack(d, "c1");
+    Ack(d, "c2");
+    auto next = reconciler_->Reconcile();
+    EXPECT_TRUE(next.ok()) << next.error().message;
+    return next.ok() ? *next : DesiredState{};
+  }
+  std::string Phase() { return api::v1::RootRotationPhase_Name(Vm().status().root_rotation().phase()); }
+  static size_t Roots(const std::string& bundle) { return pki::ParsePemBundle(bundle)->size(); }
+
+  std::string old_root_;
+};
+
+TEST_F(RootRotationReconcileTest, PhasesAdvanceOnlyWhenEveryMemberAcknowledged) {
+  auto started = reconciler_->StartRootRotation("vmesh/vm1", "test");
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_THAT(*started, HasSubstr("phase TRUST_BOTH"));
+  EXPECT_EQ(reconciler_->StartRootRotation("vmesh/vm1", "test").error().code, ErrorCode::kConflict);
+
+  auto both = reconciler_->Reconcile();
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(Phase(), "TRUST_BOTH");
+  EXPECT_EQ(Roots(Directive(*both, "c1").trust_bundle_pem()), 2u) << "old + new";
+  EXPECT_EQ(Vm().status().root_rotation().progress(), "0/2");
+  EXPECT_TRUE(Vm().status().root_rotation().abortable());
+  // TRUST_BOTH signs with the old root still.
+  EXPECT_EQ(ca_->SigningRoot("vmesh/vm1")->signer.certificate().ToPem(), old_root_);
+
+  // One member acknowledged: the phase holds, naming the other.
+  Ack(*both, "c1");
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Phase(), "TRUST_BOTH");
+  EXPECT_EQ(Vm().status().root_rotation().progress(), "1/2");
+  ASSERT_EQ(Vm().status().root_rotation().waiting_for_size(), 1);
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("(cluster c2)"));
+  EXPECT_TRUE(Vm().status().meshes().at("istiod-istio-system-c1.vmesh").root_rotation().acknowledged());
+  EXPECT_FALSE(Vm().status().meshes().at("istiod-istio-system-c2.vmesh").root_rotation().acknowledged());
+  // Installed but a restart still owed: holds.
+  Ack(*both, "c2", "0abc");
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Phase(), "TRUST_BOTH");
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0),
+              HasSubstr("its workloads need a restart for certificate 0abc"));
+
+  Ack(*both, "c2");
+  auto issue = reconciler_->Reconcile();
+  ASSERT_TRUE(issue.ok());
+  EXPECT_EQ(Phase(), "ISSUE_NEW");
+  EXPECT_NE(Directive(*issue, "c1").generation(), Directive(*both, "c1").generation());
+  EXPECT_EQ(Directive(*issue, "c1").trust_bundle_pem(), Directive(*both, "c1").trust_bundle_pem());
+  EXPECT_NE(ca_->SigningRoot("vmesh/vm1")->signer.certificate().ToPem(), old_root_) << "the new root signs";
+
+  // A restarted hub: a new reconciler over the same store, no reports and no discovery yet. It holds ISSUE_NEW.
+  reconciler_ = std::make_unique<HubReconciler>(*store_, *objects_, *ca_);
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  EXPECT_EQ(Phase(), "ISSUE_NEW");
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("has not been discovered"));
+  for (const char* c : {"c1", "c2"}) {
+    reconciler_->SetDiscovery(c, {MeshOf(c)}, {});
+    reconciler_->SetConnected(c, true);
+  }
+  auto resumed = reconciler_->Reconcile();
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(Phase(), "ISSUE_NEW");
+  EXPECT_EQ(Directive(*resumed, "c1").generation(), Directive(*issue, "c1").generation()) << "the same directive";
+
+  auto last = AckAll(*resumed);
+  EXPECT_EQ(Phase(), "TRUST_NEW");
+  EXPECT_EQ(Roots(Directive(last, "c1").trust_bundle_pem()), 1u) << "the new root only";
+  EXPECT_FALSE(Vm().status().root_rotation().abortable());
+  EXPECT_EQ(reconciler_->AbortRootRotation("vmesh/vm1").error().code, ErrorCode::kConflict);
+
+  auto done = AckAll(last);
+  EXPECT_FALSE(Vm().status().has_root_rotation());
+  EXPECT_FALSE(store_->GetRootRotation("vmesh/vm1")->has_value());
+  const std::string new_root = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
+  EXPECT_NE(new_root, old_root_);
+  EXPECT_EQ(Directive(done, "c1").trust_bundle_pem(), new_root);
+  EXPECT_EQ(Directive(done, "c1").generation(), Directive(last, "c1").generation())
+      << "the last phase already directed the final certificate: nothing is re-issued";
+  EXPECT_EQ(Vm().status().state(), api::v1::ACCEPTED);
+}
+
+TEST_F(RootRotationReconcileTest, AnAbortRollsBackToTheOldRoot) {
+  ASSERT_TRUE(reconciler_->StartRootRotation("vmesh/vm1", "test").ok());
+  auto both = reconciler_->Reconcile();
+  ASSERT_TRUE(both.ok());
+  auto issue = AckAll(*both);
+  ASSERT_EQ(Phase(), "ISSUE_NEW");
+  Ack(issue, "c1");  // c1 presents a chain of the new root already; c2 still one of the old
+  ASSERT_TRUE(reconciler_->Reconcile().ok());
+  ASSERT_EQ(Phase(), "ISSUE_NEW");
+  auto aborted = reconciler_->AbortRootRotation("vmesh/vm1");
+  ASSERT_TRUE(aborted.ok()) << aborted.error().message;
+  EXPECT_THAT(*aborted, HasSubstr("ROLLBACK_ISSUE_OLD"));
+  auto back = reconciler_->Reconcile();
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(Phase(), "ROLLBACK_ISSUE_OLD");
+  EXPECT_EQ(Vm().status().root_rotation().progress(), "1/2") << "c2 never left the old root's intermediate";
+  EXPECT_THAT(Vm().status().root_rotation().waiting_for(0), HasSubstr("(cluster c1)"));
+  EXPECT_EQ(Roots(Directive(*back, "c1").trust_bundle_pem()), 2u);
+  EXPECT_EQ(ca_->SigningRoot("vmesh/vm1")->signer.certificate().ToPem(), old_root_);
+  auto trust_old = AckAll(*back);
+  EXPECT_EQ(Phase(), "ROLLBACK_TRUST_OLD");
+  EXPECT_EQ(Directive(trust_old, "c1").trust_bundle_pem(), old_root_);
+  AckAll(trust_old);
+  EXPECT_FALSE(Vm().status().has_root_rotation());
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, old_root_);
+  EXPECT_EQ(reconciler_->AbortRootRotation("vmesh/vm1").error().code, ErrorCode::kNotFound);
 }
 
 }  // namespace

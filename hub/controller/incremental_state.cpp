@@ -53,6 +53,7 @@ std::string Context(const HubState& state, const std::vector<VirtualMeshResult>&
     if (auto root = state.roots.find(result.key); root != state.roots.end()) {
       AppendField(root->second.trust_bundle_pem, out);
       AppendField(root->second.fingerprint, out);
+      AppendField(root->second.bundle_tag, out);
     }
     out += ';';
   }

@@ -44,6 +44,8 @@ struct MeshReport {
   std::vector<std::string> pending_restarts;
   // The certificate directive generation the installed intermediate answers ("" when none).
   std::string installed_generation;
+  // The certificate serial a restart of the mesh's workloads is still owed for ("" when none).
+  std::string restart_owed_for;
   std::optional<google::protobuf::Timestamp> last_report_time;
 };
 

@@ -50,6 +50,16 @@ class FakeHubCore final : public HubCore {
     if (mesh != "istiod-istio-system-c1") return MakeError("mesh " + mesh + " is not known to the hub");
     return std::string("restart-1");
   }
+  Result<std::string> StartRootRotation(const std::string& key) override {
+    rotations.push_back("start " + key);
+    if (key != "vmesh/vm1") return MakeError("VirtualMesh " + key + " does not exist", ErrorCode::kNotFound);
+    return std::string("root rotation of VirtualMesh vmesh/vm1 started: phase TRUST_BOTH");
+  }
+  Result<std::string> AbortRootRotation(const std::string& key) override {
+    rotations.push_back("abort " + key);
+    return MakeError("the rotation is in its last phase", ErrorCode::kConflict);
+  }
+  std::vector<std::string> rotations;
   std::vector<api::v1::Mesh> Meshes() const override {
     api::v1::Mesh m;
     m.set_api_version("discovery.vmesh.dev/v1");
@@ -380,6 +390,19 @@ TEST_F(ApiRoutesTest, PreviewReturnsPerClusterResources) {
   auto two = Admin("POST", "/v1/preview", std::string(kVm) + "---\n" + kVm);
   EXPECT_EQ(two.status, 400);
   EXPECT_THAT(two.body, HasSubstr("exactly one VirtualMesh"));
+}
+
+TEST_F(ApiRoutesTest, RotateRootStartsOrAbortsWithTheCoresAnswer) {
+  auto started = Admin("POST", "/v1/virtualmeshes/rotate-root", R"({"name":"vm1"})");
+  ASSERT_EQ(started.status, 200) << started.body;
+  EXPECT_THAT(std::string(Parse(started).at("message").as_string()), HasSubstr("phase TRUST_BOTH"));
+  EXPECT_EQ(Admin("POST", "/v1/virtualmeshes/rotate-root", R"({"name":"nope","namespace":"other"})").status, 404);
+  auto refused = Admin("POST", "/v1/virtualmeshes/rotate-root", R"({"name":"vm1","abort":true})");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_THAT(refused.body, HasSubstr("last phase"));
+  EXPECT_EQ(Admin("POST", "/v1/virtualmeshes/rotate-root", R"({})").status, 400);
+  EXPECT_EQ(core_.rotations, (std::vector<std::string>{"start vmesh/vm1", "start other/nope", "abort vmesh/vm1"}));
+  EXPECT_EQ(Call(other_tls_, "POST", "/v1/virtualmeshes/rotate-root", R"({"name":"vm1"})").status, 403);
 }
 
 TEST_F(ApiRoutesTest, MeshRestartAndSessions) {

@@ -539,6 +539,25 @@ link::HttpResponse HubRoutes::RestartMesh(const link::HttpRequest& request) cons
   return Json(200, json::object{{"requestId", *id}});
 }
 
+link::HttpResponse HubRoutes::RotateRoot(const link::HttpRequest& request) const {
+  if (auto refused = RequireAdmin(request)) return *refused;
+  if (request.method != "POST")
+    return Problem(405, "use POST with {\"namespace\": ..., \"name\": ..., \"abort\": false}");
+  if (!core) return NotReady("core");
+  auto body = ParseObject(request.body);
+  if (!body.ok()) return Problem(400, body.error().message);
+  const std::string name = jsonf::Str(*body, "name");
+  std::string ns = jsonf::Str(*body, "namespace");
+  if (name.empty()) return Problem(400, "\"name\" (the VirtualMesh) is required");
+  if (ns.empty()) ns = hub_namespace;
+  bool abort = false;
+  if (const json::value* a = body->if_contains("abort"); a != nullptr && a->is_bool()) abort = a->get_bool();
+  const std::string key = ObjectKey(ns, name);
+  auto done = abort ? core->AbortRootRotation(key) : core->StartRootRotation(key);
+  if (!done.ok()) return Problem(HttpStatusOf(done.error().code, 400), done.error().message);
+  return Json(200, json::object{{"message", *done}});
+}
+
 link::HttpResponse HubRoutes::Sessions(const link::HttpRequest& request) const {
   if (auto refused = RequireAdmin(request)) return *refused;
   if (request.method != "GET") return Problem(405, "use GET");
@@ -564,6 +583,7 @@ link::HttpResponse HubRoutes::Api(const link::HttpRequest& request) const {
   if (p == "/v1/delete") return DeleteManifest(request);
   if (p == "/v1/preview") return Preview(request);
   if (p == "/v1/meshes/restart") return RestartMesh(request);
+  if (p == "/v1/virtualmeshes/rotate-root") return RotateRoot(request);
   if (p == "/v1/sessions") return Sessions(request);
   if (p == "/v1/admin/rotate") return RotateAdmin(request);
   if (p.rfind("/v1/objects/", 0) == 0) return Objects(request);
@@ -579,9 +599,9 @@ void InstallApiRoutes(link::Server& server, std::function<link::HttpResponse(con
   for (const char* open : {"/healthz", "/readyz", "/metrics"}) {
     server.Handle(open, link::HttpRoute{link::ClientCertPolicy::kOptional, handler});
   }
-  std::vector<std::string> paths = {"/v1/clusters",    "/v1/clusters/deregister", "/v1/apply",    "/v1/delete",
-                                    "/v1/preview",     "/v1/meshes/restart",      "/v1/sessions", "/v1/objects/",
-                                    "/v1/admin/rotate"};
+  std::vector<std::string> paths = {"/v1/clusters",     "/v1/clusters/deregister",      "/v1/apply",    "/v1/delete",
+                                    "/v1/preview",      "/v1/meshes/restart",           "/v1/sessions", "/v1/objects/",
+                                    "/v1/admin/rotate", "/v1/virtualmeshes/rotate-root"};
   for (const auto& kind : KindSpellings()) paths.push_back("/v1/objects/" + kind);
   for (const auto& path : paths) server.Handle(path, link::HttpRoute{link::ClientCertPolicy::kRequired, handler});
 }

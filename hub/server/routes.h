@@ -17,6 +17,8 @@
 //        (also /v1/objects/<kind>?name=N&namespace=NS, which needs no prefix routing in the transport)
 //   POST /v1/preview             manifest with one VirtualMesh -> {"status": {...}, "clusters": {...}}
 //   POST /v1/meshes/restart      {"mesh": "..."} -> {"requestId": "..."}; 404 for an unknown mesh
+//   POST /v1/virtualmeshes/rotate-root {"namespace": "...", "name": "...", "abort": false} -> {"message": "..."};
+//                                404 no such VirtualMesh / rotation, 409 one in progress or not abortable
 //   GET  /v1/sessions            -> {"items": [...]}
 //   POST /v1/admin/rotate        {"csr": PEM} -> {"certificate": PEM, "serial": hex}: a new admin certificate for
 //                                the CSR's key; the caller's certificate is revoked (403 from then on)
@@ -72,6 +74,7 @@ struct HubRoutes {
   link::HttpResponse Objects(const link::HttpRequest& request) const;
   link::HttpResponse Preview(const link::HttpRequest& request) const;
   link::HttpResponse RestartMesh(const link::HttpRequest& request) const;
+  link::HttpResponse RotateRoot(const link::HttpRequest& request) const;
   link::HttpResponse Sessions(const link::HttpRequest& request) const;
   link::HttpResponse RotateAdmin(const link::HttpRequest& request) const;
 

@@ -48,8 +48,24 @@ link::v1::Envelope CsrHandler::Sign(const std::string& cluster, std::uint64_t en
   if (!request.ok()) {
     error = request.error().message;
   } else {
-    auto root = deps_.ca.LoadRoot(request->virtual_mesh);
-    auto cert = root.ok() ? deps_.ca.IssueIntermediate(*root, *request) : Result<IssuedIntermediate>(root.error());
+    auto roots = deps_.ca.LoadRootsInForce(request->virtual_mesh);
+    // The generation the roots in force direct, read together with them: a phase that moved since the CSR left
+    // cannot be signed with the wrong root.
+    const std::string wanted =
+        roots.ok() ? CertificateGeneration({roots->signing.trust_bundle_pem,
+                                            roots->signing.signer.certificate().Fingerprint(), roots->bundle_tag},
+                                           request->options)
+                   : "";
+    Result<IssuedIntermediate> cert = MakeError("");
+    if (!roots.ok()) {
+      cert = roots.error();
+    } else if (roots->rotation && csr.directive_generation() != wanted) {
+      cert = MakeError("CSR " + csr.request_id() + " answers certificate directive generation " +
+                       csr.directive_generation() + ", but the root rotation of " + request->virtual_mesh + " (phase " +
+                       roots->rotation->phase + ") directs generation " + wanted + " now; send a CSR for that one");
+    } else {
+      cert = deps_.ca.IssueIntermediate(roots->signing, *request);
+    }
     if (cert.ok()) {
       issued->set_certificate_chain_pem(cert->certificate_chain_pem);
       issued->set_root_pem(cert->root_pem);

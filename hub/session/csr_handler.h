@@ -61,6 +61,10 @@ class CsrHandler {
 
  private:
   // Where a mesh's intermediate comes from: the VirtualMesh whose effective spec claims it (shared trust).
+  // During a root rotation (SPEC §5.5) a CSR is signed only when it answers the generation directed now: the phase
+  // decides the signing root, and an answer to an earlier phase's directive signed by this phase's root would make
+  // the agent report one phase while presenting another's chain. Otherwise it is refused (the agent has the newer
+  // directive and sends a CSR for it).
   struct CertTarget {
     std::string virtual_mesh;
     api::v1::CommonCertOptions options;

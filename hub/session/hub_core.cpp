@@ -53,7 +53,7 @@ class Core : public std::enable_shared_from_this<Core> {
   Core(HubCoreDeps deps, HubCoreOptions options)
       : deps_(deps),
         options_(std::move(options)),
-        reconciler_(deps.store, deps.objects, deps.ca, options_.hub_namespace),
+        reconciler_(deps.store, deps.objects, deps.ca, options_.hub_namespace, deps.clock),
         registry_(deps.metrics,
                   [this](const std::string& cluster) {
                     // Not before the cluster reported its discovery, nor before every known cluster did after a
@@ -143,6 +143,28 @@ class Core : public std::enable_shared_from_this<Core> {
     spdlog::info("hub: cluster {} mesh {}: restart requested (request {})", cluster, mesh, id);
     loop_->Add(kReconcileKey);  // the directive goes out with the cluster's desired state
     return id;
+  }
+
+  Result<std::string> StartRootRotation(const std::string& key) {
+    Result<std::string> out = MakeError("");
+    {
+      std::lock_guard lock(reconciler_mu_);
+      if (Stopped()) return MakeError("the hub is shutting down", ErrorCode::kUnavailable);
+      out = reconciler_.StartRootRotation(key, "vmeshctl rotate root");
+    }
+    if (out.ok()) loop_->Add(kReconcileKey);
+    return out;
+  }
+
+  Result<std::string> AbortRootRotation(const std::string& key) {
+    Result<std::string> out = MakeError("");
+    {
+      std::lock_guard lock(reconciler_mu_);
+      if (Stopped()) return MakeError("the hub is shutting down", ErrorCode::kUnavailable);
+      out = reconciler_.AbortRootRotation(key);
+    }
+    if (out.ok()) loop_->Add(kReconcileKey);
+    return out;
   }
 
   std::vector<api::v1::Mesh> Meshes() const { return reconciler_.facts().Meshes(); }
@@ -466,6 +488,7 @@ class Core : public std::enable_shared_from_this<Core> {
       r.errors.assign(m.errors().begin(), m.errors().end());
       r.applied_outputs = m.applied_outputs();
       r.installed_generation = m.installed_generation();
+      r.restart_owed_for = m.restart_owed_for();
       r.pending_restarts.assign(m.pending_restarts().begin(), m.pending_restarts().end());
       r.last_report_time = time;
       const bool has_errors = !r.errors.empty();
@@ -548,6 +571,8 @@ class HubCoreImpl final : public HubCore {
   void TriggerReconcile() override { core_->TriggerReconcile(); }
   void OnDeregistered(const std::string& cluster) override { core_->OnDeregistered(cluster); }
   Result<std::string> RequestMeshRestart(const std::string& mesh) override { return core_->RequestMeshRestart(mesh); }
+  Result<std::string> StartRootRotation(const std::string& key) override { return core_->StartRootRotation(key); }
+  Result<std::string> AbortRootRotation(const std::string& key) override { return core_->AbortRootRotation(key); }
   std::vector<api::v1::Mesh> Meshes() const override { return core_->Meshes(); }
   std::vector<api::v1::Destination> Destinations() const override { return core_->Destinations(); }
   std::vector<api::v1::Workload> Workloads() const override { return core_->Workloads(); }

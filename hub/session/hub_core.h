@@ -102,6 +102,15 @@ class HubCore {
   // `vmeshctl mesh restart MESH`: directs the mesh's agent to run the ordered restart once more. Returns a
   // request id; fails for an unknown mesh.
   virtual Result<std::string> RequestMeshRestart(const std::string& mesh) = 0;
+  // `vmeshctl rotate root NAME [--abort]` (SPEC §5.5, HubReconciler::StartRootRotation / AbortRootRotation): starts
+  // (or aborts) the root rotation of VirtualMesh `key` ("<namespace>/<name>") and reconciles. Returns a one-line
+  // description; the error's code says why it was refused (kNotFound, kConflict, kInvalidArgument).
+  virtual Result<std::string> StartRootRotation(const std::string& /*key*/) {
+    return MakeError("root rotation is not supported by this hub core", ErrorCode::kUnavailable);
+  }
+  virtual Result<std::string> AbortRootRotation(const std::string& /*key*/) {
+    return MakeError("root rotation is not supported by this hub core", ErrorCode::kUnavailable);
+  }
 
   // What agents discovered (for `vmeshctl get meshes|destinations|workloads`), ordered by name.
   virtual std::vector<api::v1::Mesh> Meshes() const = 0;

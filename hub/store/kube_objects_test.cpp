@@ -607,6 +607,17 @@ class TableBackedStore final : public Store {
   Result<std::vector<IssuedCertificateRecord>> ListIssuedCertificates() override {
     return rest_->ListIssuedCertificates();
   }
+  Result<std::optional<RootRotationRecord>> GetRootRotation(const std::string& virtual_mesh) override {
+    return rest_->GetRootRotation(virtual_mesh);
+  }
+  Status StartRootRotation(const RootRotationRecord& record) override { return rest_->StartRootRotation(record); }
+  Status SetRootRotationPhase(const std::string& virtual_mesh, const std::string& from, const std::string& to,
+                              TimePoint now) override {
+    return rest_->SetRootRotationPhase(virtual_mesh, from, to, now);
+  }
+  Status FinishRootRotation(const std::string& virtual_mesh, const std::string& from, bool completed) override {
+    return rest_->FinishRootRotation(virtual_mesh, from, completed);
+  }
   Result<std::string> BindMeshIfAbsent(const std::string& mesh, const std::string& cluster, TimePoint now) override {
     return rest_->BindMeshIfAbsent(mesh, cluster, now);
   }

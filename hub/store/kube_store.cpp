@@ -39,6 +39,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -73,6 +74,18 @@ constexpr char kClusterLabel[] = "networking.vmesh.dev/cluster";
 constexpr char kVirtualMeshAnnotation[] = "networking.vmesh.dev/virtual-mesh";
 constexpr char kSourceAnnotation[] = "networking.vmesh.dev/source";
 constexpr char kCreatedAtAnnotation[] = "networking.vmesh.dev/created-at";
+// A root rotation in progress is kept in the root's Secret (so each step is one CAS): these annotations and the
+// data keys next-root-cert.pem, next-key.pem, next-cert-chain.pem (the root rotated to).
+constexpr char kRotationPhaseAnnotation[] = "networking.vmesh.dev/rotation-phase";
+constexpr char kRotationReasonAnnotation[] = "networking.vmesh.dev/rotation-reason";
+constexpr char kRotationStartedAnnotation[] = "networking.vmesh.dev/rotation-started-at";
+constexpr char kRotationPhaseSinceAnnotation[] = "networking.vmesh.dev/rotation-phase-since";
+constexpr char kRotationNextSourceAnnotation[] = "networking.vmesh.dev/rotation-next-source";
+constexpr char kRotationNextCreatedAnnotation[] = "networking.vmesh.dev/rotation-next-created-at";
+constexpr const char* kRotationAnnotations[] = {kRotationPhaseAnnotation,      kRotationReasonAnnotation,
+                                                kRotationStartedAnnotation,    kRotationPhaseSinceAnnotation,
+                                                kRotationNextSourceAnnotation, kRotationNextCreatedAnnotation};
+constexpr const char* kRotationDataKeys[] = {"next-root-cert.pem", "next-key.pem", "next-cert-chain.pem"};
 
 constexpr char kLinkCaSecret[] = "vmesh-link-ca";
 constexpr char kSettingsConfigMap[] = "vmesh-hub-settings";
@@ -726,6 +739,73 @@ class KubeStore final : public Store {
     return TooManyConflicts(SecretWhat(name));
   }
 
+  // --- Root rotation ----------------------------------------------------------------------------------------
+
+  Result<std::optional<RootRotationRecord>> GetRootRotation(const std::string& virtual_mesh) override {
+    auto secret = ReadSecret(RootSecretName(virtual_mesh));
+    if (!secret.ok()) return secret.error();
+    if (!secret->has_value()) return std::optional<RootRotationRecord>();
+    return RotationFromSecret(virtual_mesh, **secret);
+  }
+
+  Status StartRootRotation(const RootRotationRecord& r) override {
+    return MutateRootSecret(
+        r.virtual_mesh, store_errors::NoRootToRotate(r.virtual_mesh), [&](json::object& secret) -> Status {
+          auto existing = RotationFromSecret(r.virtual_mesh, secret);
+          if (!existing.ok()) return Status(existing.error());
+          if (existing->has_value())
+            return Status(store_errors::RotationInProgress(r.virtual_mesh, (*existing)->phase));
+          json::object& annotations = jsonf::Ensure(jsonf::Ensure(secret, "metadata"), "annotations");
+          annotations[kRotationPhaseAnnotation] = r.phase;
+          annotations[kRotationReasonAnnotation] = r.reason;
+          annotations[kRotationStartedAnnotation] = FormatMillis(r.started_at);
+          annotations[kRotationPhaseSinceAnnotation] = FormatMillis(r.phase_since);
+          annotations[kRotationNextSourceAnnotation] = r.next.source;
+          annotations[kRotationNextCreatedAnnotation] = FormatMillis(r.next.created_at);
+          json::object& data = EnsureData(secret);
+          data["next-root-cert.pem"] = Base64Encode(r.next.certificate_pem);
+          data["next-key.pem"] = Base64Encode(r.next.key_pem);
+          if (!r.next.chain_pem.empty()) data["next-cert-chain.pem"] = Base64Encode(r.next.chain_pem);
+          return OkStatus();
+        });
+  }
+
+  Status SetRootRotationPhase(const std::string& virtual_mesh, const std::string& from, const std::string& to,
+                              TimePoint now) override {
+    return MutateRootSecret(virtual_mesh, store_errors::NoRotation(virtual_mesh), [&](json::object& secret) -> Status {
+      if (Status s = CheckRotationPhase(virtual_mesh, secret, from); !s.ok()) return s;
+      json::object& annotations = jsonf::Ensure(jsonf::Ensure(secret, "metadata"), "annotations");
+      annotations[kRotationPhaseAnnotation] = to;
+      annotations[kRotationPhaseSinceAnnotation] = FormatMillis(now);
+      return OkStatus();
+    });
+  }
+
+  Status FinishRootRotation(const std::string& virtual_mesh, const std::string& from, bool completed) override {
+    return MutateRootSecret(virtual_mesh, store_errors::NoRotation(virtual_mesh), [&](json::object& secret) -> Status {
+      if (Status s = CheckRotationPhase(virtual_mesh, secret, from); !s.ok()) return s;
+      auto rotation = RotationFromSecret(virtual_mesh, secret);
+      if (!rotation.ok()) return Status(rotation.error());
+      json::object& annotations = jsonf::Ensure(jsonf::Ensure(secret, "metadata"), "annotations");
+      json::object& data = EnsureData(secret);
+      if (completed) {
+        const RootCaRecord& next = (*rotation)->next;
+        data["root-cert.pem"] = Base64Encode(next.certificate_pem);
+        data["key.pem"] = Base64Encode(next.key_pem);
+        if (next.chain_pem.empty()) {
+          data.erase("cert-chain.pem");
+        } else {
+          data["cert-chain.pem"] = Base64Encode(next.chain_pem);
+        }
+        annotations[kSourceAnnotation] = next.source;
+        annotations[kCreatedAtAnnotation] = FormatMillis(next.created_at);
+      }
+      for (const char* a : kRotationAnnotations) annotations.erase(a);
+      for (const char* k : kRotationDataKeys) data.erase(k);
+      return OkStatus();
+    });
+  }
+
   Status RecordIssuedCertificate(const IssuedCertificateRecord& r) override {
     api::v1::IssuedCertificateSpec spec;
     spec.set_serial(r.serial);
@@ -1133,6 +1213,66 @@ class KubeStore final : public Store {
     }
     r.created_at = *created;
     return r;
+  }
+
+  Result<std::optional<RootRotationRecord>> RotationFromSecret(const std::string& virtual_mesh,
+                                                               const json::value& secret) const {
+    auto annotations =
+        secret.is_object() ? jsonf::Annotations(secret.get_object()) : std::map<std::string, std::string>();
+    if (annotations[kRotationPhaseAnnotation].empty()) return std::optional<RootRotationRecord>();
+    const std::string what = "Kubernetes store: " + SecretWhat(RootSecretName(virtual_mesh)) + ": root rotation";
+    auto data = SecretData(secret);
+    RootRotationRecord r;
+    r.virtual_mesh = virtual_mesh;
+    r.phase = annotations[kRotationPhaseAnnotation];
+    r.reason = annotations[kRotationReasonAnnotation];
+    r.next.virtual_mesh = virtual_mesh;
+    r.next.certificate_pem = data["next-root-cert.pem"];
+    r.next.key_pem = data["next-key.pem"];
+    r.next.chain_pem = data["next-cert-chain.pem"];
+    r.next.source = annotations[kRotationNextSourceAnnotation];
+    auto started = ParseMillis(annotations[kRotationStartedAnnotation]);
+    auto since = ParseMillis(annotations[kRotationPhaseSinceAnnotation]);
+    auto created = ParseMillis(annotations[kRotationNextCreatedAnnotation]);
+    if (r.next.certificate_pem.empty() || r.next.key_pem.empty() || !started.ok() || !since.ok() || !created.ok()) {
+      return MakeError(what +
+                           " is incomplete (next-root-cert.pem, next-key.pem and the rotation annotations are "
+                           "required)",
+                       ErrorCode::kInternal);
+    }
+    r.started_at = *started;
+    r.phase_since = *since;
+    r.next.created_at = *created;
+    return std::optional<RootRotationRecord>(std::move(r));
+  }
+
+  Status CheckRotationPhase(const std::string& virtual_mesh, const json::value& secret, const std::string& from) const {
+    auto rotation = RotationFromSecret(virtual_mesh, secret);
+    if (!rotation.ok()) return rotation.error();
+    if (!rotation->has_value()) return store_errors::NoRotation(virtual_mesh);
+    if ((*rotation)->phase != from) return store_errors::RotationPhaseChanged(virtual_mesh, from, (*rotation)->phase);
+    return OkStatus();
+  }
+
+  // Read-modify-write of a VirtualMesh's root Secret: `change` edits it (its error is returned as it is), then one
+  // CAS on its resourceVersion, read again and retried on 409. `absent`: the error when there is no root Secret.
+  Status MutateRootSecret(const std::string& virtual_mesh, const Error& absent,
+                          const std::function<Status(json::object&)>& change) {
+    const std::string name = RootSecretName(virtual_mesh);
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      auto secret = ReadSecret(name);
+      if (!secret.ok()) return secret.error();
+      if (!secret->has_value() || jsonf::Annotations((*secret)->get_object())[kVirtualMeshAnnotation] != virtual_mesh) {
+        return absent;
+      }
+      json::object& object = (*secret)->get_object();
+      if (Status s = change(object); !s.ok()) return s;
+      auto written = Call(SecretWhat(name), client_->Update(Path("v1", "secrets", name), object));
+      if (!written.ok()) return written.error();
+      if (written->ok()) return OkStatus();
+      if (written->status != 409) return ApiError(SecretWhat(name), *written);
+    }
+    return TooManyConflicts(SecretWhat(name));
   }
 
   // --- Opening --------------------------------------------------------------------------------------------

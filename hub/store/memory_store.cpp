@@ -33,6 +33,7 @@ struct State {
   std::vector<Identity> identities;     // in recording order
   std::optional<LinkCaMaterial> link_ca;
   std::map<std::string, RootCaRecord> roots;
+  std::map<std::string, RootRotationRecord> rotations;
   std::vector<IssuedCertificateRecord> issued;
   std::vector<AdminCredential> admins;  // in pinning order
   std::map<std::string, std::string> mesh_owners;
@@ -254,6 +255,49 @@ class MemoryStore final : public Store {
     stored.created_at = Truncate(record.created_at);
     s_.roots[record.virtual_mesh] = stored;
     return record;  // as the SQLite store: the caller's record, not the stored copy
+  }
+
+  Result<std::optional<RootRotationRecord>> GetRootRotation(const std::string& virtual_mesh) override {
+    std::lock_guard lock(mu_);
+    auto r = s_.rotations.find(virtual_mesh);
+    if (r == s_.rotations.end()) return std::optional<RootRotationRecord>();
+    return std::optional<RootRotationRecord>(r->second);
+  }
+
+  Status StartRootRotation(const RootRotationRecord& record) override {
+    std::lock_guard lock(mu_);
+    if (!s_.roots.count(record.virtual_mesh)) return store_errors::NoRootToRotate(record.virtual_mesh);
+    if (auto r = s_.rotations.find(record.virtual_mesh); r != s_.rotations.end()) {
+      return store_errors::RotationInProgress(record.virtual_mesh, r->second.phase);
+    }
+    RootRotationRecord stored = record;
+    stored.next.virtual_mesh = record.virtual_mesh;
+    stored.next.created_at = Truncate(record.next.created_at);
+    stored.started_at = Truncate(record.started_at);
+    stored.phase_since = Truncate(record.phase_since);
+    s_.rotations[record.virtual_mesh] = stored;
+    return OkStatus();
+  }
+
+  Status SetRootRotationPhase(const std::string& virtual_mesh, const std::string& from, const std::string& to,
+                              TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto r = s_.rotations.find(virtual_mesh);
+    if (r == s_.rotations.end()) return store_errors::NoRotation(virtual_mesh);
+    if (r->second.phase != from) return store_errors::RotationPhaseChanged(virtual_mesh, from, r->second.phase);
+    r->second.phase = to;
+    r->second.phase_since = Truncate(now);
+    return OkStatus();
+  }
+
+  Status FinishRootRotation(const std::string& virtual_mesh, const std::string& from, bool completed) override {
+    std::lock_guard lock(mu_);
+    auto r = s_.rotations.find(virtual_mesh);
+    if (r == s_.rotations.end()) return store_errors::NoRotation(virtual_mesh);
+    if (r->second.phase != from) return store_errors::RotationPhaseChanged(virtual_mesh, from, r->second.phase);
+    if (completed) s_.roots[virtual_mesh] = r->second.next;
+    s_.rotations.erase(r);
+    return OkStatus();
   }
 
   Status RecordIssuedCertificate(const IssuedCertificateRecord& record) override {

@@ -131,6 +131,21 @@ CREATE TABLE mesh_owners (
 INSERT OR IGNORE INTO mesh_owners (mesh, cluster, bound_at)
   SELECT mesh, cluster, issued_at FROM issued_certificates ORDER BY issued_at, serial;
 )sql",
+    // 6: root rotations in progress (SPEC §5.5), one per VirtualMesh, beside the root they replace.
+    R"sql(
+CREATE TABLE root_rotations (
+  virtual_mesh         TEXT PRIMARY KEY REFERENCES root_cas(virtual_mesh),
+  phase                TEXT NOT NULL,
+  next_certificate_pem TEXT NOT NULL,
+  next_chain_pem       TEXT NOT NULL DEFAULT '',
+  next_key_pem         TEXT NOT NULL,
+  next_source          TEXT NOT NULL,
+  next_created_at      INTEGER NOT NULL,
+  reason               TEXT NOT NULL DEFAULT '',
+  started_at           INTEGER NOT NULL,
+  phase_since          INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -482,6 +497,74 @@ class SqliteStore final : public Store {
     return record;
   }
 
+  Result<std::optional<RootRotationRecord>> GetRootRotation(const std::string& virtual_mesh) override {
+    std::lock_guard lock(mu_);
+    return LoadRotation(virtual_mesh);
+  }
+
+  Status StartRootRotation(const RootRotationRecord& r) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto root = LoadRootCa(r.virtual_mesh);
+    if (!root.ok()) return root.error();
+    if (!root->has_value()) return store_errors::NoRootToRotate(r.virtual_mesh);
+    auto existing = LoadRotation(r.virtual_mesh);
+    if (!existing.ok()) return existing.error();
+    if (existing->has_value()) return store_errors::RotationInProgress(r.virtual_mesh, (*existing)->phase);
+    auto q = db_.Prepare(
+        "INSERT INTO root_rotations (virtual_mesh, phase, next_certificate_pem, next_chain_pem, next_key_pem, "
+        "next_source, next_created_at, reason, started_at, phase_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "?10)");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, r.virtual_mesh)
+                       .Bind(2, r.phase)
+                       .Bind(3, r.next.certificate_pem)
+                       .Bind(4, r.next.chain_pem)
+                       .Bind(5, r.next.key_pem)
+                       .Bind(6, r.next.source)
+                       .Bind(7, ToMillis(r.next.created_at))
+                       .Bind(8, r.reason)
+                       .Bind(9, ToMillis(r.started_at))
+                       .Bind(10, ToMillis(r.phase_since))
+                       .Run();
+        !s.ok()) {
+      return s;
+    }
+    return tx->Commit();
+  }
+
+  Status SetRootRotationPhase(const std::string& virtual_mesh, const std::string& from, const std::string& to,
+                              TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    if (Status s = CheckRotationPhase(virtual_mesh, from); !s.ok()) return s;
+    auto q = db_.Prepare("UPDATE root_rotations SET phase = ?2, phase_since = ?3 WHERE virtual_mesh = ?1");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, virtual_mesh).Bind(2, to).Bind(3, ToMillis(now)).Run(); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Status FinishRootRotation(const std::string& virtual_mesh, const std::string& from, bool completed) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::Begin(db_);
+    if (!tx.ok()) return tx.error();
+    if (Status s = CheckRotationPhase(virtual_mesh, from); !s.ok()) return s;
+    if (completed) {
+      auto q = db_.Prepare(
+          "UPDATE root_cas SET (certificate_pem, chain_pem, key_pem, source, created_at) = (SELECT "
+          "next_certificate_pem, next_chain_pem, next_key_pem, next_source, next_created_at FROM root_rotations WHERE "
+          "virtual_mesh = ?1) WHERE virtual_mesh = ?1");
+      if (!q.ok()) return q.error();
+      if (Status s = q->Bind(1, virtual_mesh).Run(); !s.ok()) return s;
+    }
+    auto q = db_.Prepare("DELETE FROM root_rotations WHERE virtual_mesh = ?1");
+    if (!q.ok()) return q.error();
+    if (Status s = q->Bind(1, virtual_mesh).Run(); !s.ok()) return s;
+    return tx->Commit();
+  }
+
   Status RecordIssuedCertificate(const IssuedCertificateRecord& r) override {
     std::lock_guard lock(mu_);
     auto q = db_.Prepare(
@@ -676,6 +759,34 @@ class SqliteStore final : public Store {
     if (!row.ok()) return row.error();
     if (!*row) return std::optional<RootCaRecord>();
     return std::optional<RootCaRecord>(ReadRootCa(*q));
+  }
+
+  Result<std::optional<RootRotationRecord>> LoadRotation(const std::string& virtual_mesh) {
+    auto q = db_.Prepare(
+        "SELECT virtual_mesh, phase, next_certificate_pem, next_chain_pem, next_key_pem, next_source, "
+        "next_created_at, reason, started_at, phase_since FROM root_rotations WHERE virtual_mesh = ?1");
+    if (!q.ok()) return q.error();
+    q->Bind(1, virtual_mesh);
+    auto row = q->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<RootRotationRecord>();
+    RootRotationRecord r;
+    r.virtual_mesh = q->ColumnText(0);
+    r.phase = q->ColumnText(1);
+    r.next = RootCaRecord{r.virtual_mesh,   q->ColumnText(2), q->ColumnText(3),
+                          q->ColumnText(4), q->ColumnText(5), FromMillis(q->ColumnInt(6))};
+    r.reason = q->ColumnText(7);
+    r.started_at = FromMillis(q->ColumnInt(8));
+    r.phase_since = FromMillis(q->ColumnInt(9));
+    return std::optional<RootRotationRecord>(std::move(r));
+  }
+
+  Status CheckRotationPhase(const std::string& virtual_mesh, const std::string& from) {
+    auto existing = LoadRotation(virtual_mesh);
+    if (!existing.ok()) return existing.error();
+    if (!existing->has_value()) return store_errors::NoRotation(virtual_mesh);
+    if ((*existing)->phase != from) return store_errors::RotationPhaseChanged(virtual_mesh, from, (*existing)->phase);
+    return OkStatus();
   }
 
   static constexpr const char* kSelectAdmin =

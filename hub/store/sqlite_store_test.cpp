@@ -249,6 +249,75 @@ TEST_P(StoreContractTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
 }
 
+// A root rotation survives a restart in the phase it reached, moves only from the phase the caller saw, and ends
+// with the new root in force (completed) or the old one kept (rolled back).
+TEST_P(StoreContractTest, RootRotationPersistsItsPhaseAndEndsAtomically) {
+  RootRotationRecord rotation{
+      "vmesh/vm1", "TRUST_BOTH", {"vmesh/vm1", "NEW1", "", "NEWKEY1", "generated", now_ + 1h}, "vmeshctl rotate root",
+      now_ + 1h,   now_ + 1h};
+  Status no_root = store_->StartRootRotation(rotation);
+  ASSERT_FALSE(no_root.ok());
+  EXPECT_EQ(no_root.error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_}).ok());
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm2", "CERT2", "", "KEY2", "generated", now_}).ok());
+  EXPECT_FALSE(store_->GetRootRotation("vmesh/vm1")->has_value());
+  ASSERT_TRUE(store_->StartRootRotation(rotation).ok());
+  Status twice = store_->StartRootRotation(rotation);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code, ErrorCode::kConflict);
+  EXPECT_THAT(twice.error().message, HasSubstr("in progress already (phase TRUST_BOTH)"));
+
+  Reopen();  // a hub restarted mid-phase finds the rotation where it was
+  auto found = store_->GetRootRotation("vmesh/vm1");
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->phase, "TRUST_BOTH");
+  EXPECT_EQ((*found)->reason, "vmeshctl rotate root");
+  EXPECT_EQ((*found)->next.certificate_pem, "NEW1");
+  EXPECT_EQ((*found)->next.key_pem, "NEWKEY1");
+  EXPECT_EQ((*found)->next.virtual_mesh, "vmesh/vm1");
+  EXPECT_EQ((*found)->next.created_at, now_ + 1h);
+  EXPECT_EQ((*found)->started_at, now_ + 1h);
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, "CERT1") << "the old root signs until it is replaced";
+
+  // Compare-and-swap on the phase.
+  Status stale = store_->SetRootRotationPhase("vmesh/vm1", "ISSUE_NEW", "TRUST_NEW", now_ + 2h);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->SetRootRotationPhase("vmesh/none", "TRUST_BOTH", "ISSUE_NEW", now_).error().code,
+            ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->SetRootRotationPhase("vmesh/vm1", "TRUST_BOTH", "ISSUE_NEW", now_ + 2h).ok());
+  Reopen();
+  EXPECT_EQ((*store_->GetRootRotation("vmesh/vm1"))->phase, "ISSUE_NEW");
+  EXPECT_EQ((*store_->GetRootRotation("vmesh/vm1"))->phase_since, now_ + 2h);
+  EXPECT_FALSE(store_->FinishRootRotation("vmesh/vm1", "TRUST_BOTH", true).ok()) << "not in that phase";
+  ASSERT_TRUE(store_->SetRootRotationPhase("vmesh/vm1", "ISSUE_NEW", "TRUST_NEW", now_ + 3h).ok());
+  ASSERT_TRUE(store_->FinishRootRotation("vmesh/vm1", "TRUST_NEW", true).ok());
+  Reopen();
+  EXPECT_FALSE(store_->GetRootRotation("vmesh/vm1")->has_value());
+  auto root = store_->GetRootCa("vmesh/vm1");
+  ASSERT_TRUE(root.ok() && root->has_value());
+  EXPECT_EQ((*root)->certificate_pem, "NEW1");
+  EXPECT_EQ((*root)->key_pem, "NEWKEY1");
+  EXPECT_EQ((*root)->created_at, now_ + 1h);
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm2"))->certificate_pem, "CERT2") << "other roots are untouched";
+  EXPECT_EQ(store_->FinishRootRotation("vmesh/vm1", "TRUST_NEW", true).error().code, ErrorCode::kNotFound);
+
+  // Rolled back: the old root stays, the next one is dropped; a new rotation may start afterwards.
+  RootRotationRecord again{
+      "vmesh/vm2", "TRUST_BOTH", {"vmesh/vm2", "NEW2", "CHAIN2", "NEWKEY2", "secret", now_}, "secret vmesh/r changed",
+      now_,        now_};
+  ASSERT_TRUE(store_->StartRootRotation(again).ok());
+  EXPECT_EQ((*store_->GetRootRotation("vmesh/vm2"))->next.chain_pem, "CHAIN2");
+  ASSERT_TRUE(store_->SetRootRotationPhase("vmesh/vm2", "TRUST_BOTH", "ROLLBACK_TRUST_OLD", now_).ok());
+  ASSERT_TRUE(store_->FinishRootRotation("vmesh/vm2", "ROLLBACK_TRUST_OLD", false).ok());
+  Reopen();
+  EXPECT_FALSE(store_->GetRootRotation("vmesh/vm2")->has_value());
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm2"))->certificate_pem, "CERT2");
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm2"))->key_pem, "KEY2");
+  EXPECT_TRUE(store_->StartRootRotation(again).ok());
+}
+
 TEST_P(StoreContractTest, StoredKeysAreReplacedAllOrNothing) {
   ASSERT_TRUE(store_->PutLinkCa({"LINK-CERT", "LINK-KEY"}).ok());
   ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_}).ok());
@@ -288,10 +357,11 @@ TEST_P(StoreContractTest, AMeshIsBoundToItsFirstClusterForGood) {
 TEST_F(SqliteStoreTest, UpgradeBindsMeshesToTheClusterThatGotTheirFirstCertificate) {
   store_.reset();
   {
-    // A store as schema 4 left it: certificates issued, no bindings (c2 got one for c1's mesh later).
+    // A store as schema 4 left it: certificates issued, no bindings (c2 got one for c1's mesh later), no rotations.
     auto db = Database::Open(path_);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->Exec("DROP TABLE mesh_owners; UPDATE schema_version SET version = 4").ok());
+    ASSERT_TRUE(
+        db->Exec("DROP TABLE root_rotations; DROP TABLE mesh_owners; UPDATE schema_version SET version = 4").ok());
     ASSERT_TRUE(db->Exec("INSERT INTO issued_certificates VALUES ('02', 'vmesh/vm1', 'm1', 'c2', 0, 1, 'fp', 20), "
                          "('01', 'vmesh/vm1', 'm1', 'c1', 0, 1, 'fp', 10)")
                     .ok());

@@ -79,6 +79,17 @@ struct RootCaRecord {
   TimePoint created_at;
 };
 
+// A root rotation in progress (SPEC §5.5): the VirtualMesh's root (RootCaRecord) is being replaced by `next`.
+// The phase is the name of an api::v1::RootRotationPhase ("TRUST_BOTH", ...); see hub/controller/root_rotation.h.
+struct RootRotationRecord {
+  std::string virtual_mesh;  // "<namespace>/<name>"
+  std::string phase;
+  RootCaRecord next;   // the root rotated to (its key sealed like any root key)
+  std::string reason;  // what started it, for status and logs
+  TimePoint started_at;
+  TimePoint phase_since;
+};
+
 // An intermediate CA the hub signed for a mesh (public facts only; the key never leaves the cluster).
 struct IssuedCertificateRecord {
   std::string serial;
@@ -181,6 +192,23 @@ class Store {
   // regenerated: a racing second generation loses and uses the first).
   virtual Result<RootCaRecord> PutRootCaIfAbsent(const RootCaRecord& record) = 0;
   virtual Status RecordIssuedCertificate(const IssuedCertificateRecord& record) = 0;
+
+  // --- Root rotation (SPEC §5.5) ------------------------------------------------------------------------
+  // The rotation is kept with the root it replaces, so that every step is one atomic write and a hub killed at any
+  // moment resumes in the phase it had reached.
+  // The rotation of a VirtualMesh's root in progress, if any.
+  virtual Result<std::optional<RootRotationRecord>> GetRootRotation(const std::string& virtual_mesh) = 0;
+  // Starts a rotation of the VirtualMesh's root (which must exist, else kNotFound) to `record.next`. Fails with
+  // kConflict, changing nothing, when a rotation is in progress already.
+  virtual Status StartRootRotation(const RootRotationRecord& record) = 0;
+  // Compare-and-swap of the phase: kConflict unless the rotation in progress is in phase `from` (kNotFound when there
+  // is none). `now` becomes phase_since.
+  virtual Status SetRootRotationPhase(const std::string& virtual_mesh, const std::string& from, const std::string& to,
+                                      TimePoint now) = 0;
+  // Ends the rotation in progress, which must be in phase `from` (kConflict otherwise, kNotFound without one):
+  // `completed` makes `next` the VirtualMesh's root (the old root is gone); otherwise (rolled back) `next` is dropped
+  // and the old root stays.
+  virtual Status FinishRootRotation(const std::string& virtual_mesh, const std::string& from, bool completed) = 0;
   virtual Result<std::vector<IssuedCertificateRecord>> ListIssuedCertificates() = 0;
 
   // --- Mesh ownership (SPEC §9) -------------------------------------------------------------------------

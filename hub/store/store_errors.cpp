@@ -79,6 +79,26 @@ Error KeyChanged(const std::string& virtual_mesh) {
                    ErrorCode::kConflict);
 }
 
+Error NoRootToRotate(const std::string& virtual_mesh) {
+  return MakeError("VirtualMesh " + virtual_mesh + " has no root CA to rotate yet", ErrorCode::kNotFound);
+}
+
+Error RotationInProgress(const std::string& virtual_mesh, const std::string& phase) {
+  return MakeError("a root rotation of VirtualMesh " + virtual_mesh + " is in progress already (phase " + phase +
+                       "); wait for it to finish or abort it",
+                   ErrorCode::kConflict);
+}
+
+Error NoRotation(const std::string& virtual_mesh) {
+  return MakeError("no root rotation of VirtualMesh " + virtual_mesh + " is in progress", ErrorCode::kNotFound);
+}
+
+Error RotationPhaseChanged(const std::string& virtual_mesh, const std::string& expected, const std::string& actual) {
+  return MakeError(std::string(kConflict) + ": the root rotation of VirtualMesh " + virtual_mesh + " is in phase " +
+                       actual + ", not " + expected,
+                   ErrorCode::kConflict);
+}
+
 Error MeshNotBound(const std::string& mesh, const std::string& cluster) {
   return MakeError("mesh " + mesh + ": binding to cluster " + cluster + " was not stored", ErrorCode::kConflict);
 }

@@ -32,6 +32,11 @@ Error SerialRevoked(const std::string& serial, const std::string& cluster);
 Error LinkCaExists();
 // ReplaceStoredKeys: the key (of `virtual_mesh`, or the link CA's when empty) no longer holds the expected value.
 Error KeyChanged(const std::string& virtual_mesh);
+// Root rotation: no root to rotate, one in progress already, none in progress, or not in the expected phase.
+Error NoRootToRotate(const std::string& virtual_mesh);
+Error RotationInProgress(const std::string& virtual_mesh, const std::string& phase);
+Error NoRotation(const std::string& virtual_mesh);
+Error RotationPhaseChanged(const std::string& virtual_mesh, const std::string& expected, const std::string& actual);
 Error MeshNotBound(const std::string& mesh, const std::string& cluster);
 // Starts with kConflict.
 Error Conflict(const StoredObject& object, std::int64_t have, std::int64_t expected);
