@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -56,6 +57,12 @@ struct Args {
 };
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Progress on stderr (stdout carries only the JSON), with the seconds since the start.
+void Progress(const std::string& what) {
+  static const Clock::time_point start = Clock::now();
+  std::fprintf(stderr, "[run-scale %7.1fs] %s\n", Since(start), what.c_str());
+}
 
 // Raises RLIMIT_NOFILE to the hard limit; returns the soft limit in force.
 rlim_t RaiseFileLimit() {
@@ -160,6 +167,7 @@ int main(int argc, char** argv) {
   const long rss_base = bench::RssKiB(hub.pid());
 
   // 1. Registration and bootstrap.
+  Progress("hub serving; registering and bootstrapping " + std::to_string(args.agents) + " clusters");
   loadgen::Fleet fleet({.agents = args.agents, .destinations = args.destinations, .threads = args.threads});
   auto t0 = Clock::now();
   Status bootstrapped = fleet.Bootstrap([&](const std::string& cluster) -> Result<config::v1::BootstrapBundle> {
@@ -171,6 +179,7 @@ int main(int argc, char** argv) {
   out["register_and_bootstrap_seconds"] = Since(t0);
 
   // 2. Every agent connects.
+  Progress("starting the agents");
   t0 = Clock::now();
   if (Status s = fleet.Start(); !s.ok()) return std::cerr << s.error().message << "\n", 1;
   bool all_connected = e2e::WaitFor([&] { return fleet.Connected() == args.agents; }, wait_limit);
@@ -179,6 +188,7 @@ int main(int argc, char** argv) {
   if (!all_connected) errors.push_back("not every agent connected");
 
   // 3. The VirtualMesh.
+  Progress(std::to_string(fleet.Connected()) + " agents connected; applying the VirtualMesh");
   const double cpu_before_apply = bench::CpuSeconds(hub.pid());
   t0 = Clock::now();
   auto applied = hub.Api("POST", "/v1/apply", Manifest(fleet, args));
@@ -202,6 +212,7 @@ int main(int argc, char** argv) {
   out["outputs_applied"] = fleet.counters().outputs_applied.load();
 
   // 4. Memory and idle CPU.
+  Progress(is_accepted ? "ACCEPTED; measuring memory and idle CPU" : "not ACCEPTED; measuring memory and idle CPU");
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const long rss_steady = bench::RssKiB(hub.pid());
   out["hub_rss_kib_before_agents"] = rss_base;
@@ -216,6 +227,7 @@ int main(int argc, char** argv) {
   out["hub_cpu_percent_while_idle"] = 100.0 * (bench::CpuSeconds(hub.pid()) - cpu_idle_before) / args.idle_seconds;
 
   // 5. Destinations added in provider clusters.
+  Progress("adding destinations in provider clusters");
   std::vector<double> latencies;
   json::array change_seconds;
   double change_cpu = 0, change_bytes = 0, change_agent_bytes = 0;
@@ -257,6 +269,7 @@ int main(int argc, char** argv) {
   out["change_resource_update_bytes_received"] = changes_done ? change_agent_bytes / changes_done : 0.0;
 
   // 6. Reconnect storm.
+  Progress("reconnect storm: killing the hub");
   if (args.restart) {
     const auto csrs_before = fleet.counters().csrs_sent.load();
     const auto installed_before = fleet.counters().certificates_installed.load();
@@ -279,6 +292,7 @@ int main(int argc, char** argv) {
       out["restart_all_reconnected_seconds"] = back ? Since(t0) : -1.0;
       out["restart_reconnected"] = reconnected();
       if (!back) errors.push_back("not every agent reconnected after the hub restart");
+      Progress("every agent reconnected; waiting for ACCEPTED");
       bool again = accepted();
       out["restart_accepted_seconds"] = again ? Since(t0) : -1.0;
       if (!again) errors.push_back("not ACCEPTED again after the hub restart");
@@ -295,6 +309,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  Progress("done");
   out["ok"] = errors.empty();
   json::array error_list;
   for (const auto& e : errors) error_list.emplace_back(e);
