@@ -269,6 +269,7 @@ int main(int argc, char** argv) {
                        std::to_string(args.agents - 1) + " agents ACKed it");
     }
   }
+  out["hub_rss_kib_peak_after_changes"] = bench::PeakRssKiB(hub.pid());  // a change's transient copies
   out["changes"] = changes_done;
   out["change_all_acked_seconds"] = change_seconds;
   out["change_acks"] = static_cast<std::uint64_t>(latencies.size());

@@ -75,6 +75,7 @@ TEST(RunScale, RestrictiveSmallFleetReportsEveryMeasurement) {
   EXPECT_GT(Number(r, "hub_rss_kib_before_agents"), 0);
   EXPECT_GE(Number(r, "hub_rss_kib_peak"), Number(r, "hub_rss_kib_steady"));
   EXPECT_GT(Number(r, "hub_rss_kib_steady"), 0);
+  EXPECT_GE(Number(r, "hub_rss_kib_peak_after_changes"), Number(r, "hub_rss_kib_peak"));
   EXPECT_TRUE(r.contains("hub_kib_per_agent"));
   // Both changes reached the 4 other agents, and cost bytes on the wire.
   EXPECT_EQ(Number(r, "changes"), 2);
