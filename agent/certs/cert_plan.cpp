@@ -2,6 +2,17 @@
 
 namespace vmesh::agent {
 
+pki::KeySpec KeySpecOf(const link::v1::CertificateDirective& d) {
+  switch (d.key_algorithm()) {
+    case api::v1::ECDSA_P256:
+      return pki::KeySpec::EcdsaP256();
+    case api::v1::ECDSA_P384:
+      return pki::KeySpec::EcdsaP384();
+    default:
+      return pki::KeySpec::Rsa(d.rsa_key_size_bits() == 0 ? 4096 : static_cast<int>(d.rsa_key_size_bits()));
+  }
+}
+
 CertDecision DecideCertificate(const link::v1::CertificateDirective& directive, const MeshCertState& state,
                                std::chrono::system_clock::time_point now) {
   const std::string& wanted = directive.generation();

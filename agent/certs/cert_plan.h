@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 
+#include "common/pki/key.h"
 #include "vmesh/link/v1/link.pb.h"
 
 namespace vmesh::agent {
@@ -45,6 +46,9 @@ struct CertDecision {
 
 CertDecision DecideCertificate(const link::v1::CertificateDirective& directive, const MeshCertState& state,
                                std::chrono::system_clock::time_point now);
+
+// The key a directive asks for (RSA 4096 when it names no size).
+pki::KeySpec KeySpecOf(const link::v1::CertificateDirective& directive);
 
 // Whether an IssuedCertificate answers the request in flight (stale answers are ignored).
 bool AnswersPendingRequest(const link::v1::IssuedCertificate& issued, const MeshCertState& state);

@@ -33,17 +33,6 @@ using jsonf::Obj;
 using jsonf::Str;
 using jsonf::StrMap;
 
-pki::KeySpec KeySpecOf(const link::v1::CertificateDirective& d) {
-  switch (d.key_algorithm()) {
-    case api::v1::ECDSA_P256:
-      return pki::KeySpec::EcdsaP256();
-    case api::v1::ECDSA_P384:
-      return pki::KeySpec::EcdsaP384();
-    default:
-      return pki::KeySpec::Rsa(d.rsa_key_size_bits() == 0 ? 4096 : static_cast<int>(d.rsa_key_size_bits()));
-  }
-}
-
 std::set<std::string> Fingerprints(const std::string& pem) {
   std::set<std::string> out;
   auto certs = pki::ParsePemBundle(pem);

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/proc_stats.h"
 #include "common/api/manifest.h"
 #include "common/link/client.h"
 #include "common/link/event_loop.h"
@@ -39,33 +40,10 @@
 namespace {
 
 using namespace vmesh;
+using bench::CpuSeconds;
+using bench::Percentile;
+using bench::RssKiB;
 using Clock = std::chrono::steady_clock;
-
-long RssKiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
-}
-
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), {});
-  auto close = stat.rfind(')');
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14) utime = std::atol(field.c_str());
-    if (i == 15) {
-      stime = std::atol(field.c_str());
-      break;
-    }
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 struct FakeAgent {
   std::string cluster;
@@ -110,13 +88,6 @@ vmesh::api::v1::Destination MakeDestination(const std::string& cluster, const st
   endpoint->set_service_account(name);
   (*endpoint->mutable_labels())["app"] = name;
   return d;
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  size_t index = std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())));
-  return values[index];
 }
 
 }  // namespace

@@ -207,7 +207,11 @@ HubProcess::ApiAnswer HubProcess::Api(const std::string& method, const std::stri
 double HubProcess::Metric(const std::string& name, const std::string& label_filter) const {
   auto answer = Api("GET", "/metrics");
   if (answer.status != 200) return -1;
-  std::istringstream lines(answer.body);
+  return MetricIn(answer.body, name, label_filter);
+}
+
+double MetricIn(const std::string& exposition, const std::string& name, const std::string& label_filter) {
+  std::istringstream lines(exposition);
   std::string line;
   double sum = 0;
   bool found = false;

@@ -175,6 +175,10 @@ std::string MeshState(const boost::json::value& vm, const std::string& mesh_key)
 // The hub's and every agent's log, for failure messages.
 std::string FleetLogs(const HubProcess& hub, const std::vector<std::unique_ptr<ClusterUnderTest>>& clusters);
 
+// A metric's value in a Prometheus exposition text (the sum over label sets containing `label_filter`), or -1
+// when absent.
+double MetricIn(const std::string& exposition, const std::string& name, const std::string& label_filter = "");
+
 // Rewrites a bootstrap bundle's hub URL (to route an agent through a proxy). Returns the new bundle's path.
 Result<std::string> RewriteBundleHubUrl(const std::string& bundle_path, const std::string& hub_url);
 
