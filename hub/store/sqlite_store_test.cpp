@@ -12,6 +12,8 @@
 #include "hub/store/memory_store.h"
 #include "hub/store/sqlite.h"
 #include "hub/store/store.h"
+#include "vmesh/api/v1/access_policy.pb.h"
+#include "vmesh/api/v1/virtual_mesh.pb.h"
 
 namespace vmesh::hub {
 namespace {
@@ -371,32 +373,67 @@ TEST_F(SqliteStoreTest, UpgradeBindsMeshesToTheClusterThatGotTheirFirstCertifica
   EXPECT_EQ(**store_->GetMeshOwner("m1"), "c1");
 }
 
+// Bodies are real API messages (the Kubernetes store writes them as custom resources); resource versions are
+// only compared (the Kubernetes store's are the API server's).
+StoredObject ApiObject(const std::string& kind, const std::string& name, const std::string& mesh) {
+  StoredObject o{kind, "vmesh", name, "uid-" + name, 1, 0, "2026-01-01T00:00:00Z", ""};
+  if (kind == "VirtualMesh") {
+    api::v1::VirtualMesh vm;
+    vm.set_api_version("networking.vmesh.dev/v1");
+    vm.set_kind(kind);
+    vm.mutable_metadata()->set_name(name);
+    vm.mutable_metadata()->set_namespace_("vmesh");
+    vm.mutable_spec()->add_meshes()->set_name(mesh);
+    o.body = vm.SerializeAsString();
+  } else {
+    api::v1::AccessPolicy ap;
+    ap.set_api_version("networking.vmesh.dev/v1");
+    ap.set_kind(kind);
+    ap.mutable_metadata()->set_name(name);
+    ap.mutable_metadata()->set_namespace_("vmesh");
+    o.body = ap.SerializeAsString();
+  }
+  return o;
+}
+
 TEST_P(StoreContractTest, ObjectsGetIncreasingResourceVersionsAndOptimisticConcurrency) {
-  // The Kubernetes object table stores real protos as custom resources and its resourceVersions are the API
-  // server's: kube_objects_test covers the same contract there.
-  if (GetParam() == Backend::kKubernetes) GTEST_SKIP() << "covered by hub_kube_objects_test";
-  StoredObject vm{"VirtualMesh", "vmesh", "vm1", "uid-1", 1, 0, "2026-01-01T00:00:00Z", "BODY1"};
+  StoredObject vm = ApiObject("VirtualMesh", "vm1", "mesh-1");
   auto created = store_->PutObject(vm, 0);
   ASSERT_TRUE(created.ok()) << created.error().message;
-  EXPECT_EQ(created->resource_version, 1);
+  EXPECT_GT(created->resource_version, 0);
   EXPECT_THAT(store_->PutObject(vm, 0).error().message, HasSubstr("conflict: VirtualMesh vmesh/vm1 was modified"));
-  vm.body = "BODY2";
+  vm.body = ApiObject("VirtualMesh", "vm1", "mesh-2").body;
   vm.generation = 2;
   auto updated = store_->PutObject(vm, created->resource_version);
-  ASSERT_TRUE(updated.ok());
-  EXPECT_EQ(updated->resource_version, 2);
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_GT(updated->resource_version, created->resource_version);
   EXPECT_FALSE(store_->PutObject(vm, created->resource_version).ok()) << "stale update";
-  vm.status = "STATUS";
-  ASSERT_TRUE(store_->PutObject(vm, std::nullopt).ok()) << "unconditional write";
+  api::v1::VirtualMeshStatus status;
+  status.set_observed_generation(2);
+  status.set_state(api::v1::ACCEPTED);
+  vm.status = status.SerializeAsString();
+  auto unconditional = store_->PutObject(vm, std::nullopt);
+  ASSERT_TRUE(unconditional.ok()) << "unconditional write: " << unconditional.error().message;
+  EXPECT_GT(unconditional->resource_version, updated->resource_version);
   Reopen();
   auto got = store_->GetObject("VirtualMesh", "vmesh", "vm1");
   ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->body, "BODY2");
-  EXPECT_EQ((*got)->status, "STATUS");
+  api::v1::VirtualMesh body;
+  ASSERT_TRUE(body.ParseFromString((*got)->body));
+  ASSERT_EQ(body.spec().meshes_size(), 1);
+  EXPECT_EQ(body.spec().meshes(0).name(), "mesh-2");
+  api::v1::VirtualMeshStatus got_status;
+  ASSERT_TRUE(got_status.ParseFromString((*got)->status));
+  EXPECT_EQ(got_status.state(), api::v1::ACCEPTED);
   EXPECT_EQ((*got)->generation, 2);
-  EXPECT_EQ((*got)->resource_version, 3);
-  ASSERT_TRUE(store_->PutObject({"VirtualMesh", "vmesh", "a-first", "u2", 1, 0, "t", "B"}, 0).ok());
-  ASSERT_TRUE(store_->PutObject({"AccessPolicy", "vmesh", "ap", "u3", 1, 0, "t", "B"}, 0).ok());
+  EXPECT_EQ((*got)->resource_version, unconditional->resource_version);
+  if (GetParam() != Backend::kKubernetes) {  // the hub's own stores count one per write
+    EXPECT_EQ(created->resource_version, 1);
+    EXPECT_EQ(updated->resource_version, 2);
+    EXPECT_EQ(unconditional->resource_version, 3);
+  }
+  ASSERT_TRUE(store_->PutObject(ApiObject("VirtualMesh", "a-first", "mesh-3"), 0).ok());
+  ASSERT_TRUE(store_->PutObject(ApiObject("AccessPolicy", "ap", ""), 0).ok());
   auto list = store_->ListObjects("VirtualMesh");
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].name, "a-first");
