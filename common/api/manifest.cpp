@@ -243,15 +243,29 @@ class NodeDecoder {
   }
 
   // Protobuf strings must be UTF-8: anything else would not serialize into the store or onto the link.
+  // Strings are UTF-8 text of YAML's printable characters: no control characters other than tab, line feed and
+  // carriage return (a NUL or an escape byte in a name or a path is a mistake, and one no output could carry).
   bool CheckUtf8(const YAML::Node& node, const std::string& s, const std::string& path) {
-    const std::size_t bad = InvalidUtf8Offset(s);
-    if (bad == std::string::npos) return true;
     static const char* kHex = "0123456789abcdef";
-    const auto b = static_cast<unsigned char>(s[bad]);
-    Error(node, path,
-          std::string("expected UTF-8 text, got the byte 0x") + kHex[b >> 4] + kHex[b & 15] + " at character " +
-              std::to_string(bad + 1) + " of the value");
-    return false;
+    const std::size_t bad = InvalidUtf8Offset(s);
+    if (bad != std::string::npos) {
+      const auto b = static_cast<unsigned char>(s[bad]);
+      Error(node, path,
+            std::string("expected UTF-8 text, got the byte 0x") + kHex[b >> 4] + kHex[b & 15] + " at character " +
+                std::to_string(bad + 1) + " of the value");
+      return false;
+    }
+    static const char* kUpperHex = "0123456789ABCDEF";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto b = static_cast<unsigned char>(s[i]);
+      if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
+        Error(node, path,
+              std::string("expected printable text, got the control character U+00") + kUpperHex[b >> 4] +
+                  kUpperHex[b & 15] + " at byte " + std::to_string(i + 1) + " of the value");
+        return false;
+      }
+    }
+    return true;
   }
 
   template <typename T>
@@ -844,7 +858,11 @@ void EmitYaml(YAML::Emitter& out, const boost::json::value& v) {
     case boost::json::kind::string: {
       std::string s(v.get_string());
       if (s.find('\n') != std::string::npos) {
-        out << YAML::Literal << s;
+        // A literal block (PEM reads best so) gives back exactly its text only when that ends in one line break
+        // (clip chomping) and has no CR, tab or leading space; anything else is written double-quoted with escapes.
+        const bool literal_exact = s.back() == '\n' && (s.size() < 2 || s[s.size() - 2] != '\n') && s[0] != ' ' &&
+                                   s[0] != '\n' && s.find_first_of("\r\t") == std::string::npos;
+        out << (literal_exact ? YAML::Literal : YAML::DoubleQuoted) << s;
       } else {
         if (NeedsQuotes(s)) out << YAML::DoubleQuoted;
         out << s;

@@ -113,6 +113,49 @@ TEST(ManifestDecode, StringsMustBeUtf8) {
             "caf\xc3\xa9 \xe2\x82\xac");
 }
 
+// Found by fuzz_manifest: a NUL in a name (not validated on delete) was decoded, and encoded back as a line break.
+TEST(ManifestDecode, StringsMustNotHoldControlCharacters) {
+  for (bool validate : {true, false}) {
+    DecodeOptions options;
+    options.validate = validate;
+    std::string text = kFullVirtualMesh;
+    text.replace(text.find("name: vm1"), 9, "name: \"vm\\0x\"");  // YAML's escape of NUL
+    EXPECT_THAT(Messages(DecodeManifests(text, options)),
+                ElementsAre("document 1, line 4: metadata.name: expected printable text, got the control character "
+                            "U+0000 at byte 3 of the value"));
+    text = kFullVirtualMesh;
+    text.replace(text.find("name: vm1"), 9, "name: \"vm\\u001b1\"");
+    EXPECT_THAT(Messages(DecodeManifests(text, options)),
+                ElementsAre("document 1, line 4: metadata.name: expected printable text, got the control character "
+                            "U+001B at byte 3 of the value"));
+  }
+  std::string text = kFullVirtualMesh;
+  text.replace(text.find("team: platform"), 14, "team: \"plat\\tform\"");
+  DecodeOptions unvalidated;
+  unvalidated.validate = false;  // label syntax would refuse it; the decoder does not
+  DecodeResult tab = DecodeManifests(text, unvalidated);
+  EXPECT_TRUE(tab.ok()) << "a tab is printable text: " << JoinErrors(tab.errors);
+}
+
+// Found by fuzz_manifest: a multi-line string without a final line break came back from YAML with one.
+TEST(ManifestEncode, MultiLineStringsRoundTripExactly) {
+  DecodeOptions unvalidated;
+  unvalidated.validate = false;
+  for (const char* name :
+       {R"("a\nb")", R"("a\nb\n\n")", R"("\na")", R"(" a\nb\n")", R"("a\r\nb\n")", R"("a\tb\nc\n")", R"("a\nb\n")"}) {
+    std::string text = kFullVirtualMesh;
+    text.replace(text.find("name: vm1"), 9, std::string("name: ") + name);
+    DecodeResult first = DecodeManifests(text, unvalidated);
+    ASSERT_TRUE(first.ok()) << name << ": " << JoinErrors(first.errors);
+    const std::string yaml = Encode(AsMessage(first.objects[0].object), Format::kYaml);
+    DecodeResult again = DecodeManifests(yaml, unvalidated);
+    ASSERT_TRUE(again.ok()) << yaml << JoinErrors(again.errors);
+    EXPECT_EQ(std::get<v1::VirtualMesh>(again.objects[0].object).metadata().name(),
+              std::get<v1::VirtualMesh>(first.objects[0].object).metadata().name())
+        << yaml;
+  }
+}
+
 TEST(ManifestDecode, WrongScalarTypeNamesDocumentLineAndPath) {
   std::string text = kFullVirtualMesh;
   text.replace(text.find("ttlDays: 365"), 12, "ttlDays: ten");
