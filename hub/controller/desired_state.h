@@ -56,6 +56,10 @@ struct DesiredState {
   // nothing when any may (the first reconcile, one computed from scratch). Set by HubReconciler::Reconcile, which
   // also adds the restart directives of `vmeshctl mesh restart` ("restart/<mesh>") until their agents hold them.
   std::optional<std::set<std::string>> changed_clusters;
+  // The clusters whose discovery the facts this result was computed from held. Only they may be sent it: a
+  // cluster whose report arrived after those facts were read gets a set computed without its meshes (after a hub
+  // restart, the removal of everything its agent holds). Set by HubReconciler::Reconcile.
+  std::set<std::string> discovered_clusters;
 };
 
 DesiredState ComputeDesiredState(const HubState& state);

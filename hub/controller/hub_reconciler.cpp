@@ -407,6 +407,7 @@ Result<DesiredState> HubReconciler::Reconcile() {
   }
   AgentFacts::Snapshot facts = facts_.Take();
   std::map<std::string, std::vector<link::v1::Resource>> restarts = std::move(facts.restarts);
+  std::set<std::string> discovered = std::move(facts.discovered);
   SecretRoots secret_roots;
   auto state = Gather(&secret_roots, std::move(facts));
   if (!state.ok()) return state.error();
@@ -531,6 +532,7 @@ Result<DesiredState> HubReconciler::Reconcile() {
   }
   computes_seen_ = computes;
   restarts_directed_ = std::move(restarts_directed);
+  desired.discovered_clusters = std::move(discovered);
   return desired;
 }
 
