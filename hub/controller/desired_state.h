@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sync/sync.h"
 #include "hub/reconcile/virtual_mesh_status.h"
 #include "vmesh/api/v1/access_policy.pb.h"
 #include "vmesh/link/v1/link.pb.h"
@@ -42,9 +43,10 @@ struct HubState {
 
 struct DesiredState {
   std::vector<VirtualMeshResult> statuses;  // in the order of state.status.virtual_meshes
-  // cluster -> resources (sorted by name). Versions are empty from ComputeDesiredState and set to
+  // cluster -> resources (sorted by name), immutable and shared with whoever else holds them (the incremental
+  // state's caches, the clusters' senders). Versions are empty from ComputeDesiredState and set to
   // sync::ContentVersion by IncrementalDesiredState.
-  std::map<std::string, std::vector<link::v1::Resource>> resources;
+  std::map<std::string, std::vector<sync::SharedResource>> resources;
   // VirtualMeshes (keys) that need a root created before certificates can be directed.
   std::set<std::string> roots_needed;
   // Per mesh key: destinations federated into it, outputs written into its cluster for it.

@@ -995,7 +995,7 @@ TEST_F(HubCoreTest, DiscoveryIsListedAndPreviewStoresNothing) {
   ASSERT_TRUE(preview->resources.count("c1"));
   bool service_entry = false;
   for (const auto& r : preview->resources.at("c1")) {
-    service_entry |= r.has_kube_object() && r.kube_object().kind() == "ServiceEntry";
+    service_entry |= r->has_kube_object() && r->kube_object().kind() == "ServiceEntry";
   }
   EXPECT_TRUE(service_entry) << "c2's reviews federated into c1";
   EXPECT_TRUE(store_->ListObjects("VirtualMesh")->empty());

@@ -132,11 +132,12 @@ void SessionRegistry::Apply(DesiredState& desired, const std::set<std::string>& 
       PushLocked(entry);  // e.g. held back until a result covered its discovery
       continue;
     }
-    std::vector<link::v1::Resource> resources;
-    if (auto it = desired.resources.find(cluster); it != desired.resources.end()) resources = std::move(it->second);
+    static const std::vector<sync::SharedResource> kNone;
+    auto it = desired.resources.find(cluster);
+    const auto& resources = it != desired.resources.end() ? it->second : kNone;
     entry.desired_count = resources.size();
     entry.applied_epoch = apply_epoch_;
-    entry.sender.SetDesiredVersioned(std::move(resources));  // versions set by the reconciler (or empty)
+    entry.sender.SetDesiredShared(resources);  // versions set by the reconciler (or empty); only changes cost
     PushLocked(entry);
   }
 }

@@ -86,7 +86,10 @@ class SessionRegistryTest : public ::testing::Test {
   void Apply(std::map<std::string, std::vector<link::v1::Resource>> resources,
              std::optional<std::set<std::string>> changed = std::nullopt) {
     DesiredState desired;
-    desired.resources = std::move(resources);
+    for (auto& [cluster, list] : resources) {
+      auto& shared = desired.resources[cluster];
+      for (auto& r : list) shared.push_back(std::make_shared<const link::v1::Resource>(std::move(r)));
+    }
     desired.changed_clusters = std::move(changed);
     registry_.Apply(desired, updatable_);
   }
