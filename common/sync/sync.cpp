@@ -4,6 +4,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 namespace vmesh::sync {
 
 std::string ContentVersion(const Resource& resource) {
@@ -29,20 +31,29 @@ std::string ContentVersion(const Resource& resource) {
   return hex;
 }
 
-void ResourceSender::Upsert(Resource resource) {
-  resource.set_version(ContentVersion(resource));
-  std::string name = resource.name();
+void ResourceSender::SetDesiredEntry(const std::string& name, SharedResource resource) {
+  dirty_.insert(name);
   desired_[name] = std::move(resource);
 }
 
-void ResourceSender::Remove(const std::string& name) { desired_.erase(name); }
+void ResourceSender::Upsert(Resource resource) {
+  resource.set_version(ContentVersion(resource));
+  std::string name = resource.name();
+  SetDesiredEntry(name, std::make_shared<const Resource>(std::move(resource)));
+}
+
+void ResourceSender::Remove(const std::string& name) {
+  if (desired_.erase(name)) dirty_.insert(name);
+}
 
 void ResourceSender::SetDesired(std::vector<Resource> resources) {
+  for (const auto& [name, r] : desired_) dirty_.insert(name);
   desired_.clear();
   for (auto& r : resources) Upsert(std::move(r));
 }
 
 void ResourceSender::SetDesiredVersioned(std::vector<Resource> resources) {
+  for (const auto& [name, r] : desired_) dirty_.insert(name);
   desired_.clear();
   for (auto& r : resources) {
     if (r.version().empty()) {
@@ -50,13 +61,56 @@ void ResourceSender::SetDesiredVersioned(std::vector<Resource> resources) {
       continue;
     }
     std::string name = r.name();
-    desired_[name] = std::move(r);
+    SetDesiredEntry(name, std::make_shared<const Resource>(std::move(r)));
+  }
+}
+
+void ResourceSender::SetDesiredShared(const std::vector<SharedResource>& resources) {
+  // Both in name order, walked together: entries only here go, entries only there come, the others are compared.
+  std::vector<const SharedResource*> wanted;
+  wanted.reserve(resources.size());
+  for (const auto& r : resources) wanted.push_back(&r);
+  auto by_name = [](const SharedResource* a, const SharedResource* b) { return (*a)->name() < (*b)->name(); };
+  if (!std::is_sorted(wanted.begin(), wanted.end(), by_name)) std::sort(wanted.begin(), wanted.end(), by_name);
+  auto have = desired_.begin();
+  for (const SharedResource* w : wanted) {
+    SharedResource r = *w;
+    if (r->version().empty()) {  // not versioned by the caller: computed here
+      Resource versioned = *r;
+      versioned.set_version(ContentVersion(versioned));
+      r = std::make_shared<const Resource>(std::move(versioned));
+    }
+    if (have != desired_.end() && have->second == r) {  // the same object: nothing to compare
+      ++have;
+      continue;
+    }
+    const std::string& name = r->name();
+    while (have != desired_.end() && have->first < name) {
+      dirty_.insert(have->first);
+      have = desired_.erase(have);
+    }
+    if (have != desired_.end() && have->first == name) {
+      if (have->second != r && have->second->version() != r->version()) dirty_.insert(name);
+      have->second = std::move(r);
+      ++have;
+      continue;
+    }
+    dirty_.insert(name);
+    desired_.emplace_hint(have, name, std::move(r));
+  }
+  while (have != desired_.end()) {
+    dirty_.insert(have->first);
+    have = desired_.erase(have);
   }
 }
 
 void ResourceSender::Resume(const Hello& hello) {
   agent_.clear();
   for (const auto& [name, version] : hello.resource_versions()) agent_[name] = version;
+  // Anything may differ now.
+  dirty_.clear();
+  for (const auto& [name, r] : desired_) dirty_.insert(name);
+  for (const auto& [name, version] : agent_) dirty_.insert(name);
   in_flight_.reset();
   active_ = true;
   if (!hello.system_version().empty()) system_version_ = hello.system_version();
@@ -71,7 +125,7 @@ bool ResourceSender::InSync() const {
   if (agent_.size() != desired_.size()) return false;
   for (const auto& [name, r] : desired_) {
     auto it = agent_.find(name);
-    if (it == agent_.end() || it->second != r.version()) return false;
+    if (it == agent_.end() || it->second != r->version()) return false;
   }
   return true;
 }
@@ -79,45 +133,62 @@ bool ResourceSender::InSync() const {
 std::optional<ResourceUpdate> ResourceSender::NextUpdate() {
   if (!active_ || in_flight_) return std::nullopt;
   ResourceUpdate update;
-  for (const auto& [name, r] : desired_) {
+  InFlight sent;
+  // Only names that may differ (dirty_, in name order): those found to agree are clean again. The others stay
+  // dirty until they agree (after the ACK of this update, or a change).
+  for (auto it = dirty_.begin(); it != dirty_.end();) {
+    const std::string& name = *it;
+    auto want = desired_.find(name);
     auto held = agent_.find(name);
-    if (held != agent_.end() && held->second == r.version()) continue;
+    if (want == desired_.end() && held == agent_.end()) {
+      it = dirty_.erase(it);
+      continue;
+    }
     auto rejected = rejected_.find(name);
-    if (rejected != rejected_.end() && rejected->second == r.version()) continue;  // wait for a change or a retry
-    *update.add_upserts() = r;
+    if (want != desired_.end()) {
+      const Resource& r = *want->second;
+      if (held != agent_.end() && held->second == r.version()) {
+        it = dirty_.erase(it);
+        continue;
+      }
+      if (rejected == rejected_.end() || rejected->second != r.version()) {  // else: wait for a change or a retry
+        *update.add_upserts() = r;
+        sent.upserts.emplace_back(name, r.version());
+      }
+    } else if (rejected == rejected_.end() || !rejected->second.empty()) {
+      sent.removals.push_back(name);
+    }
+    ++it;
   }
-  for (const auto& [name, version] : agent_) {
-    if (desired_.count(name)) continue;
-    auto rejected = rejected_.find(name);
-    if (rejected != rejected_.end() && rejected->second.empty()) continue;
-    update.add_removals(name);
-  }
-  if (update.upserts_size() == 0 && update.removals_size() == 0) return std::nullopt;
+  if (sent.upserts.empty() && sent.removals.empty()) return std::nullopt;
+  for (const auto& name : sent.removals) update.add_removals(name);
   update.set_nonce(std::to_string(next_nonce_++));
   update.set_system_version(std::to_string(++system_counter_) + "-" + std::to_string(desired_.size()));
   resources_sent_ += static_cast<std::uint64_t>(update.upserts_size());
-  in_flight_ = update;
+  sent.nonce = update.nonce();
+  sent.system_version = update.system_version();
+  in_flight_ = std::move(sent);
   return update;
 }
 
 Status ResourceSender::HandleAck(const Ack& ack) {
   if (!in_flight_) return MakeError("ACK for nonce " + ack.nonce() + " but no update is in flight");
-  if (ack.nonce() != in_flight_->nonce()) {
-    return MakeError("ACK for nonce " + ack.nonce() + " but the update in flight has nonce " + in_flight_->nonce());
+  if (ack.nonce() != in_flight_->nonce) {
+    return MakeError("ACK for nonce " + ack.nonce() + " but the update in flight has nonce " + in_flight_->nonce);
   }
   std::map<std::string, std::string> errors;
   for (const auto& e : ack.errors()) errors[e.name()] = e.message();
-  for (const auto& r : in_flight_->upserts()) {
-    if (auto e = errors.find(r.name()); e != errors.end()) {
-      rejected_[r.name()] = r.version();
-      rejected_errors_[r.name()] = e->second;
+  for (const auto& [name, version] : in_flight_->upserts) {
+    if (auto e = errors.find(name); e != errors.end()) {
+      rejected_[name] = version;
+      rejected_errors_[name] = e->second;
     } else {
-      agent_[r.name()] = r.version();
-      rejected_.erase(r.name());
-      rejected_errors_.erase(r.name());
+      agent_[name] = version;
+      rejected_.erase(name);
+      rejected_errors_.erase(name);
     }
   }
-  for (const auto& name : in_flight_->removals()) {
+  for (const auto& name : in_flight_->removals) {
     if (auto e = errors.find(name); e != errors.end()) {
       rejected_[name] = "";
       rejected_errors_[name] = e->second;
@@ -127,7 +198,7 @@ Status ResourceSender::HandleAck(const Ack& ack) {
       rejected_errors_.erase(name);
     }
   }
-  system_version_ = in_flight_->system_version();
+  system_version_ = in_flight_->system_version;
   in_flight_.reset();
   return OkStatus();
 }

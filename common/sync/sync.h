@@ -3,8 +3,9 @@
 // The hub keeps, per cluster, a ResourceSender: the desired resource set (outputs, certificate and restart
 // directives) and what the agent is known to hold. It produces ResourceUpdates containing only the
 // differences (upserts + removals + a system version), one in flight at a time, and learns from each Ack
-// which resources the agent now holds. On reconnect the agent's Hello says what it holds, so the hub sends
-// only what changed meanwhile: a reconnect with nothing changed sends nothing.
+// which resources the agent now holds. It tracks which names changed since they last agreed, so that the work of
+// an update is proportional to what changed, not to the size of the set. On reconnect the agent's Hello says what it
+// holds, so the hub sends only what changed meanwhile: a reconnect with nothing changed sends nothing.
 //
 // The agent keeps a ResourceReceiver: it applies each upsert/removal through callbacks, skips resources it
 // already holds at the same version (nothing is re-applied), and answers with an Ack that lists per-resource
@@ -18,7 +19,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,10 @@ using link::v1::ResourceUpdate;
 // deterministic serialization. Equal bodies give equal versions across processes and restarts.
 std::string ContentVersion(const Resource& resource);
 
+// An immutable resource shared between its holders (the hub's caches, a reconcile's result, each cluster's
+// sender) instead of copied.
+using SharedResource = std::shared_ptr<const Resource>;
+
 class ResourceSender {
  public:
   // Desired state. The version of each resource is computed from its body (any set version is replaced).
@@ -46,6 +53,10 @@ class ResourceSender {
   // The same for resources whose version the caller already set to ContentVersion() (it is trusted, not
   // recomputed; a resource with an empty version gets one computed), so an unchanged resource costs no hashing.
   void SetDesiredVersioned(std::vector<Resource> resources);
+  // The same for shared resources (versions already set to ContentVersion(), names unique), changing only what
+  // differs from the desired set so far: an entry that is the same object or has the same version costs one
+  // comparison, and NextUpdate() then looks only at the names that changed.
+  void SetDesiredShared(const std::vector<SharedResource>& resources);
 
   // A new session began: the agent holds `hello.resource_versions()`. Anything in flight is forgotten.
   void Resume(const Hello& hello);
@@ -75,11 +86,23 @@ class ResourceSender {
   std::uint64_t resources_sent() const { return resources_sent_; }
 
  private:
-  std::map<std::string, Resource> desired_;
+  // What an update in flight carried: enough to apply its ACK.
+  struct InFlight {
+    std::string nonce;
+    std::string system_version;
+    std::vector<std::pair<std::string, std::string>> upserts;  // name, version
+    std::vector<std::string> removals;
+  };
+
+  void SetDesiredEntry(const std::string& name, SharedResource resource);
+
+  std::map<std::string, SharedResource> desired_;
+  // Names whose desired and held versions may differ (everything else agrees): NextUpdate() looks only at these.
+  std::set<std::string> dirty_;
   std::map<std::string, std::string> agent_;            // what the agent holds
   std::map<std::string, std::string> rejected_;         // name -> rejected version ("" = removal rejected)
   std::map<std::string, std::string> rejected_errors_;  // name -> message
-  std::optional<ResourceUpdate> in_flight_;
+  std::optional<InFlight> in_flight_;
   bool active_ = false;
   std::uint64_t next_nonce_ = 1;
   std::uint64_t system_counter_ = 0;

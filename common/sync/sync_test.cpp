@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -267,6 +268,68 @@ TEST(Sync, PreVersionedDesiredSetBehavesLikeSetDesired) {
   versioned.Resume(agent.receiver.MakeHello("c1", "v1"));
   EXPECT_TRUE(versioned.InSync()) << "same versions as SetDesired computes";
   EXPECT_FALSE(versioned.NextUpdate());
+}
+
+// SetDesiredShared changes only what differs and NextUpdate looks only at that: the updates are exactly those of a
+// sender given the whole set each time (SetDesired), through random churn, rejections, retries and reconnects.
+TEST(Sync, SharedDesiredSetsSendWhatWholeSetsSend) {
+  std::mt19937 rng(7);
+  ResourceSender whole;
+  ResourceSender shared;
+  FakeAgent agent_whole;
+  FakeAgent agent_shared;
+  whole.Resume(agent_whole.receiver.MakeHello("c1", "v1"));
+  shared.Resume(agent_shared.receiver.MakeHello("c1", "v1"));
+  std::map<std::string, SharedResource> current;  // what `shared` was given last: unchanged entries stay the same
+  for (int step = 0; step < 400; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    const int op = static_cast<int>(rng() % 10);
+    if (op < 6) {  // a new desired set: some entries added, changed or dropped
+      for (int k = 0; k < 3; ++k) {
+        const std::string name = "r" + std::to_string(rng() % 12);
+        if (rng() % 3 == 0) {
+          current.erase(name);
+        } else {
+          Resource r = Kube(name, std::to_string(rng() % 4));
+          r.set_version(ContentVersion(r));
+          current[name] = std::make_shared<const Resource>(std::move(r));
+        }
+      }
+      std::vector<Resource> copies;
+      std::vector<SharedResource> list;
+      for (const auto& [name, r] : current) {
+        copies.push_back(*r);
+        list.push_back(r);
+      }
+      if (rng() % 4 == 0) std::reverse(list.begin(), list.end());  // order does not matter
+      whole.SetDesired(std::move(copies));
+      shared.SetDesiredShared(list);
+    } else if (op < 7) {  // the agent fails one name from now on, or no longer
+      const std::string name = "r" + std::to_string(rng() % 12);
+      for (FakeAgent* a : {&agent_whole, &agent_shared}) {
+        if (!a->fail.erase(name)) a->fail.insert(name);
+      }
+    } else if (op < 8) {
+      whole.RetryRejected();
+      shared.RetryRejected();
+    } else if (op < 9) {  // a reconnect, the update in flight lost
+      whole.Disconnected();
+      shared.Disconnected();
+      whole.Resume(agent_whole.receiver.MakeHello("c1", "v1"));
+      shared.Resume(agent_shared.receiver.MakeHello("c1", "v1"));
+    }
+    auto a = whole.NextUpdate();
+    auto b = shared.NextUpdate();
+    ASSERT_EQ(a.has_value(), b.has_value());
+    if (!a) continue;
+    EXPECT_EQ(a->SerializeAsString(), b->SerializeAsString());
+    if (rng() % 5 == 0) continue;  // no answer yet
+    ASSERT_TRUE(whole.HandleAck(agent_whole.Handle(*a)).ok());
+    ASSERT_TRUE(shared.HandleAck(agent_shared.Handle(*b)).ok());
+    EXPECT_EQ(whole.InSync(), shared.InSync());
+    EXPECT_EQ(whole.rejected(), shared.rejected());
+  }
+  EXPECT_EQ(agent_whole.cluster, agent_shared.cluster);
 }
 
 }  // namespace

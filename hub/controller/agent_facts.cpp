@@ -218,6 +218,7 @@ AgentFacts::Snapshot AgentFacts::Take() const {
     for (const auto& m : meshes) s.meshes[MeshKey(m)] = m;
   }
   for (const auto& cluster : discovery_.Clusters()) {
+    s.discovered.insert(cluster);
     for (auto& m : discovery_.Meshes(cluster)) s.meshes[MeshKey(m)] = std::move(m);
     auto ds = discovery_.Destinations(cluster);
     s.destinations.insert(s.destinations.end(), std::make_move_iterator(ds.begin()), std::make_move_iterator(ds.end()));

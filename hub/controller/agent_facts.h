@@ -81,6 +81,8 @@ class AgentFacts {
     std::set<std::string> deregistered;
     std::map<std::string, MeshReport> reports;  // by mesh key, with each cluster's rejected resources
     std::map<std::string, std::vector<link::v1::Resource>> restarts;  // cluster -> directives, by name
+    // The clusters whose discovery is known (Knows) at the time of the snapshot.
+    std::set<std::string> discovered;
   };
   Snapshot Take() const;
 

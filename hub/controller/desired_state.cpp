@@ -147,7 +147,8 @@ DesiredState ComputeDesiredState(const HubState& state) {
   }
   for (auto& [cluster, resources] : by_cluster) {
     auto& list = out.resources[cluster];
-    for (auto& [name, r] : resources) list.push_back(std::move(r));
+    list.reserve(resources.size());
+    for (auto& [name, r] : resources) list.push_back(std::make_shared<const link::v1::Resource>(std::move(r)));
   }
   RequireCurrentCertificates(directed, state.status.reports, out.statuses);
   return out;

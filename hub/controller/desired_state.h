@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sync/sync.h"
 #include "hub/reconcile/virtual_mesh_status.h"
 #include "vmesh/api/v1/access_policy.pb.h"
 #include "vmesh/link/v1/link.pb.h"
@@ -42,9 +43,10 @@ struct HubState {
 
 struct DesiredState {
   std::vector<VirtualMeshResult> statuses;  // in the order of state.status.virtual_meshes
-  // cluster -> resources (sorted by name). Versions are empty from ComputeDesiredState and set to
+  // cluster -> resources (sorted by name), immutable and shared with whoever else holds them (the incremental
+  // state's caches, the clusters' senders). Versions are empty from ComputeDesiredState and set to
   // sync::ContentVersion by IncrementalDesiredState.
-  std::map<std::string, std::vector<link::v1::Resource>> resources;
+  std::map<std::string, std::vector<sync::SharedResource>> resources;
   // VirtualMeshes (keys) that need a root created before certificates can be directed.
   std::set<std::string> roots_needed;
   // Per mesh key: destinations federated into it, outputs written into its cluster for it.
@@ -56,6 +58,10 @@ struct DesiredState {
   // nothing when any may (the first reconcile, one computed from scratch). Set by HubReconciler::Reconcile, which
   // also adds the restart directives of `vmeshctl mesh restart` ("restart/<mesh>") until their agents hold them.
   std::optional<std::set<std::string>> changed_clusters;
+  // The clusters whose discovery the facts this result was computed from held. Only they may be sent it: a
+  // cluster whose report arrived after those facts were read gets a set computed without its meshes (after a hub
+  // restart, the removal of everything its agent holds). Set by HubReconciler::Reconcile.
+  std::set<std::string> discovered_clusters;
 };
 
 DesiredState ComputeDesiredState(const HubState& state);

@@ -40,7 +40,7 @@ std::vector<std::string> Names(const DesiredState& d, const std::string& cluster
   std::vector<std::string> out;
   auto it = d.resources.find(cluster);
   if (it == d.resources.end()) return out;
-  for (const auto& r : it->second) out.push_back(r.name());
+  for (const auto& r : it->second) out.push_back(r->name());
   return out;
 }
 
@@ -61,7 +61,7 @@ TEST(DesiredState, EveryActiveMeshGetsACertificateDirectiveThatFollowsTheRoot) {
   EXPECT_THAT(d.roots_needed, IsEmpty());
   const link::v1::Resource* cert = nullptr;
   for (const auto& r : d.resources.at("cluster-3")) {
-    if (r.name() == "cert/istiod-istio-system-cluster-3") cert = &r;
+    if (r->name() == "cert/istiod-istio-system-cluster-3") cert = r.get();
   }
   ASSERT_NE(cert, nullptr);
   EXPECT_EQ(cert->certificate().trust_bundle_pem(), "ROOT PEM");
@@ -71,7 +71,7 @@ TEST(DesiredState, EveryActiveMeshGetsACertificateDirectiveThatFollowsTheRoot) {
   s.roots["vmesh/vm1"] = {"NEW ROOT", "bbbbbbbbbbbbbbbbbbbb"};
   DesiredState rotated = ComputeDesiredState(s);
   for (const auto& r : rotated.resources.at("cluster-3")) {
-    if (r.name() == cert->name()) EXPECT_NE(r.certificate().generation(), generation);
+    if (r->name() == cert->name()) EXPECT_NE(r->certificate().generation(), generation);
   }
 }
 
@@ -96,8 +96,8 @@ TEST(DesiredState, AMeshIsAcceptedOnlyWithAnIntermediateOfTheCurrentGeneration) 
   // The agents install the directed generation: ACCEPTED.
   for (const auto& [cluster, resources] : stale.resources) {
     for (const auto& r : resources) {
-      if (r.has_certificate())
-        s.status.reports[r.certificate().mesh() + ".vmesh"].installed_generation = r.certificate().generation();
+      if (r->has_certificate())
+        s.status.reports[r->certificate().mesh() + ".vmesh"].installed_generation = r->certificate().generation();
     }
   }
   DesiredState current = ComputeDesiredState(s);

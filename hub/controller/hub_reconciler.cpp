@@ -223,7 +223,7 @@ std::vector<RotationMember> RotationMembers(const DesiredState& desired, const H
     if (auto resources = desired.resources.find(m.cluster); resources != desired.resources.end()) {
       const std::string name = CertResourceName(mesh->second.metadata().name());
       for (const auto& r : resources->second) {
-        if (r.name() == name && r.has_certificate()) m.directed_generation = r.certificate().generation();
+        if (r->name() == name && r->has_certificate()) m.directed_generation = r->certificate().generation();
       }
     }
     if (auto report = state.status.reports.find(key); report != state.status.reports.end()) {
@@ -407,6 +407,7 @@ Result<DesiredState> HubReconciler::Reconcile() {
   }
   AgentFacts::Snapshot facts = facts_.Take();
   std::map<std::string, std::vector<link::v1::Resource>> restarts = std::move(facts.restarts);
+  std::set<std::string> discovered = std::move(facts.discovered);
   SecretRoots secret_roots;
   auto state = Gather(&secret_roots, std::move(facts));
   if (!state.ok()) return state.error();
@@ -475,10 +476,10 @@ Result<DesiredState> HubReconciler::Reconcile() {
     auto& resources = desired.resources[cluster];
     for (auto& r : directives) {
       restarts_directed[cluster][r.name()] = r.version();
-      resources.push_back(std::move(r));
+      resources.push_back(std::make_shared<const link::v1::Resource>(std::move(r)));
     }
     std::sort(resources.begin(), resources.end(),
-              [](const link::v1::Resource& a, const link::v1::Resource& b) { return a.name() < b.name(); });
+              [](const sync::SharedResource& a, const sync::SharedResource& b) { return a->name() < b->name(); });
   }
   ReportRejectedOutputs(validator_.rejected(), *state, desired.statuses);
   for (size_t i = 0; i < desired.statuses.size(); ++i) {
@@ -531,6 +532,7 @@ Result<DesiredState> HubReconciler::Reconcile() {
   }
   computes_seen_ = computes;
   restarts_directed_ = std::move(restarts_directed);
+  desired.discovered_clusters = std::move(discovered);
   return desired;
 }
 

@@ -73,7 +73,7 @@ TEST_F(HubReconcilerTest, ConvergesAndASecondPassChangesNothing) {
   EXPECT_EQ(Vm().status().observed_generation(), 1);
   ASSERT_TRUE(store_->GetRootCa("vmesh/vm1")->has_value()) << "root created on first need";
   const std::string root = (*store_->GetRootCa("vmesh/vm1"))->certificate_pem;
-  EXPECT_EQ(first->resources.at("c1").front().name(), "cert/istiod-istio-system-c1");
+  EXPECT_EQ(first->resources.at("c1").front()->name(), "cert/istiod-istio-system-c1");
 
   auto second = reconciler_->Reconcile();
   ASSERT_TRUE(second.ok());
@@ -84,7 +84,7 @@ TEST_F(HubReconcilerTest, ConvergesAndASecondPassChangesNothing) {
   for (const char* c : {"c1", "c2"}) {
     MeshReport r;
     r.certificate.set_phase(api::v1::INSTALLED);
-    r.installed_generation = second->resources.at(c).front().certificate().generation();
+    r.installed_generation = second->resources.at(c).front()->certificate().generation();
     reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
   }
   ASSERT_TRUE(reconciler_->Reconcile().ok());
@@ -149,13 +149,13 @@ TEST_F(HubReconcilerTest, DesiredStateNamesTheClustersItChanged) {
   ASSERT_TRUE(directed.ok());
   EXPECT_THAT(*directed->changed_clusters, ::testing::ElementsAre("c1"));
   const auto& c1 = directed->resources.at("c1");
-  auto held = std::find_if(c1.begin(), c1.end(), [](const auto& r) { return r.has_restart(); });
+  auto held = std::find_if(c1.begin(), c1.end(), [](const auto& r) { return r->has_restart(); });
   ASSERT_NE(held, c1.end()) << "the restart directive is part of c1's desired state";
-  EXPECT_EQ(held->name(), "restart/istiod-istio-system-c1");
-  EXPECT_EQ(held->restart().request_id(), "r1");
+  EXPECT_EQ((*held)->name(), "restart/istiod-istio-system-c1");
+  EXPECT_EQ((*held)->restart().request_id(), "r1");
   EXPECT_EQ(directed->resources.at("c2").size(), second->resources.at("c2").size());
 
-  reconciler_->facts().RestartsHeld("c1", {{held->name(), held->version()}});
+  reconciler_->facts().RestartsHeld("c1", {{(*held)->name(), (*held)->version()}});
   auto delivered = reconciler_->Reconcile();
   ASSERT_TRUE(delivered.ok());
   EXPECT_THAT(*delivered->changed_clusters, ::testing::ElementsAre("c1"));
@@ -236,7 +236,7 @@ TEST_F(SecretRootTest, MissingSecretIsInvalidThenTheRootIsImportedFromIt) {
   EXPECT_EQ((*record)->certificate_pem, user_root.certificate().ToPem());
   EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "certificates not installed yet";
   EXPECT_TRUE(Errors().empty());
-  const auto& directive = second->resources.at("c1").front();
+  const link::v1::Resource& directive = *second->resources.at("c1").front();
   ASSERT_TRUE(directive.has_certificate());
   EXPECT_EQ(directive.certificate().trust_bundle_pem(), user_root.certificate().ToPem()) << "the user's root";
 
@@ -264,7 +264,7 @@ TEST_F(SecretRootTest, AChangedOrDeletedSecretLeavesTheImportedRootInUse) {
   ASSERT_TRUE(desired.ok()) << desired.error().message;
   EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, imported) << "the stored root stays";
   // ... until the root rotation the changed Secret started completes (SPEC §5.5).
-  EXPECT_EQ(desired->resources.at("c2").front().certificate().trust_bundle_pem(),
+  EXPECT_EQ(desired->resources.at("c2").front()->certificate().trust_bundle_pem(),
             imported + next_root.certificate().ToPem());
   EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "not INVALID: the VirtualMesh keeps working";
   EXPECT_TRUE(Errors().empty());
@@ -299,7 +299,7 @@ TEST_F(SecretRootTest, AnAbortedRotationToTheSecretsRootIsNotStartedAgainByItsel
     for (const char* c : {"c1", "c2"}) {
       MeshReport r;
       r.certificate.set_phase(api::v1::INSTALLED);
-      r.installed_generation = desired->resources.at(c).front().certificate().generation();
+      r.installed_generation = desired->resources.at(c).front()->certificate().generation();
       reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
     }
   }
@@ -359,7 +359,7 @@ class RootRotationReconcileTest : public HubReconcilerTest {
   }
 
   static const link::v1::CertificateDirective& Directive(const DesiredState& d, const std::string& cluster) {
-    return d.resources.at(cluster).front().certificate();
+    return d.resources.at(cluster).front()->certificate();
   }
 
   // The cluster's agent reports the directed certificate installed (and a restart still owed, if given).

@@ -60,9 +60,9 @@ std::string Context(const HubState& state, const std::vector<VirtualMeshResult>&
   return out;
 }
 
-link::v1::Resource Versioned(link::v1::Resource r) {
+sync::SharedResource Versioned(link::v1::Resource r) {
   r.set_version(sync::ContentVersion(r));
-  return r;
+  return std::make_shared<const link::v1::Resource>(std::move(r));
 }
 
 }  // namespace
@@ -89,7 +89,7 @@ DesiredState IncrementalDesiredState::Compute(const HubState& state) {
     // Ambiguous without the full computation's order: take its result as it is.
     DesiredState out = ComputeDesiredState(state);
     for (auto& [cluster, resources] : out.resources) {
-      for (auto& r : resources) r.set_version(sync::ContentVersion(r));
+      for (auto& r : resources) r = Versioned(*r);
     }
     return out;
   }
@@ -183,13 +183,16 @@ void IncrementalDesiredState::AddDestination(VirtualMeshCache& vm, const std::st
   if (inserted) {
     entry.receivers = vm.federation->Receivers(d);
     if (!entry.receivers.empty()) entry.exporting_mesh = vm.federation->SourceMeshKey(d);
-    for (const auto& o : vm.federation->TranslateDestination(d)) {
-      entry.outputs.emplace_back(o.cluster, Versioned(OutputResource(o)));
-    }
+    // Receivers alike (same namespace and Istio version) get equal outputs: one object serves them all.
+    std::map<std::pair<std::string, std::string>, sync::SharedResource> alike;  // (name, version) -> the first
+    auto add = [&](const Output& o) {
+      sync::SharedResource r = Versioned(OutputResource(o));
+      auto [it, first] = alike.try_emplace({r->name(), r->version()}, r);
+      entry.outputs.emplace_back(o.cluster, it->second);
+    };
+    for (const auto& o : vm.federation->TranslateDestination(d)) add(o);
     if (vm.access->enabled()) {
-      for (const auto& o : vm.access->DestinationPolicies(vm.policies, vm.rules, d)) {
-        entry.outputs.emplace_back(o.cluster, Versioned(OutputResource(o)));
-      }
+      for (const auto& o : vm.access->DestinationPolicies(vm.policies, vm.rules, d)) add(o);
     }
   }
   ++entry.count;
@@ -207,7 +210,7 @@ void IncrementalDesiredState::RemoveDestination(VirtualMeshCache& vm, const std:
     if (fed != federated_.end() && --fed->second == 0) federated_.erase(fed);
   }
   if (!entry.exporting_mesh.empty()) SetExporting(vm, entry.exporting_mesh, -1);
-  for (const auto& [cluster, r] : entry.outputs) Withdraw(cluster, r.name());
+  for (const auto& [cluster, r] : entry.outputs) Withdraw(cluster, r->name());
   if (--entry.count == 0) vm.destinations.erase(it);
 }
 
@@ -227,12 +230,12 @@ void IncrementalDesiredState::SetExporting(VirtualMeshCache& vm, const std::stri
   }
 }
 
-void IncrementalDesiredState::Contribute(const std::string& cluster, const link::v1::Resource& r) {
-  Slot& slot = by_cluster_[cluster][r.name()];
+void IncrementalDesiredState::Contribute(const std::string& cluster, const sync::SharedResource& r) {
+  Slot& slot = by_cluster_[cluster][r->name()];
   if (slot.refs == 0) {
     slot.resource = r;
     changed_.insert(cluster);
-  } else if (slot.resource.version() != r.version()) {
+  } else if (slot.resource->version() != r->version()) {
     collision_ = true;
   }
   ++slot.refs;

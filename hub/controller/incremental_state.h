@@ -7,9 +7,11 @@
 //  - per VirtualMesh and destination (identified by its content), its translated outputs, receivers and
 //    whether it makes its mesh export; per mesh the east-west Gateway it gets while it exports;
 //  - per cluster the resulting resources, reference-counted.
-// With the context unchanged, only destinations that appeared, disappeared or changed are translated, and only
-// the clusters their outputs touch are patched. Statuses are computed afresh every time (cheap; they depend on
-// connections and agent reports).
+// Resources are immutable and shared (sync::SharedResource), never copied: a destination's outputs, the clusters'
+// slots, every result and the clusters' senders hold the same objects, and receivers alike (same namespace and
+// Istio version) share one object per output of a destination. With the context unchanged, only destinations that
+// appeared, disappeared or changed are translated, and only the clusters their outputs touch are patched. Statuses are
+// computed afresh every time (cheap; they depend on connections and agent reports).
 //
 // When two contributions produce the same resource name with different contents (two VirtualMeshes federating
 // one destination into one mesh with the same suffix, say), the result would depend on the full computation's
@@ -48,8 +50,8 @@ class IncrementalDesiredState {
   struct DestinationEntry {
     int count = 0;  // identical destinations reported more than once
     std::vector<std::string> receivers;
-    std::string exporting_mesh;                                       // its mesh's key when federated anywhere
-    std::vector<std::pair<std::string, link::v1::Resource>> outputs;  // cluster, versioned resource
+    std::string exporting_mesh;                                         // its mesh's key when federated anywhere
+    std::vector<std::pair<std::string, sync::SharedResource>> outputs;  // cluster, versioned resource
   };
   struct VirtualMeshCache {
     std::string ns;
@@ -64,7 +66,7 @@ class IncrementalDesiredState {
     std::map<std::string, int> exporting;                  // mesh key -> destinations it exports
   };
   struct Slot {
-    link::v1::Resource resource;
+    sync::SharedResource resource;  // the contribution's own (shared, not copied)
     int refs = 0;
   };
 
@@ -74,7 +76,7 @@ class IncrementalDesiredState {
   void AddDestination(VirtualMeshCache& vm, const std::string& id, const api::v1::Destination& d);
   void RemoveDestination(VirtualMeshCache& vm, const std::string& id);
   void SetExporting(VirtualMeshCache& vm, const std::string& mesh_key, int delta);
-  void Contribute(const std::string& cluster, const link::v1::Resource& r);
+  void Contribute(const std::string& cluster, const sync::SharedResource& r);
   void Withdraw(const std::string& cluster, const std::string& name);
   DesiredState Assemble(std::vector<VirtualMeshResult> statuses, const HubState& state) const;
 

@@ -50,10 +50,10 @@ void ExpectSame(const DesiredState& incremental, const DesiredState& full, const
     ASSERT_NE(it, incremental.resources.end()) << cluster;
     ASSERT_EQ(it->second.size(), resources.size()) << cluster;
     for (size_t i = 0; i < resources.size(); ++i) {
-      link::v1::Resource got = it->second[i];
+      link::v1::Resource got = *it->second[i];
       EXPECT_EQ(got.version(), sync::ContentVersion(got)) << got.name();
       got.clear_version();
-      link::v1::Resource want = resources[i];
+      link::v1::Resource want = *resources[i];
       want.clear_version();
       EXPECT_TRUE(MessageDifferencer::Equals(got, want)) << cluster << " " << want.name();
     }
@@ -149,8 +149,8 @@ void RandomWalk(const std::string& scenario, unsigned seed, int steps, Increment
       const DesiredState current = ComputeDesiredState(s);
       for (const auto& [cluster, resources] : current.resources) {
         for (const auto& r : resources) {
-          if (r.has_certificate() && rng() % 2) {
-            s.status.reports[r.certificate().mesh() + ".vmesh"].installed_generation = r.certificate().generation();
+          if (r->has_certificate() && rng() % 2) {
+            s.status.reports[r->certificate().mesh() + ".vmesh"].installed_generation = r->certificate().generation();
           }
         }
       }
@@ -213,7 +213,7 @@ TEST_P(ChangedClusters, ANewDestinationTouchesOnlyTheClustersItsOutputsGoTo) {
       continue;
     }
     for (size_t i = 0; i < resources.size(); ++i) {
-      if (resources[i].name() != it->second[i].name() || resources[i].version() != it->second[i].version())
+      if (resources[i]->name() != it->second[i]->name() || resources[i]->version() != it->second[i]->version())
         differ.insert(cluster);
     }
   }

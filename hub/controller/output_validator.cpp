@@ -95,14 +95,12 @@ bool OutputValidator::SetClusterSchemas(const std::string& cluster, const link::
     spdlog::info("hub: cluster {}: validating its outputs against its own Istio CRDs (digest {}: {} kinds)", cluster,
                  now.id.substr(0, 12), now.schemas->Kinds().size());
   }
-  verdicts_.erase(cluster);
   changed_.insert(cluster);
   return true;
 }
 
 void OutputValidator::ForgetCluster(const std::string& cluster) {
   if (clusters_.erase(cluster) > 0) changed_.insert(cluster);
-  verdicts_.erase(cluster);
   rejected_.erase(cluster);
 }
 
@@ -137,36 +135,31 @@ std::string OutputValidator::Validate(const crdschema::SchemaSet& schemas, const
   return error;
 }
 
-void OutputValidator::Check(std::map<std::string, std::vector<link::v1::Resource>>& resources) {
+void OutputValidator::Check(std::map<std::string, std::vector<sync::SharedResource>>& resources) {
   std::map<std::string, std::vector<RejectedOutput>> rejected;
-  for (auto it = verdicts_.begin(); it != verdicts_.end();) {
-    it = resources.count(it->first) ? std::next(it) : verdicts_.erase(it);
-  }
   for (auto& [cluster, list] : resources) {
     const Compiled& compiled = CompiledFor(cluster);
-    auto& old_verdicts = verdicts_[cluster];
-    std::unordered_map<std::string, Verdict> verdicts;
-    verdicts.reserve(list.size());
-    std::vector<link::v1::Resource> kept;
+    std::vector<sync::SharedResource> kept;
     kept.reserve(list.size());
-    for (auto& r : list) {
+    for (auto& shared : list) {
+      const link::v1::Resource& r = *shared;
       if (r.body_case() != link::v1::Resource::kKubeObject) {
-        kept.push_back(std::move(r));
+        kept.push_back(std::move(shared));
         continue;
       }
-      std::string error;
-      auto old = old_verdicts.find(r.name());
-      if (old != old_verdicts.end() && !r.version().empty() && old->second.version == r.version()) {
-        auto node = old_verdicts.extract(old);
-        error = node.mapped().error;
-        verdicts.insert(std::move(node));
-      } else {
-        const crdschema::SchemaSet& schemas = compiled.schemas ? *compiled.schemas : Fallback();
-        error = Validate(schemas, compiled.id, r);
-        verdicts.emplace(r.name(), Verdict{r.version(), error});
+      ObjectVerdicts& cached = by_object_[&r];
+      if (!cached.held) cached.held = shared;
+      const std::string* error = nullptr;
+      for (const auto& [id, e] : cached.by_schemas) {
+        if (id == compiled.id) error = &e;
       }
-      if (error.empty()) {
-        kept.push_back(std::move(r));
+      if (error == nullptr) {
+        const crdschema::SchemaSet& schemas = compiled.schemas ? *compiled.schemas : Fallback();
+        cached.by_schemas.emplace_back(compiled.id, Validate(schemas, compiled.id, r));
+        error = &cached.by_schemas.back().second;
+      }
+      if (error->empty()) {
+        kept.push_back(std::move(shared));
         continue;
       }
       const auto& k = r.kube_object();
@@ -175,10 +168,13 @@ void OutputValidator::Check(std::map<std::string, std::vector<link::v1::Resource
       rejected[cluster].push_back(RejectedOutput{
           r.name(), ec ? "" : VirtualMeshOf(object),
           k.kind() + " " + k.namespace_() + "/" + k.name() + " (" + k.api_version() + ") does not validate against " +
-              SchemasName(cluster) + ": " + error + "; vmesh did not send it to cluster " + cluster});
+              SchemasName(cluster) + ": " + *error + "; vmesh did not send it to cluster " + cluster});
     }
     list = std::move(kept);
-    old_verdicts = std::move(verdicts);
+  }
+  // Objects nobody else holds any more (no result, sender or cache of the reconciler) are gone for good.
+  for (auto it = by_object_.begin(); it != by_object_.end();) {
+    it = it->second.held.use_count() == 1 ? by_object_.erase(it) : std::next(it);
   }
   for (const auto& [cluster, list] : rejected) {
     auto before = rejected_.find(cluster);

@@ -4,10 +4,10 @@
 // validate is held back and its rejection is reported, so status names the object and the field instead of the
 // agent's apply failing (or, worse, the API server pruning a field silently).
 //
-// Verdicts are cached per cluster by resource name and content version, and shared across clusters with the same
-// schemas by content version, so a check over unchanged outputs costs a lookup per output and an output federated
-// to many clusters is validated once per schema set. Schema sets are shared by digest: a fleet on one Istio
-// version compiles one set.
+// Verdicts are cached per output object (outputs are immutable and shared, sync::SharedResource) and schema set,
+// and across objects by content version, so a check over unchanged outputs costs a pointer lookup per output and
+// an output federated to many clusters is validated once per schema set. Schema sets are shared by digest: a fleet on
+// one Istio version compiles one set.
 //
 // Not thread-safe (the reconciler runs one reconcile at a time).
 #pragma once
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/crdschema/schema_set.h"
+#include "common/sync/sync.h"
 #include "vmesh/link/v1/link.pb.h"
 
 namespace vmesh::hub {
@@ -43,7 +44,7 @@ class OutputValidator {
 
   // Validates the Kubernetes outputs of every cluster in `resources`; invalid ones are removed from it and the
   // cluster's rejections replaced by this check's (clusters absent from `resources` have none).
-  void Check(std::map<std::string, std::vector<link::v1::Resource>>& resources);
+  void Check(std::map<std::string, std::vector<sync::SharedResource>>& resources);
 
   // Rejections per cluster as of the last Check (clusters without any are absent).
   const std::map<std::string, std::vector<RejectedOutput>>& rejected() const { return rejected_; }
@@ -60,10 +61,6 @@ class OutputValidator {
     std::shared_ptr<const crdschema::SchemaSet> schemas;  // null: the fallback
     std::string id;                                       // digest, or "builtin"
   };
-  struct Verdict {
-    std::string version;
-    std::string error;  // empty: valid
-  };
   const crdschema::SchemaSet& Fallback();
   const Compiled& CompiledFor(const std::string& cluster) const;
   std::string Validate(const crdschema::SchemaSet& schemas, const std::string& schemas_name,
@@ -74,7 +71,12 @@ class OutputValidator {
   Compiled builtin_;
   std::map<std::string, std::weak_ptr<const crdschema::SchemaSet>> by_digest_;
   std::map<std::string, Compiled> clusters_;
-  std::map<std::string, std::unordered_map<std::string, Verdict>> verdicts_;  // cluster -> resource name -> verdict
+  // Verdicts by output object, while anyone but this cache holds it: schemas id -> error ("" valid).
+  struct ObjectVerdicts {
+    sync::SharedResource held;  // keeps the address from being reused while cached
+    std::vector<std::pair<std::string, std::string>> by_schemas;
+  };
+  std::unordered_map<const link::v1::Resource*, ObjectVerdicts> by_object_;
   std::unordered_map<std::string, std::string> shared_;  // "<schemas id> <content version>" -> error
   std::map<std::string, std::vector<RejectedOutput>> rejected_;
   std::set<std::string> changed_;

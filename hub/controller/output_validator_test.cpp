@@ -71,18 +71,21 @@ const char kBadEntry[] = R"({"apiVersion": "networking.istio.io/v1beta1", "kind"
   "spec": {"hosts": ["ratings.bookinfo.svc.c1.global"], "location": "MESH_INSIDE", "resolution": "STATIC",
            "ports": [{"name": "http", "number": 9080, "protocol": "HTTP"}]}})";
 
-std::vector<std::string> Names(const std::vector<link::v1::Resource>& list) {
+std::vector<std::string> Names(const std::vector<sync::SharedResource>& list) {
   std::vector<std::string> out;
-  for (const auto& r : list) out.push_back(r.name());
+  for (const auto& r : list) out.push_back(r->name());
   return out;
 }
+
+sync::SharedResource Share(link::v1::Resource r) { return std::make_shared<const link::v1::Resource>(std::move(r)); }
 
 TEST(OutputValidatorTest, InvalidOutputsAreHeldBackNamingObjectFieldAndSchemas) {
   OutputValidator v;
   link::v1::Resource cert;
   cert.set_name("cert/istiod-istio-system-c1");
   cert.mutable_certificate()->set_mesh("istiod-istio-system-c1");
-  std::map<std::string, std::vector<link::v1::Resource>> resources{{"c1", {cert, Kube(kGoodEntry), Kube(kBadEntry)}}};
+  std::map<std::string, std::vector<sync::SharedResource>> resources{
+      {"c1", {Share(cert), Share(Kube(kGoodEntry)), Share(Kube(kBadEntry))}}};
   v.Check(resources);
   EXPECT_THAT(Names(resources.at("c1")),
               ::testing::ElementsAre("cert/istiod-istio-system-c1", Kube(kGoodEntry).name()));
@@ -111,8 +114,8 @@ TEST(OutputValidatorTest, EachClusterIsCheckedAgainstTheSchemasItsAgentReported)
   EXPECT_FALSE(v.SetClusterSchemas("c2", no_v1beta1)) << "the same digest changes nothing";
   EXPECT_THAT(v.TakeChanged(), IsEmpty());
 
-  std::map<std::string, std::vector<link::v1::Resource>> resources{{"c1", {Kube(kGoodEntry)}},
-                                                                   {"c2", {Kube(kGoodEntry)}}};
+  std::map<std::string, std::vector<sync::SharedResource>> resources{{"c1", {Share(Kube(kGoodEntry))}},
+                                                                     {"c2", {Share(Kube(kGoodEntry))}}};
   v.Check(resources);
   EXPECT_THAT(resources.at("c1"), SizeIs(1)) << "c1 has no reported CRDs: the built-in ones accept it";
   EXPECT_THAT(resources.at("c2"), IsEmpty());
@@ -123,7 +126,7 @@ TEST(OutputValidatorTest, EachClusterIsCheckedAgainstTheSchemasItsAgentReported)
 
   // Back to the built-in schemas (the agent reports none): the output goes out again.
   EXPECT_TRUE(v.SetClusterSchemas("c2", link::v1::IstioSchemas()));
-  resources = {{"c2", {Kube(kGoodEntry)}}};
+  resources = {{"c2", {Share(Kube(kGoodEntry))}}};
   v.Check(resources);
   EXPECT_THAT(resources.at("c2"), SizeIs(1));
   EXPECT_THAT(v.rejected(), IsEmpty());
@@ -138,15 +141,15 @@ TEST(OutputValidatorTest, UnusableReportedCrdsFallBackToTheBuiltInSchemas) {
   EXPECT_EQ(v.SchemasName("c1"), "vmesh's built-in Istio 1.30 CRDs");
   broken.set_crds_json(R"([{"apiVersion": "v1", "kind": "ConfigMap"}])");
   EXPECT_FALSE(v.SetClusterSchemas("c1", broken));
-  std::map<std::string, std::vector<link::v1::Resource>> resources{{"c1", {Kube(kGoodEntry)}}};
+  std::map<std::string, std::vector<sync::SharedResource>> resources{{"c1", {Share(Kube(kGoodEntry))}}};
   v.Check(resources);
   EXPECT_THAT(resources.at("c1"), SizeIs(1));
 }
 
 TEST(OutputValidatorTest, VerdictsAreCachedPerContentAndSharedAcrossClusters) {
   OutputValidator v;
-  std::map<std::string, std::vector<link::v1::Resource>> resources;
-  for (const char* c : {"c1", "c2", "c3"}) resources[c] = {Kube(kGoodEntry), Kube(kBadEntry)};
+  std::map<std::string, std::vector<sync::SharedResource>> resources;
+  for (const char* c : {"c1", "c2", "c3"}) resources[c] = {Share(Kube(kGoodEntry)), Share(Kube(kBadEntry))};
   auto copy = resources;
   v.Check(copy);
   EXPECT_EQ(v.validations(), 2u) << "one validation per distinct content and schema set";

@@ -95,7 +95,8 @@ class FakeHubCore final : public HubCore {
     link::v1::Resource se;
     se.set_name("kube/networking.istio.io/v1beta1/ServiceEntry/istio-system/x");
     se.mutable_kube_object()->set_json(R"({"kind":"ServiceEntry","metadata":{"name":"x"}})");
-    d.resources["c1"] = {cert, se};
+    d.resources["c1"] = {std::make_shared<const link::v1::Resource>(cert),
+                         std::make_shared<const link::v1::Resource>(se)};
     return d;
   }
 

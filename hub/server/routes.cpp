@@ -520,7 +520,7 @@ link::HttpResponse HubRoutes::Preview(const link::HttpRequest& request) const {
   json::object clusters;
   for (const auto& [cluster, resources] : desired->resources) {
     json::array items;
-    for (const auto& r : resources) items.push_back(ResourceJson(r));
+    for (const auto& r : resources) items.push_back(ResourceJson(*r));
     clusters[cluster] = std::move(items);
   }
   return Json(200, json::object{{"status", std::move(status)}, {"clusters", std::move(clusters)}});

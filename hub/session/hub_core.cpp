@@ -54,12 +54,7 @@ class Core : public std::enable_shared_from_this<Core> {
       : deps_(deps),
         options_(std::move(options)),
         reconciler_(deps.store, deps.objects, deps.ca, options_.hub_namespace, deps.clock),
-        registry_(deps.metrics,
-                  [this](const std::string& cluster) {
-                    // Not before the cluster reported its discovery, nor before every known cluster did after a
-                    // restart.
-                    return gate_.open() && reconciler_.facts().Knows(cluster);
-                  }),
+        registry_(deps.metrics),
         csr_({deps.ca, deps.registration, reconciler_.facts(), deps.metrics, deps.clock},
              {options_.csr_rate, options_.max_series_per_cluster}) {
     deps_.metrics.DeclareHistogram(kReconcileSeconds, "Duration of one hub reconcile.",
@@ -246,7 +241,7 @@ class Core : public std::enable_shared_from_this<Core> {
         for (const auto& c : missing) names += (names.empty() ? "" : ", ") + c;
         spdlog::warn("hub: no discovery from {} within {} s of the restart; updating the other clusters", names,
                      kRestartDiscoveryGrace.count());
-        registry_.PushAll();
+        loop_->Add(kReconcileKey);  // its result goes to every cluster whose discovery it saw
       }
     } else if (key.rfind(kRetryPrefix, 0) == 0) {
       registry_.RetryRejected(key.substr(std::string(kRetryPrefix).size()));
@@ -254,17 +249,23 @@ class Core : public std::enable_shared_from_this<Core> {
     return ReconcileLoop::Outcome{};
   }
 
-  // One reconcile over the facts so far, its result given to every cluster's sender.
+  // One reconcile over the facts so far, its result given to every cluster's sender. Sessions keep reporting
+  // while it runs, so its result may be older than what they reported: it is sent only to the clusters whose
+  // discovery it was computed from, and to none when the restart gate was still closed as it started (the gate is
+  // read before the facts: open then, every awaited cluster's discovery is in them). A cluster whose report came
+  // later gets the next result, which that report triggered.
   Status Reconcile() {
     std::lock_guard reconciling(reconciler_mu_);
     if (Stopped()) return OkStatus();
     const auto start = std::chrono::steady_clock::now();
+    const bool gate_open = gate_.open();
     auto desired = reconciler_.Reconcile();
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     deps_.metrics.Observe(kReconcileSeconds, {}, took.count());
     if (!desired.ok()) return desired.error().Wrap("hub reconcile");
+    if (options_.before_apply) options_.before_apply();
     csr_.SetTargets(*desired);
-    registry_.Apply(*desired);
+    registry_.Apply(*desired, gate_open ? desired->discovered_clusters : std::set<std::string>{});
     return OkStatus();
   }
 

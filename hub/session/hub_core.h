@@ -21,7 +21,9 @@
 // retries of rejected resources, the end of the restart grace period), CsrHandler (signing off the connection
 // strands) and RestartGate: after a hub restart, no cluster gets updates until every cluster that had an agent
 // before reported its discovery again (or 30 s passed), so nothing is removed from a cluster merely because the
-// new hub does not know the others' services yet. Preview() waits for a running reconcile.
+// new hub does not know the others' services yet. A reconcile's result goes only to the clusters whose discovery
+// it was computed from, and to none when the gate was closed as it started (a report may arrive while it runs).
+// Preview() waits for a running reconcile.
 #pragma once
 
 #include <chrono>
@@ -74,6 +76,9 @@ struct HubCoreOptions {
   // CSR is signed). An agent that sends this far ahead of the hub is disconnected (1008), so that a flood cannot
   // grow the hub's memory; a well-behaved agent sends one report at a time and never comes near it.
   std::size_t max_pending_bytes_per_session = 64u << 20;
+  // Tests: called on the reconcile's thread after a reconcile computed its result and before the sessions get it,
+  // to force interleavings with the agents' messages.
+  std::function<void()> before_apply;
 };
 
 class HubCore {

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -416,6 +418,125 @@ TEST_F(HubCoreTest, AfterAHubRestartAgentsKeepWhatTheyHold) {
   for (const auto& e : b1->Probe(from)) EXPECT_FALSE(e.has_resource_update()) << "after: " << e.DebugString();
   EXPECT_TRUE(Session("c1")->in_sync);
   EXPECT_EQ(r1.held(), held);
+}
+
+// Holds back one reconcile between computing its result and giving it to the sessions (HubCoreOptions::before_apply).
+class ReconcileLatch {
+ public:
+  // The hook; the core shares the latch, which may outlive the test body.
+  static std::function<void()> Hook(const std::shared_ptr<ReconcileLatch>& latch) {
+    return [latch] {
+      std::unique_lock lock(latch->mu_);
+      if (!latch->armed_) return;
+      latch->armed_ = false;
+      latch->held_ = true;
+      latch->changed_.notify_all();
+      latch->changed_.wait(lock, [&] { return !latch->held_; });
+    };
+  }
+  void Arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
+  // Waits until a reconcile is held; false after `timeout`.
+  bool WaitHeld(std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, timeout, [this] { return held_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    armed_ = false;
+    held_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool armed_ = false;
+  bool held_ = false;
+};
+
+// After a hub restart, a reconcile that read the agents' facts before c1's discovery arrived gives its result to
+// the sessions after that discovery opened the restart gate. That result has nothing for c1 (its mesh was not
+// known yet) and none of c1's outputs for c2: neither may be sent it, or both agents are sent removals and then
+// everything again. Every agent holds what the new hub wants; nothing is sent.
+TEST_F(HubCoreTest, AResultComputedBeforeAClustersDiscoveryArrivedIsSentToNoOneAfterARestart) {
+  ASSERT_TRUE(objects_->Apply(kVm).ok());
+  sync::ResourceReceiver r1, r2;
+  auto tls1 = Identity("c1"), tls2 = Identity("c2");
+  auto a1 = Agent("c1", tls1), a2 = Agent("c2", tls2);
+  a1->Hello(r1);
+  a2->Hello(r2);
+  a1->Discover({MeshOf("c1")}, {ReviewsOf("c1")});
+  a2->Discover({MeshOf("c2")}, {ReviewsOf("c2")});
+  // Both agents apply and ACK whatever comes until each holds its certificate directive and outputs, in sync.
+  auto ack_new = [](TestAgent& a, sync::ResourceReceiver& r) {
+    for (; a.cursor_ < a.count(); ++a.cursor_) {
+      Envelope e = a.At(static_cast<int>(a.cursor_));
+      if (!e.has_resource_update()) continue;
+      Envelope ack;
+      *ack.mutable_ack() = r.Apply(
+          e.resource_update(), [](const link::v1::Resource&) { return OkStatus(); },
+          [](const std::string&) { return OkStatus(); });
+      a.Send(ack);
+    }
+  };
+  auto synced = [&](const std::string& cluster, const sync::ResourceReceiver& r) {
+    auto s = Session(cluster);
+    return s && s->in_sync && Holds(r, "cert/" + MeshName(cluster)) && r.held().size() > 1 &&
+           s->resources_held == r.held().size();
+  };
+  ASSERT_TRUE(link::test::WaitFor(
+      [&] {
+        ack_new(*a1, r1);
+        ack_new(*a2, r2);
+        return synced("c1", r1) && synced("c2", r2);
+      },
+      kWait));
+  const auto held1 = r1.held(), held2 = r2.held();
+  ASSERT_TRUE(std::any_of(held2.begin(), held2.end(), [](const auto& h) { return h.first.rfind("kube/", 0) == 0; }))
+      << "c2 holds outputs for c1's destination";
+
+  auto latch = std::make_shared<ReconcileLatch>();
+  options_.before_apply = ReconcileLatch::Hook(latch);
+  struct ReleaseAtEnd {
+    std::shared_ptr<ReconcileLatch> latch;
+    ~ReleaseAtEnd() { latch->Release(); }  // a failed assertion leaves no reconcile held
+  } release_at_end{latch};
+  RestartHub();  // the new hub waits for both clusters' discovery before updating anyone
+  ASSERT_TRUE(a1->WaitClosed().has_value());
+  ASSERT_TRUE(a2->WaitClosed().has_value());
+  auto b1 = Agent("c1", tls1), b2 = Agent("c2", tls2);
+  b1->Hello(r1);
+  b2->Hello(r2);
+  ASSERT_GE(b1->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  ASSERT_GE(b2->WaitFor([](const Envelope& e) { return e.has_welcome(); }), 0);
+  b2->Discover({MeshOf("c2")}, {ReviewsOf("c2")});
+  ASSERT_TRUE(link::test::WaitFor([&] { return core_->Meshes().size() == 1; }, kWait));
+
+  // A reconcile reads the facts (c2's discovery only) and is held before its result reaches the sessions.
+  latch->Arm();
+  core_->TriggerReconcile();
+  ASSERT_TRUE(latch->WaitHeld(kWait));
+  // c1's discovery arrives and opens the restart gate; the probe answered after it says it was handled.
+  b1->Discover({MeshOf("c1")}, {ReviewsOf("c1")});
+  b1->Probe(0);
+  EXPECT_EQ(core_->Meshes().size(), 2u);
+  const double before = metrics_.Value("vmesh_hub_reconcile_seconds");
+  latch->Release();  // the held result goes to the sessions now
+  // The reconcile c1's discovery triggered, then one more: the first was applied once the second is observed.
+  ASSERT_TRUE(WaitReconcileAfter(before));
+  core_->TriggerReconcile();
+  ASSERT_TRUE(WaitReconcileAfter(before + 1));
+
+  for (const auto& e : b1->Probe(0)) EXPECT_FALSE(e.has_resource_update()) << "c1: " << e.DebugString();
+  for (const auto& e : b2->Probe(0)) EXPECT_FALSE(e.has_resource_update()) << "c2: " << e.DebugString();
+  ASSERT_TRUE(Session("c1") && Session("c2"));
+  EXPECT_TRUE(Session("c1")->in_sync) << "the new hub wants what c1's agent holds";
+  EXPECT_TRUE(Session("c2")->in_sync) << "the new hub wants what c2's agent holds";
+  EXPECT_EQ(r1.held(), held1);
+  EXPECT_EQ(r2.held(), held2);
 }
 
 TEST_F(HubCoreTest, HelloForAnotherClusterIsClosedWithPolicyViolation) {
@@ -874,7 +995,7 @@ TEST_F(HubCoreTest, DiscoveryIsListedAndPreviewStoresNothing) {
   ASSERT_TRUE(preview->resources.count("c1"));
   bool service_entry = false;
   for (const auto& r : preview->resources.at("c1")) {
-    service_entry |= r.has_kube_object() && r.kube_object().kind() == "ServiceEntry";
+    service_entry |= r->has_kube_object() && r->kube_object().kind() == "ServiceEntry";
   }
   EXPECT_TRUE(service_entry) << "c2's reviews federated into c1";
   EXPECT_TRUE(store_->ListObjects("VirtualMesh")->empty());

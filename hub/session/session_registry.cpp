@@ -21,8 +21,7 @@ std::string EnvelopeTypeName(const Envelope& e) {
   return field ? field->name() : "unknown";
 }
 
-SessionRegistry::SessionRegistry(metrics::Registry& metrics, std::function<bool(const std::string&)> may_update)
-    : metrics_(metrics), may_update_(std::move(may_update)) {
+SessionRegistry::SessionRegistry(metrics::Registry& metrics) : metrics_(metrics) {
   metrics_.DeclareGauge(kConnectedAgents, "Agents with a live session (Hello received).");
   metrics_.DeclareCounter(kMessages, "Link messages by direction (in|out) and type.");
   metrics_.DeclareCounter(kBytes, "Link message bytes by direction (in|out) and type.");
@@ -86,7 +85,7 @@ bool SessionRegistry::Greet(const SessionPtr& session, const link::v1::Hello& he
   entry.sender.Resume(hello);
   spdlog::info("hub: cluster {}: agent {} connected from {}, holding {} resources", session->cluster,
                hello.agent_version(), entry.remote_address, hello.resource_versions_size());
-  PushLocked(session->cluster, entry);
+  PushLocked(entry);
   UpdateGaugeLocked();
   return true;
 }
@@ -105,7 +104,7 @@ Result<SessionRegistry::AckOutcome> SessionRegistry::Ack(const SessionPtr& sessi
   outcome.rejected = entry.sender.rejected();
   outcome.rejected_changed = outcome.rejected != rejected_before;
   outcome.held = entry.sender.agent_versions();
-  PushLocked(session->cluster, entry);
+  PushLocked(entry);
   return outcome;
 }
 
@@ -115,39 +114,36 @@ bool SessionRegistry::RetryRejected(const std::string& cluster) {
   if (it == clusters_.end() || it->second.sender.rejected().empty()) return false;
   spdlog::info("hub: cluster {}: offering {} rejected resources again", cluster, it->second.sender.rejected().size());
   it->second.sender.RetryRejected();
-  PushLocked(cluster, it->second);
+  PushLocked(it->second);
   return true;
 }
 
-void SessionRegistry::Apply(DesiredState& desired) {
+void SessionRegistry::Apply(DesiredState& desired, const std::set<std::string>& updatable) {
   std::lock_guard lock(mu_);
   if (closed_) return;
   ++apply_epoch_;
   for (auto& [cluster, resources] : desired.resources) clusters_[cluster];  // make sure every cluster has one
   const auto& changed = desired.changed_clusters;
   for (auto& [cluster, entry] : clusters_) {
+    entry.may_update = updatable.count(cluster) > 0;
     // A cluster the previous result covered and this one did not change keeps its desired set.
     if (changed && !changed->count(cluster) && entry.applied_epoch == apply_epoch_ - 1) {
       entry.applied_epoch = apply_epoch_;
-      PushLocked(cluster, entry);  // e.g. held back until every cluster re-reported after a hub restart
+      PushLocked(entry);  // e.g. held back until a result covered its discovery
       continue;
     }
-    std::vector<link::v1::Resource> resources;
-    if (auto it = desired.resources.find(cluster); it != desired.resources.end()) resources = std::move(it->second);
+    static const std::vector<sync::SharedResource> kNone;
+    auto it = desired.resources.find(cluster);
+    const auto& resources = it != desired.resources.end() ? it->second : kNone;
     entry.desired_count = resources.size();
     entry.applied_epoch = apply_epoch_;
-    entry.sender.SetDesiredVersioned(std::move(resources));  // versions set by the reconciler (or empty)
-    PushLocked(cluster, entry);
+    entry.sender.SetDesiredShared(resources);  // versions set by the reconciler (or empty); only changes cost
+    PushLocked(entry);
   }
 }
 
-void SessionRegistry::PushAll() {
-  std::lock_guard lock(mu_);
-  for (auto& [cluster, entry] : clusters_) PushLocked(cluster, entry);
-}
-
-void SessionRegistry::PushLocked(const std::string& cluster, ClusterEntry& entry) {
-  if (!entry.live || !entry.live->greeted || !may_update_(cluster)) return;
+void SessionRegistry::PushLocked(ClusterEntry& entry) {
+  if (!entry.live || !entry.live->greeted || !entry.may_update) return;
   auto update = entry.sender.NextUpdate();
   if (!update) return;
   Envelope envelope;

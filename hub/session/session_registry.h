@@ -3,11 +3,11 @@
 //
 // A cluster has at most one live session: a newer one replaces (closes with 1008) the older, whose end then
 // changes nothing. A session is greeted by its Hello; from then on its cluster's sender sends resource updates,
-// one in flight at a time, whenever the cluster may be updated (`may_update`, e.g. not before its discovery).
+// one in flight at a time, while the last Apply() said the cluster may be updated (its `updatable`: e.g. not
+// before a reconcile that saw the cluster's discovery).
 // Every message goes through Send(), which only enqueues on the connection (its single writer drains it).
 //
-// Thread safety: every method may be called from any thread (one mutex, held briefly; `may_update` is called
-// under it and must not call back).
+// Thread safety: every method may be called from any thread (one mutex, held briefly).
 #pragma once
 
 #include <atomic>
@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,7 @@ std::string EnvelopeTypeName(const link::v1::Envelope& envelope);
 
 class SessionRegistry {
  public:
-  SessionRegistry(metrics::Registry& metrics, std::function<bool(const std::string& cluster)> may_update);
+  explicit SessionRegistry(metrics::Registry& metrics);
 
   // The session's connection is open: it becomes its cluster's live session. After CloseAll() it is closed
   // with 1001 instead.
@@ -85,10 +86,10 @@ class SessionRegistry {
   bool RetryRejected(const std::string& cluster);
 
   // A reconcile's result: each cluster's sender gets its desired set (only the clusters in
-  // desired.changed_clusters when set, and those it did not hear of last time), and updates go out.
-  void Apply(DesiredState& desired);
-  // Updates to every cluster that may have them now (e.g. after the restart gate opened).
-  void PushAll();
+  // desired.changed_clusters when set, and those it did not hear of last time), and updates go out to the
+  // clusters in `updatable`. Until the next Apply(), only those are sent anything (on Hello, ACK, retry);
+  // the others hold their desired set back.
+  void Apply(DesiredState& desired, const std::set<std::string>& updatable);
 
   void Send(const SessionPtr& session, link::v1::Envelope envelope);
   void SendNack(const SessionPtr& session, std::uint64_t envelope_id, const std::string& error);
@@ -115,14 +116,15 @@ class SessionRegistry {
     // The Apply() call that last gave the sender its desired set, and that set's size.
     std::uint64_t applied_epoch = 0;
     std::size_t desired_count = 0;
+    // The last Apply() allowed sending it updates.
+    bool may_update = false;
   };
 
-  void PushLocked(const std::string& cluster, ClusterEntry& entry);
+  void PushLocked(ClusterEntry& entry);
   void SendLocked(const SessionPtr& session, link::v1::Envelope& envelope);
   void UpdateGaugeLocked();
 
   metrics::Registry& metrics_;
-  const std::function<bool(const std::string&)> may_update_;
   mutable std::mutex mu_;
   bool closed_ = false;
   std::uint16_t close_code_ = link::CloseCode::kGoingAway;

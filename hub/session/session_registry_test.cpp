@@ -65,12 +65,15 @@ link::v1::Resource Output(const std::string& name, const std::string& body = "x"
 class SessionRegistryTest : public ::testing::Test {
  protected:
   // A session of `cluster` whose agent said Hello holding nothing.
+  // With `held`, its agent holds those resources (at their versions).
   std::pair<SessionPtr, std::shared_ptr<FakeConnection>> Greeted(const std::string& cluster,
-                                                                 const std::string& address = "10.0.0.1:1") {
+                                                                 const std::string& address = "10.0.0.1:1",
+                                                                 const std::vector<link::v1::Resource>& held = {}) {
     auto session = std::make_shared<Session>(cluster);
     auto connection = std::make_shared<FakeConnection>(address);
     registry_.Open(session, connection);
     link::v1::Hello hello;
+    for (const auto& r : held) (*hello.mutable_resource_versions())[r.name()] = r.version();
     hello.set_cluster_name(cluster);
     hello.set_agent_version("v1");
     Envelope welcome;
@@ -79,12 +82,16 @@ class SessionRegistryTest : public ::testing::Test {
     return {session, connection};
   }
 
+  // A result that may be sent to the clusters in updatable_.
   void Apply(std::map<std::string, std::vector<link::v1::Resource>> resources,
              std::optional<std::set<std::string>> changed = std::nullopt) {
     DesiredState desired;
-    desired.resources = std::move(resources);
+    for (auto& [cluster, list] : resources) {
+      auto& shared = desired.resources[cluster];
+      for (auto& r : list) shared.push_back(std::make_shared<const link::v1::Resource>(std::move(r)));
+    }
     desired.changed_clusters = std::move(changed);
-    registry_.Apply(desired);
+    registry_.Apply(desired, updatable_);
   }
 
   // The agent's answer to `update`: the resources named in `errors` fail with their message.
@@ -102,12 +109,12 @@ class SessionRegistryTest : public ::testing::Test {
   }
 
   metrics::Registry metrics_;
-  std::set<std::string> may_update_;
-  SessionRegistry registry_{metrics_, [this](const std::string& c) { return may_update_.count(c) > 0; }};
+  std::set<std::string> updatable_;
+  SessionRegistry registry_{metrics_};
 };
 
 TEST_F(SessionRegistryTest, AGreetedSessionGetsWelcomeThenItsDesiredSetOnceItMayBeUpdated) {
-  may_update_ = {"c1"};
+  updatable_ = {"c1"};
   auto [session, connection] = Greeted("c1");
   ASSERT_EQ(connection->sent.size(), 1u);
   EXPECT_TRUE(connection->sent[0].has_welcome());
@@ -126,17 +133,39 @@ TEST_F(SessionRegistryTest, AGreetedSessionGetsWelcomeThenItsDesiredSetOnceItMay
   EXPECT_EQ(info[0].resources_held, 2u);
 }
 
-TEST_F(SessionRegistryTest, UpdatesWaitUntilTheClusterMayBeUpdated) {
+TEST_F(SessionRegistryTest, UpdatesWaitUntilAResultMayBeSentToTheCluster) {
   auto [session, connection] = Greeted("c1");
   Apply({{"c1", {Output("a")}}});
   EXPECT_THAT(connection->Updates(), IsEmpty());
-  may_update_ = {"c1"};
-  registry_.PushAll();
+  updatable_ = {"c1"};
+  Apply({{"c1", {Output("a")}}}, std::set<std::string>{});  // nothing changed, but now it may be sent
   EXPECT_THAT(connection->Updates(), ElementsAre(ElementsAre("+a")));
 }
 
+// A result computed before the cluster's discovery was known has none of its meshes' resources: applied while
+// the cluster may not be updated, it is not sent (which would remove everything the agent holds), nor on a later
+// Hello or ACK; the next result that may be sent to it finds nothing to send.
+TEST_F(SessionRegistryTest, AResultThatMayNotBeSentToAClusterIsNeitherSentNorSentLater) {
+  link::v1::Resource a = Output("a"), b = Output("b");
+  a.set_version(sync::ContentVersion(a));
+  b.set_version(sync::ContentVersion(b));
+  updatable_ = {"c2"};
+  auto [s1, c1] = Greeted("c1", "10.0.0.1:1", {a, b});
+  auto [s2, c2] = Greeted("c2", "10.0.0.2:2");
+  Apply({{"c1", {}}, {"c2", {Output("x")}}});
+  EXPECT_THAT(c1->Updates(), IsEmpty()) << "not the removal of what c1's agent holds";
+  EXPECT_THAT(c2->Updates(), ElementsAre(ElementsAre("+x")));
+  auto [again, c1_again] = Greeted("c1", "10.0.0.1:3", {a, b});
+  EXPECT_THAT(c1_again->Updates(), IsEmpty()) << "nor when its agent says Hello again";
+
+  updatable_ = {"c1", "c2"};
+  Apply({{"c1", {a, b}}, {"c2", {Output("x")}}}, std::set<std::string>{"c1"});
+  EXPECT_THAT(c1_again->Updates(), IsEmpty()) << "its agent holds this result already";
+  EXPECT_TRUE(registry_.Sessions()[0].in_sync);
+}
+
 TEST_F(SessionRegistryTest, OnlyTheClustersADesiredStateChangedGetANewSet) {
-  may_update_ = {"c1", "c2"};
+  updatable_ = {"c1", "c2"};
   auto [s1, c1] = Greeted("c1");
   auto [s2, c2] = Greeted("c2");
   Apply({{"c1", {Output("a")}}, {"c2", {Output("b")}}});
@@ -149,7 +178,7 @@ TEST_F(SessionRegistryTest, OnlyTheClustersADesiredStateChangedGetANewSet) {
 }
 
 TEST_F(SessionRegistryTest, RejectedResourcesAreReportedAndOfferedAgainOnRetry) {
-  may_update_ = {"c1"};
+  updatable_ = {"c1"};
   auto [session, connection] = Greeted("c1");
   Apply({{"c1", {Output("a"), Output("b")}}});
   auto outcome = registry_.Ack(session, AckOf(connection->sent.back(), {{"b", "no room"}}).ack());
