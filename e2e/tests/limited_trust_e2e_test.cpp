@@ -16,6 +16,7 @@
 
 #include "common/base/base64.h"
 #include "common/pki/certificate.h"
+#include "common/pki/openssl_util.h"
 #include "common/pki/verify.h"
 #include "e2e/harness/fleet.h"
 
@@ -284,7 +285,7 @@ TEST_F(LimitedTrustE2eTest, GatewayCertificatesWithoutCacertsOrRestartsMutualTls
       const std::string base = dir_.path() + "/" + c.name() + "-" + role;
       std::ofstream(base + ".crt") << tls.cert_pem;
       std::ofstream(base + "-ca.crt") << tls.ca_pem;
-      auto verified = kubesim::RunProcess({"openssl", "verify", "-CAfile", base + "-ca.crt", base + ".crt"});
+      auto verified = kubesim::RunProcess({"openssl", "verify", "-CAfile", base + "-ca.crt", base + ".crt"}, 20s);
       EXPECT_EQ(verified.exit_code, 0) << verified.output;
     }
     EXPECT_FALSE(HasCacerts(c)) << c.name() << ": limited trust never writes cacerts";

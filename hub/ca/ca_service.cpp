@@ -92,21 +92,21 @@ Result<RootCa> CaService::EnsureGeneratedRoot(const std::string& virtual_mesh,
 
 Result<RootCaRecord> CaService::GenerateRotationRoot(const std::string& virtual_mesh,
                                                      const api::v1::CommonCertOptions& generated) {
-  return GenerateCa(virtual_mesh, generated, "vmesh root CA " + virtual_mesh);
+  return GenerateCa(virtual_mesh, generated, "vmesh root CA " + virtual_mesh, "the root CA of " + virtual_mesh);
 }
 
 Result<RootCaRecord> CaService::GenerateCa(const std::string& store_key, const api::v1::CommonCertOptions& generated,
-                                           const std::string& common_name) {
+                                           const std::string& common_name, const std::string& what) {
   const pki::KeySpec spec = SpecFor(generated);
   auto key = pki::PrivateKey::Generate(spec);
-  if (!key.ok()) return key.error().Wrap("key of the " + common_name);
+  if (!key.ok()) return key.error().Wrap("key for " + what);
   const TimePoint now = clock_();
   const std::uint32_t days = generated.ttl_days() == 0 ? kDefaultRootTtlDays : generated.ttl_days();
-  if (Status s = MaySign("the " + common_name); !s.ok()) return s.error();
+  if (Status s = MaySign(what); !s.ok()) return s.error();
   auto cert = pki::IssueRootCa(
       *key, {.organization = OrgOr(generated.org_name()), .common_name = common_name, .ttl = std::chrono::hours(24) * days},
       now);
-  if (!cert.ok()) return cert.error().Wrap(common_name);
+  if (!cert.ok()) return cert.error().Wrap(what);
   pki::SecureString key_pem(key->ToPem());
   if (kek_) {
     auto sealed = pki::Seal(*kek_, key_pem.view(), store_key);
@@ -285,7 +285,7 @@ Result<RootCa> CaService::EnsureGatewayCa(const std::string& virtual_mesh) {
   if (!existing->has_value()) {
     api::v1::CommonCertOptions options;
     options.set_key_algorithm(api::v1::ECDSA_P256);
-    auto record = GenerateCa(key, options, "vmesh gateway CA " + virtual_mesh);
+    auto record = GenerateCa(key, options, "vmesh gateway CA " + virtual_mesh, "the gateway CA of " + virtual_mesh);
     if (!record.ok()) return record.error();
     auto stored = store_.PutRootCaIfAbsent(*record);
     pki::Cleanse(record->key_pem);

@@ -150,9 +150,10 @@ class CaService {
  private:
   Result<RootCa> Build(const RootCaRecord& record);
   Status MaySign(const std::string& what) const;
-  // A self-signed CA stored under `store_key`, per `options`, with `common_name`; sealed with the KEK when set.
+  // A self-signed CA stored under `store_key`, per `options`, with `common_name` (`what` names it in errors); its
+  // key sealed with the KEK when set.
   Result<RootCaRecord> GenerateCa(const std::string& store_key, const api::v1::CommonCertOptions& options,
-                                  const std::string& common_name);
+                                  const std::string& common_name, const std::string& what);
   // The requesting cluster owns `mesh` (the report and the durable binding agree).
   Status CheckMeshOwner(const std::string& requesting_cluster, const api::v1::Mesh& mesh) const;
 
