@@ -83,6 +83,8 @@ GatewayCertificateManager::GatewayCertificateManager(kube::KubeClient& client, G
                                                      HubSend send)
     : client_(client), options_(std::move(options)), send_(std::move(send)) {}
 
+GatewayCertificateManager::~GatewayCertificateManager() = default;
+
 GatewayCertificateManager::Entry* GatewayCertificateManager::Find(const std::string& mesh, const std::string& role) {
   auto it = entries_.find(mesh + "/" + role);
   return it == entries_.end() ? nullptr : it->second.get();

@@ -48,6 +48,7 @@ std::string GatewayKeyStateSecretName(const std::string& mesh, const std::string
 class GatewayCertificateManager {
  public:
   GatewayCertificateManager(kube::KubeClient& client, GatewayCertificateOptions options, HubSend send);
+  ~GatewayCertificateManager();
 
   // A "gwcert/<mesh>/<role>" resource. OK = accepted (the certificate arrives later); an error (bad directive, key
   // not persisted) NACKs it.
