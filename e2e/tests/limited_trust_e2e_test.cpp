@@ -324,10 +324,15 @@ TEST_F(LimitedTrustE2eTest, GatewayCertificatesWithoutCacertsOrRestartsMutualTls
   const GatewayTls foreign_egress = *Gateway(c4, "vmesh-gateway-egress");
   const GatewayTls foreign_ingress = *Gateway(c4, "vmesh-gateway-ingress");
   EXPECT_NE(foreign_egress.ca_pem, ca) << "another VirtualMesh, another gateway CA";
-  auto foreign_client = MutualTls(foreign_egress, ingress["cluster-2"]);
+  // The foreign side trusts vm1's gateway CA (an attacker accepts anything), so only the vm1 side can refuse.
+  GatewayTls foreign_client_tls = foreign_egress;
+  foreign_client_tls.ca_pem = ca;
+  GatewayTls foreign_server_tls = foreign_ingress;
+  foreign_server_tls.ca_pem = ca;
+  auto foreign_client = MutualTls(foreign_client_tls, ingress["cluster-2"]);
   EXPECT_FALSE(foreign_client.ok) << "cluster-2's ingress gateway must refuse a foreign client certificate";
   EXPECT_NE(foreign_client.error.find("server"), std::string::npos) << foreign_client.error;
-  auto foreign_server = MutualTls(egress["cluster-1"], foreign_ingress);
+  auto foreign_server = MutualTls(egress["cluster-1"], foreign_server_tls);
   EXPECT_FALSE(foreign_server.ok) << "cluster-1's egress gateway must refuse a foreign server certificate";
   EXPECT_NE(foreign_server.error.find("client"), std::string::npos) << foreign_server.error;
 
