@@ -226,19 +226,18 @@ asio::awaitable<Status> GatewayCertificateManager::PersistPending(Entry& e) {
     }
     namespace_ready_ = true;
   }
-  json::object secret{
-      {"apiVersion", "v1"},
-      {"kind", "Secret"},
-      {"metadata",
-       {{"name", name},
-        {"namespace", options_.state_namespace},
-        {"labels", {{kManagedByLabel, kManagedByValue}}},
-        {"annotations",
-         {{kMeshAnnotation, e.mesh},
-          {kRequestIdAnnotation, e.pending_request_id},
-          {kGenerationAnnotation, e.pending_generation}}}}},
-      {"type", "Opaque"},
-      {"data", {{"key.pem", Base64Encode(e.pending_key_pem)}}}};
+  json::object secret{{"apiVersion", "v1"},
+                      {"kind", "Secret"},
+                      {"metadata",
+                       {{"name", name},
+                        {"namespace", options_.state_namespace},
+                        {"labels", {{kManagedByLabel, kManagedByValue}}},
+                        {"annotations",
+                         {{kMeshAnnotation, e.mesh},
+                          {kRequestIdAnnotation, e.pending_request_id},
+                          {kGenerationAnnotation, e.pending_generation}}}}},
+                      {"type", "Opaque"},
+                      {"data", {{"key.pem", Base64Encode(e.pending_key_pem)}}}};
   // Replace whatever is there (a key of an earlier request is superseded).
   auto existing = co_await client_.Get(kube::ResourcePath("v1", "secrets", options_.state_namespace, name));
   if (!existing.ok()) co_return existing.error().Wrap("writing " + what);
@@ -371,8 +370,8 @@ asio::awaitable<Status> GatewayCertificateManager::Install(Entry& e, const link:
     const json::object* meta = exists ? Obj(current->body.if_object(), "metadata") : nullptr;
     if (exists && StrMap(Obj(meta, "labels"))[kManagedByLabel] != kManagedByValue) {
       co_return MakeError("Secret " + ns + "/" + name + " exists and was not written by vmesh (no label " +
-                          kManagedByLabel + "=" + kManagedByValue + "), so vmesh will not overwrite it: delete it, or " +
-                          "label it to hand it over to vmesh");
+                          kManagedByLabel + "=" + kManagedByValue +
+                          "), so vmesh will not overwrite it: delete it, or " + "label it to hand it over to vmesh");
     }
     json::object secret{{"apiVersion", "v1"},
                         {"kind", "Secret"},
@@ -415,11 +414,13 @@ asio::awaitable<Status> GatewayCertificateManager::Install(Entry& e, const link:
 asio::awaitable<Status> GatewayCertificateManager::OnDirectiveRemoved(const std::string& resource_name) {
   const std::string mesh = MeshOfResourceName(resource_name);
   const std::string role = resource_name.substr(resource_name.rfind('/') + 1);
-  if (mesh.empty() || !ParseRole(role)) co_return MakeError("resource " + resource_name + ": not a gateway certificate");
+  if (mesh.empty() || !ParseRole(role))
+    co_return MakeError("resource " + resource_name + ": not a gateway certificate");
   // The Secrets vmesh wrote for this mesh and role, wherever they are (the directive may be gone with a restart).
-  const std::string selector = std::string(kManagedByLabel) + "=" + kManagedByValue + "," + kGatewayRoleLabel + "=" + role;
-  auto list = co_await client_.List(kube::ResourcePath("v1", "secrets"),
-                                    "labelSelector=" + kube::EscapePathSegment(selector));
+  const std::string selector =
+      std::string(kManagedByLabel) + "=" + kManagedByValue + "," + kGatewayRoleLabel + "=" + role;
+  auto list =
+      co_await client_.List(kube::ResourcePath("v1", "secrets"), "labelSelector=" + kube::EscapePathSegment(selector));
   if (!list.ok()) co_return list.error().Wrap("listing the " + role + " gateway Secrets");
   if (!list->ok()) co_return MakeError("listing the " + role + " gateway Secrets: " + list->Describe());
   if (const json::array* items = jsonf::Arr(list->body.if_object(), "items")) {
@@ -430,7 +431,8 @@ asio::awaitable<Status> GatewayCertificateManager::OnDirectiveRemoved(const std:
       const std::string name = Str(meta, "name");
       auto r = co_await client_.Delete(kube::ResourcePath("v1", "secrets", ns, name));
       if (!r.ok()) co_return r.error().Wrap("deleting Secret " + ns + "/" + name);
-      if (!r->ok() && r->status != 404) co_return MakeError("deleting Secret " + ns + "/" + name + ": " + r->Describe());
+      if (!r->ok() && r->status != 404)
+        co_return MakeError("deleting Secret " + ns + "/" + name + ": " + r->Describe());
       spdlog::info("mesh {}: deleted {} gateway Secret {}/{} (no longer directed)", mesh, role, ns, name);
     }
   }
@@ -450,8 +452,8 @@ asio::awaitable<void> GatewayCertificateManager::Tick() {
     auto it = entries_.find(key);
     if (it == entries_.end() || it->second->busy) continue;
     Entry& e = *it->second;
-    const bool settled = e.phase == api::v1::INSTALLED && e.installed_generation == e.directive.generation() &&
-                         !RenewalDue(e);
+    const bool settled =
+        e.phase == api::v1::INSTALLED && e.installed_generation == e.directive.generation() && !RenewalDue(e);
     if (settled) continue;
     if (e.phase == api::v1::INSTALLED && RenewalDue(e)) {
       spdlog::info("mesh {}: {} gateway certificate {} reached 2/3 of its lifetime: renewing", e.mesh, e.role,

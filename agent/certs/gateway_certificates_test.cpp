@@ -38,15 +38,13 @@ struct TestGatewayCa {
       : key(*pki::PrivateKey::Generate(pki::KeySpec::EcdsaP256())),
         ca(*pki::IssueRootCa(key, pki::RootCaProfile{"vmesh", "vmesh gateway CA vmesh/vm1"}, pki::Clock::now())) {}
 
-  link::v1::IssuedCertificate Issue(const link::v1::CertificateSigningRequest& request, const std::string& san = kSpiffe,
+  link::v1::IssuedCertificate Issue(const link::v1::CertificateSigningRequest& request,
+                                    const std::string& san = kSpiffe,
                                     std::chrono::seconds ttl = std::chrono::hours(24)) const {
     auto signer = pki::CaSigner::Create(ca, key);
     auto csr = pki::Csr::FromPem(request.csr_pem());
-    pki::LeafProfile profile{.subject = {.common_name = "gw"},
-                             .uri_sans = {san},
-                             .server_auth = true,
-                             .client_auth = true,
-                             .ttl = ttl};
+    pki::LeafProfile profile{
+        .subject = {.common_name = "gw"}, .uri_sans = {san}, .server_auth = true, .client_auth = true, .ttl = ttl};
     auto cert = pki::IssueLeaf(*signer, *csr, profile, pki::Clock::now());
     EXPECT_TRUE(cert.ok()) << cert.error().message;
     link::v1::IssuedCertificate issued;
@@ -89,16 +87,17 @@ class GatewayCertificatesTest : public ::testing::Test {
     GatewayCertificateOptions options{.cluster = "c1"};
     options.clock = [this] { return std::chrono::system_clock::now() + clock_offset_; };
     options.csr_retry_interval = std::chrono::seconds(60);
-    return std::make_unique<GatewayCertificateManager>(*client_, options, [this](link::v1::Envelope envelope) -> Status {
-      if (!hub_up_) return MakeError("no session with the hub");
-      EXPECT_TRUE(envelope.has_certificate_signing_request());
-      csrs_.push_back(envelope.certificate_signing_request());
-      // What the cluster holds at the moment the CSR leaves.
-      key_at_send_.push_back(DecodedData(Get("/api/v1/namespaces/vmesh-system/secrets/vmesh-gw-" +
-                                             std::string(kMesh) + "-" +
-                                             envelope.certificate_signing_request().gateway_role()))["key.pem"]);
-      return OkStatus();
-    });
+    return std::make_unique<GatewayCertificateManager>(
+        *client_, options, [this](link::v1::Envelope envelope) -> Status {
+          if (!hub_up_) return MakeError("no session with the hub");
+          EXPECT_TRUE(envelope.has_certificate_signing_request());
+          csrs_.push_back(envelope.certificate_signing_request());
+          // What the cluster holds at the moment the CSR leaves.
+          key_at_send_.push_back(
+              DecodedData(Get("/api/v1/namespaces/vmesh-system/secrets/vmesh-gw-" + std::string(kMesh) + "-" +
+                              envelope.certificate_signing_request().gateway_role()))["key.pem"]);
+          return OkStatus();
+        });
   }
 
   link::v1::GatewayCertificateDirective Directive(const std::string& generation = "gen-1") const {
@@ -162,8 +161,8 @@ class GatewayCertificatesTest : public ::testing::Test {
     io.run();
   }
   void CreateNamespace(const std::string& name) {
-    Send("POST", "/api/v1/namespaces", json::value{{"apiVersion", "v1"}, {"kind", "Namespace"},
-                                                    {"metadata", {{"name", name}}}});
+    Send("POST", "/api/v1/namespaces",
+         json::value{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
   }
   json::value GatewaySecret(const std::string& ns) {
     return Get("/api/v1/namespaces/" + ns + "/secrets/vmesh-gateway-ingress");

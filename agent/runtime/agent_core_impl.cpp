@@ -40,10 +40,9 @@ class AgentCoreImpl final : public AgentCore {
                                       .metrics = options_.metrics,
                                       .spare_keys = true},
             send_, [this](const std::string& mesh) { return watcher_.FindMesh(mesh); }, restarter_),
-        gateway_certs_(client,
-                       GatewayCertificateOptions{.cluster = options_.cluster,
-                                                 .state_namespace = options_.state_namespace},
-                       send_),
+        gateway_certs_(
+            client, GatewayCertificateOptions{.cluster = options_.cluster, .state_namespace = options_.state_namespace},
+            send_),
         tick_timer_(io) {}
 
   void Start() override {

@@ -1,7 +1,7 @@
 // The names vmesh gives the things it writes or identifies, each built and parsed here only:
 //  - link resources, the names in a cluster's resource set (hub -> agent): "kube/<apiVersion>/<kind>/<namespace>/
-//    <name>" (an output object), "cert/<mesh>" (a CertificateDirective), "restart/<mesh>" (a RestartDirective), "gwcert/<mesh>/<ingress|egress>" (a
-//    GatewayCertificateDirective, limited trust);
+//    <name>" (an output object), "cert/<mesh>" (a CertificateDirective), "restart/<mesh>" (a RestartDirective),
+//    "gwcert/<mesh>/<ingress|egress>" (a GatewayCertificateDirective, limited trust);
 //  - object keys "<namespace>/<name>" ("<name>" when cluster-scoped), as informers, discovery reports and
 //    VirtualMesh status keys use them;
 //  - output keys "<group>/<kind>/<namespace>/<name>", the agent's prune identity of an output (any version);
@@ -46,8 +46,8 @@ std::string RestartResourceName(std::string_view mesh);
 std::string GatewayCertResourceName(std::string_view mesh, std::string_view role);
 
 LinkResourceType LinkResourceTypeOf(std::string_view resource_name);
-// The mesh a "cert/<mesh>", "restart/<mesh>" or "gwcert/<mesh>/<role>" resource names; "" for any other resource (kube outputs concern
-// every mesh of their cluster).
+// The mesh a "cert/<mesh>", "restart/<mesh>" or "gwcert/<mesh>/<role>" resource names; "" for any other resource (kube
+// outputs concern every mesh of their cluster).
 std::string MeshOfResourceName(std::string_view resource_name);
 
 // --- object keys ---

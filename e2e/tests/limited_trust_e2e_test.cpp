@@ -294,8 +294,7 @@ TEST_F(LimitedTrustE2eTest, GatewayCertificatesWithoutCacertsOrRestartsMutualTls
   }
   // The status shows each mesh's gateway certificates.
   auto vm = GetVirtualMesh("vm1");
-  const auto* gateways =
-      JsonAt(vm, {"status", "meshes", "istiod-istio-system-cluster-2.vmesh", "gatewayCertificates"});
+  const auto* gateways = JsonAt(vm, {"status", "meshes", "istiod-istio-system-cluster-2.vmesh", "gatewayCertificates"});
   ASSERT_TRUE(gateways && gateways->is_array()) << boost::json::serialize(vm);
   ASSERT_EQ(gateways->as_array().size(), 2u);
   for (const auto& g : gateways->as_array()) {

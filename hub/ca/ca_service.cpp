@@ -104,7 +104,8 @@ Result<RootCaRecord> CaService::GenerateCa(const std::string& store_key, const a
   const std::uint32_t days = generated.ttl_days() == 0 ? kDefaultRootTtlDays : generated.ttl_days();
   if (Status s = MaySign(what); !s.ok()) return s.error();
   auto cert = pki::IssueRootCa(
-      *key, {.organization = OrgOr(generated.org_name()), .common_name = common_name, .ttl = std::chrono::hours(24) * days},
+      *key,
+      {.organization = OrgOr(generated.org_name()), .common_name = common_name, .ttl = std::chrono::hours(24) * days},
       now);
   if (!cert.ok()) return cert.error().Wrap(what);
   pki::SecureString key_pem(key->ToPem());
@@ -303,8 +304,8 @@ Result<IssuedGatewayCertificate> CaService::IssueGatewayCertificate(const RootCa
   if (request.virtual_mesh != ca.virtual_mesh) {
     return MakeError("the gateway CA of " + ca.virtual_mesh + " cannot sign for VirtualMesh " + request.virtual_mesh);
   }
-  const bool has_gateway = request.role == api::GatewayRole::kIngress ? mesh.east_west_gateways_size() > 0
-                                                                       : mesh.egress_gateways_size() > 0;
+  const bool has_gateway =
+      request.role == api::GatewayRole::kIngress ? mesh.east_west_gateways_size() > 0 : mesh.egress_gateways_size() > 0;
   if (!has_gateway) {
     return MakeError("mesh " + mesh_name + " of cluster " + mesh.cluster() + " has no " +
                      (request.role == api::GatewayRole::kIngress ? "east-west gateway" : "egress gateway") +
@@ -313,14 +314,15 @@ Result<IssuedGatewayCertificate> CaService::IssueGatewayCertificate(const RootCa
   auto csr = pki::Csr::FromPem(request.csr_pem);
   if (!csr.ok()) return csr.error().Wrap(role + " gateway CSR for mesh " + mesh_name);
   const auto vm = ParseObjectKey(request.virtual_mesh);
-  pki::LeafProfile profile{
-      .subject = {.common_name = "vmesh " + role + " gateway " + mesh.cluster() + "/" + mesh_name, .organization = "vmesh"},
-      .uri_sans = {api::GatewaySpiffeId(vm.ns, vm.name, mesh.cluster(), mesh_name, request.role)},
-      .server_auth = true,
-      .client_auth = true,
-      .ttl = intermediate_ttl_ ? *intermediate_ttl_
-                               : std::chrono::seconds(std::chrono::hours(24) * kDefaultIntermediateTtlDays),
-      .required_key = GatewayKeySpec()};
+  pki::LeafProfile profile{.subject = {.common_name = "vmesh " + role + " gateway " + mesh.cluster() + "/" + mesh_name,
+                                       .organization = "vmesh"},
+                           .uri_sans = {api::GatewaySpiffeId(vm.ns, vm.name, mesh.cluster(), mesh_name, request.role)},
+                           .server_auth = true,
+                           .client_auth = true,
+                           .ttl = intermediate_ttl_
+                                      ? *intermediate_ttl_
+                                      : std::chrono::seconds(std::chrono::hours(24) * kDefaultIntermediateTtlDays),
+                           .required_key = GatewayKeySpec()};
   const TimePoint now = clock_();
   if (Status s = MaySign("the " + role + " gateway certificate of mesh " + mesh_name); !s.ok()) return s.error();
   auto cert = pki::IssueLeaf(ca.signer, *csr, profile, now);

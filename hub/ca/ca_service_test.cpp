@@ -202,8 +202,9 @@ class GatewayCaTest : public CaServiceTest {
                                     const pki::KeySpec& spec = pki::KeySpec::EcdsaP256()) {
     agent_key_ = *pki::PrivateKey::Generate(spec);
     // The CSR asks for another identity: the hub decides the SAN.
-    auto csr = pki::Csr::Create(*agent_key_, {.subject = {.common_name = "evil"},
-                                              .uri_sans = {"spiffe://vm1.vmesh.vmesh-gateway/cluster/c2/mesh/x/ingress"}});
+    auto csr =
+        pki::Csr::Create(*agent_key_, {.subject = {.common_name = "evil"},
+                                       .uri_sans = {"spiffe://vm1.vmesh.vmesh-gateway/cluster/c2/mesh/x/ingress"}});
     return GatewayCertRequest{"vmesh/vm1", cluster, mesh_, role, csr->ToPem()};
   }
 };
@@ -276,8 +277,8 @@ TEST_F(GatewayCaTest, ForeignMeshMissingGatewayWrongKeyOrFencedIsRefused) {
   auto missing = ca_->IssueGatewayCertificate(ca, GatewayRequest("c1", api::GatewayRole::kEgress));
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.error().message, HasSubstr("has no egress gateway, so it gets no egress gateway certificate"));
-  auto rsa = ca_->IssueGatewayCertificate(ca, GatewayRequest("c1", api::GatewayRole::kIngress,
-                                                               pki::KeySpec::EcdsaP384()));
+  auto rsa =
+      ca_->IssueGatewayCertificate(ca, GatewayRequest("c1", api::GatewayRole::kIngress, pki::KeySpec::EcdsaP384()));
   EXPECT_FALSE(rsa.ok());
   auto other_vm = GatewayRequest("c1", api::GatewayRole::kIngress);
   other_vm.virtual_mesh = "vmesh/vm2";

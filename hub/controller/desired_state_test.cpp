@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "common/api/manifest.h"
-#include "hub/controller/incremental_state.h"
 #include "common/base/files.h"
 #include "common/base/test_paths.h"
+#include "hub/controller/incremental_state.h"
 
 namespace vmesh::hub {
 namespace {
@@ -169,7 +169,8 @@ TEST(DesiredState, LimitedTrustDirectsGatewayCertificatesAndNoIntermediate) {
   EXPECT_EQ(e1.virtual_mesh(), "vmesh/vm1");
   EXPECT_EQ(e1.role(), "egress");
   EXPECT_THAT(e1.namespaces(), ::testing::ElementsAre("istio-egress"));
-  EXPECT_EQ(e1.spiffe_id(), "spiffe://vm1.vmesh.vmesh-gateway/cluster/cluster-1/mesh/istiod-istio-system-cluster-1/egress");
+  EXPECT_EQ(e1.spiffe_id(),
+            "spiffe://vm1.vmesh.vmesh-gateway/cluster/cluster-1/mesh/istiod-istio-system-cluster-1/egress");
   EXPECT_EQ(e1.trust_bundle_pem(), "GATEWAY CA PEM");
   EXPECT_EQ(e1.generation(), GatewayCertificateGeneration(s.gateway_cas["vmesh/vm1"]));
   const auto& i2 = directives.at("gwcert/istiod-istio-system-cluster-2/ingress");

@@ -6,8 +6,9 @@
 //
 // Rules, in the order they are applied:
 //  1. Whole VirtualMesh INVALID: structural errors (validation.h), a mesh ref naming a mesh of a deregistered
-//     cluster, a root secret that is missing or malformed, a switch from shared to limited trust (below). Errors go to status.errors and every member mesh
-//     is INVALID too. A whole-INVALID VirtualMesh keeps running the spec of its last accepted generation
+//     cluster, a root secret that is missing or malformed, a switch from shared to limited trust (below). Errors go to
+//     status.errors and every member mesh is INVALID too. A whole-INVALID VirtualMesh keeps running the spec of its
+//     last accepted generation
 //     ("last good config wins"), and keeps the meshes of that spec: a typo never hands a mesh over to another
 //     VirtualMesh.
 //  2. Ownership: VirtualMeshes are ordered by creation time, then namespace/name (never by anything that can

@@ -122,7 +122,7 @@ Result<IntermediateRequest> CsrHandler::Prepare(const std::string& cluster,
 }
 
 Result<GatewayCertRequest> CsrHandler::PrepareGateway(const std::string& cluster,
-                                                     const link::v1::CertificateSigningRequest& csr) {
+                                                      const link::v1::CertificateSigningRequest& csr) {
   api::GatewayRole role;
   if (csr.gateway_role() == api::GatewayRoleName(api::GatewayRole::kIngress)) {
     role = api::GatewayRole::kIngress;

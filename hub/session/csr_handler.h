@@ -1,8 +1,9 @@
 // The certificate requests of agent sessions (SPEC §5, §8): intermediate CA CSRs of their meshes, gateway leaf CSRs
-// of their meshes' gateways under limited trust, and renewals of their own identities. Each is re-checked against what the hub knows (the mesh was reported by the requesting
-// cluster and is an active member of a VirtualMesh with shared trust), limited per cluster (HubCoreOptions::
-// csr_rate: over it the request is refused naming the limit, nothing is signed), then signed by the CA service.
-// Signing writes to the store: call from a session's handler strand, not from a connection's.
+// of their meshes' gateways under limited trust, and renewals of their own identities. Each is re-checked against what
+// the hub knows (the mesh was reported by the requesting cluster and is an active member of a VirtualMesh with shared
+// trust), limited per cluster (HubCoreOptions:: csr_rate: over it the request is refused naming the limit, nothing is
+// signed), then signed by the CA service. Signing writes to the store: call from a session's handler strand, not from a
+// connection's.
 //
 // Also keeps the per-mesh certificate expiry gauge, at most max_series_per_cluster series per cluster: label
 // values come from agents.

@@ -173,8 +173,8 @@ TEST_F(CsrHandlerTest, GatewayCsrsAreSignedOnlyUnderLimitedTrust) {
   EXPECT_EQ(signed_.issued_certificate().request_id(), "g3");
   auto leaf = pki::Certificate::FromPem(signed_.issued_certificate().certificate_chain_pem());
   ASSERT_TRUE(leaf.ok());
-  EXPECT_THAT(leaf->uri_sans(),
-              ::testing::ElementsAre("spiffe://vm2.vmesh.vmesh-gateway/cluster/c1/mesh/istiod-istio-system-c1/ingress"));
+  EXPECT_THAT(leaf->uri_sans(), ::testing::ElementsAre(
+                                    "spiffe://vm2.vmesh.vmesh-gateway/cluster/c1/mesh/istiod-istio-system-c1/ingress"));
   EXPECT_EQ(signed_.issued_certificate().root_pem(), ca_->LoadGatewayCa("vmesh/vm2")->trust_bundle_pem);
   now_ += std::chrono::minutes(1);
   // Another cluster, a mesh without an egress gateway, an unknown role: refused, naming why.
