@@ -8,9 +8,8 @@
 //  1. Whole VirtualMesh INVALID: structural errors (validation.h), a mesh ref naming a mesh of a deregistered
 //     cluster, a root secret that is missing or malformed, a switch from shared to limited trust (below). Errors go to
 //     status.errors and every member mesh is INVALID too. A whole-INVALID VirtualMesh keeps running the spec of its
-//     last accepted generation
-//     ("last good config wins"), and keeps the meshes of that spec: a typo never hands a mesh over to another
-//     VirtualMesh.
+//     last accepted generation ("last good config wins"), and keeps the meshes of that spec: a typo never hands a
+//     mesh over to another VirtualMesh.
 //  2. Ownership: VirtualMeshes are ordered by creation time, then namespace/name (never by anything that can
 //     invert); each claims the meshes of its effective spec that no earlier one claimed. A mesh claimed
 //     earlier is INVALID in the later VirtualMesh only, naming the owner.
