@@ -10,6 +10,7 @@
 #include "common/base/json_fields.h"
 #include "common/base/random.h"
 #include "common/base/resource_names.h"
+#include "common/metrics/metrics.h"
 #include "common/pki/csr.h"
 #include "common/pki/key.h"
 #include "common/pki/verify.h"
@@ -29,6 +30,7 @@ constexpr char kGatewayRoleLabel[] = "networking.vmesh.dev/gateway-certificate";
 constexpr char kMeshAnnotation[] = "networking.vmesh.dev/mesh";
 constexpr char kGenerationAnnotation[] = "networking.vmesh.dev/gateway-certificate-generation";
 constexpr char kRequestIdAnnotation[] = "networking.vmesh.dev/request-id";
+constexpr char kNotAfterGauge[] = "vmesh_agent_gateway_certificate_not_after_seconds";
 
 std::optional<api::GatewayRole> ParseRole(const std::string& role) {
   if (role == api::GatewayRoleName(api::GatewayRole::kIngress)) return api::GatewayRole::kIngress;
@@ -81,7 +83,12 @@ struct GatewayCertificateManager::Entry {
 
 GatewayCertificateManager::GatewayCertificateManager(kube::KubeClient& client, GatewayCertificateOptions options,
                                                      HubSend send)
-    : client_(client), options_(std::move(options)), send_(std::move(send)) {}
+    : client_(client), options_(std::move(options)), send_(std::move(send)) {
+  if (options_.metrics) {
+    options_.metrics->DeclareGauge(kNotAfterGauge,
+                                   "notAfter of the installed gateway certificate per mesh and role (Unix time)");
+  }
+}
 
 GatewayCertificateManager::~GatewayCertificateManager() = default;
 
@@ -408,6 +415,10 @@ asio::awaitable<Status> GatewayCertificateManager::Install(Entry& e, const link:
   e.installed_not_after = leaf->not_after();
   e.phase = api::v1::INSTALLED;
   e.error.clear();
+  if (options_.metrics) {
+    options_.metrics->Set(kNotAfterGauge, {{"mesh", e.mesh}, {"role", e.role}},
+                          static_cast<double>(ToTimestamp(leaf->not_after()).seconds()));
+  }
   co_return co_await DeletePending(e);
 }
 
@@ -442,6 +453,7 @@ asio::awaitable<Status> GatewayCertificateManager::OnDirectiveRemoved(const std:
   Entry* e = Find(mesh, role);
   if (Status s = co_await DeletePending(e ? *e : fallback); !s.ok()) co_return s;
   entries_.erase(mesh + "/" + role);
+  if (options_.metrics) options_.metrics->Remove(kNotAfterGauge, {{"mesh", mesh}, {"role", role}});
   co_return OkStatus();
 }
 

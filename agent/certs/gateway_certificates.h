@@ -32,6 +32,10 @@
 #include "common/kube/client.h"
 #include "vmesh/link/v1/link.pb.h"
 
+namespace vmesh::metrics {
+class Registry;
+}
+
 namespace vmesh::agent {
 
 struct GatewayCertificateOptions {
@@ -40,6 +44,8 @@ struct GatewayCertificateOptions {
   std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
   // A CSR that got no answer (or a hub error) is sent again after this long.
   std::chrono::seconds csr_retry_interval{300};
+  // Optional: gauge vmesh_agent_gateway_certificate_not_after_seconds{mesh,role}.
+  metrics::Registry* metrics = nullptr;
 };
 
 // Secret "vmesh-gw-<mesh>-<role>" of the state namespace: the pending key of a gateway certificate.

@@ -16,6 +16,7 @@
 #include "common/base/base64.h"
 #include "common/base/test_paths.h"
 #include "common/kube/config.h"
+#include "common/metrics/metrics.h"
 #include "common/pki/csr.h"
 #include "common/pki/issuer.h"
 #include "common/pki/verify.h"
@@ -87,6 +88,7 @@ class GatewayCertificatesTest : public ::testing::Test {
     GatewayCertificateOptions options{.cluster = "c1"};
     options.clock = [this] { return std::chrono::system_clock::now() + clock_offset_; };
     options.csr_retry_interval = std::chrono::seconds(60);
+    options.metrics = &metrics_;
     return std::make_unique<GatewayCertificateManager>(
         *client_, options, [this](link::v1::Envelope envelope) -> Status {
           if (!hub_up_) return MakeError("no session with the hub");
@@ -183,6 +185,7 @@ class GatewayCertificatesTest : public ::testing::Test {
   std::chrono::seconds clock_offset_{0};
   std::vector<link::v1::CertificateSigningRequest> csrs_;
   std::vector<std::string> key_at_send_;
+  metrics::Registry metrics_;
 };
 
 TEST_F(GatewayCertificatesTest, KeyInClusterFirstThenTlsSecretsWithCaInEveryNamespaceAndNoCacerts) {
@@ -227,6 +230,9 @@ TEST_F(GatewayCertificatesTest, KeyInClusterFirstThenTlsSecretsWithCaInEveryName
   EXPECT_THAT(report.status().secrets(),
               ElementsAre("istio-system/vmesh-gateway-ingress", "gateways/vmesh-gateway-ingress"));
   EXPECT_EQ(report.status().error(), "");
+  EXPECT_EQ(metrics_.Value("vmesh_agent_gateway_certificate_not_after_seconds", {{"mesh", kMesh}, {"role", "ingress"}}),
+            static_cast<double>(
+                std::chrono::duration_cast<std::chrono::seconds>(leaf.not_after().time_since_epoch()).count()));
 
   // The same directive again (a reconnect, a restarted agent): nothing new.
   auto restarted = NewManager();
@@ -240,6 +246,7 @@ TEST_F(GatewayCertificatesTest, KeyInClusterFirstThenTlsSecretsWithCaInEveryName
   EXPECT_FALSE(GatewaySecret("istio-system").is_object());
   EXPECT_FALSE(GatewaySecret("gateways").is_object());
   EXPECT_TRUE(restarted->Reports().empty());
+  EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr("role=\"ingress\"")));
 }
 
 TEST_F(GatewayCertificatesTest, ARestartedAgentResendsTheCsrOfItsPersistedKey) {

@@ -41,7 +41,9 @@ class AgentCoreImpl final : public AgentCore {
                                       .spare_keys = true},
             send_, [this](const std::string& mesh) { return watcher_.FindMesh(mesh); }, restarter_),
         gateway_certs_(
-            client, GatewayCertificateOptions{.cluster = options_.cluster, .state_namespace = options_.state_namespace},
+            client,
+            GatewayCertificateOptions{
+                .cluster = options_.cluster, .state_namespace = options_.state_namespace, .metrics = options_.metrics},
             send_),
         tick_timer_(io) {}
 

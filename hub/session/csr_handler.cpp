@@ -13,7 +13,8 @@ constexpr std::size_t kMaxCertSeries = 10000;
 
 CsrHandler::CsrHandler(Deps deps, Options options) : deps_(std::move(deps)), options_(options) {
   auto& m = deps_.metrics;
-  m.DeclareCounter(kCsrs, "Intermediate CA CSRs by result (signed|rejected|rate_limited).");
+  m.DeclareCounter(
+      kCsrs, "CSRs (intermediate CAs; gateway leaves under limited trust) by result (signed|rejected|rate_limited).");
   m.DeclareGauge(kCertNotAfter, "notAfter (Unix seconds) of the newest intermediate of each mesh.");
   // A backstop for the per-cluster cap (RecordNotAfter): the family as a whole stays bounded too.
   m.LimitSeries(kCertNotAfter, kMaxCertSeries);
