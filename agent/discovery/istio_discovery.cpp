@@ -55,10 +55,24 @@ std::vector<std::string> HostAddresses(const json::object& svc, const std::vecto
   return {out.begin(), out.end()};
 }
 
-// The gateway of `svc` if it is one of `istio_label`'s gateways.
+// The port of an egress gateway Service that carries TLS: "tls" or 15443 when it has one, else Istio's standard
+// "https" (443); nullptr when it has neither.
+const json::object* EgressTlsPort(const json::array& ports) {
+  const json::object* https = nullptr;
+  for (const auto& p : ports) {
+    if (!p.is_object()) continue;
+    const json::object& port = p.get_object();
+    if (Str(&port, "name") == "tls" || Int(&port, "port") == 15443) return &port;
+    if (https == nullptr && (Str(&port, "name") == "https" || Int(&port, "port") == 443)) https = &port;
+  }
+  return https;
+}
+
+// The gateway of `svc` if it is one of `istio_label`'s gateways. East-west and ingress gateways need a TLS port
+// ("tls" or 15443); an egress gateway (`egress`) may use its "https" (443) port instead.
 std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::string& cluster,
                                             const std::vector<std::string>& node_addresses,
-                                            const std::vector<json::object>& pods) {
+                                            const std::vector<json::object>& pods, bool egress = false) {
   const json::object* spec = Obj(svc, "spec");
   if (spec == nullptr) return std::nullopt;
   api::v1::GatewayInfo gw;
@@ -73,7 +87,8 @@ std::optional<api::v1::GatewayInfo> Gateway(const json::object& svc, const std::
     for (const auto& p : *ports) {
       if (!p.is_object()) continue;
       const json::object& port = p.get_object();
-      if (Str(&port, "name") != "tls" && Int(&port, "port") != 15443) continue;
+      if (egress ? &port != EgressTlsPort(*ports) : (Str(&port, "name") != "tls" && Int(&port, "port") != 15443))
+        continue;
       gw.set_tls_port_name(Str(&port, "name"));
       std::int64_t target = Int(&port, "targetPort");
       gw.set_tls_container_port(static_cast<std::uint32_t>(target != 0 ? target : Int(&port, "port")));
@@ -214,10 +229,16 @@ std::vector<api::v1::Mesh> DiscoverMeshes(const ClusterSnapshot& s) {
       if (svc_rev != rev) continue;
       const json::object* sspec = Obj(svc, "spec");
       std::string role = Str(sspec ? Obj(*sspec, "selector") : nullptr, "istio");
-      if (role != "eastwestgateway" && role != "ingressgateway") continue;
-      auto gw = Gateway(svc, s.cluster, node_addresses, s.pods);
+      if (role != "eastwestgateway" && role != "ingressgateway" && role != "egressgateway") continue;
+      auto gw = Gateway(svc, s.cluster, node_addresses, s.pods, role == "egressgateway");
       if (!gw) continue;
-      *(role == "eastwestgateway" ? spec->add_east_west_gateways() : spec->add_ingress_gateways()) = *gw;
+      if (role == "eastwestgateway") {
+        *spec->add_east_west_gateways() = *gw;
+      } else if (role == "ingressgateway") {
+        *spec->add_ingress_gateways() = *gw;
+      } else {
+        *spec->add_egress_gateways() = *gw;
+      }
     }
     meshes.push_back(std::move(mesh));
   }

@@ -64,6 +64,40 @@ TEST(IstioDiscovery, FindsTheMeshWithEveryField) {
   EXPECT_THAT(m.spec().ingress_gateways(0).external_addresses(), ElementsAre("10.1.0.5"));
 }
 
+TEST(IstioDiscovery, FindsEgressGatewaysOnTheirTlsOrHttpsPort) {
+  auto s = Cluster1(true);
+  EXPECT_EQ(DiscoverMeshes(s)[0].spec().egress_gateways_size(), 0) << "none installed";
+  // Istio's standard egress gateway: http2 80 and https 443, ClusterIP.
+  s.services.push_back(J(R"({"metadata":{"name":"istio-egressgateway","namespace":"istio-system"},
+    "spec":{"type":"ClusterIP","selector":{"istio":"egressgateway","app":"istio-egressgateway"},
+      "ports":[{"name":"http2","port":80,"targetPort":8080},{"name":"https","port":443,"targetPort":8443}]}})"));
+  // One with a dedicated mTLS port wins that port; one without any TLS port is no gateway.
+  s.services.push_back(J(R"({"metadata":{"name":"egress-tls","namespace":"gateways"},
+    "spec":{"selector":{"istio":"egressgateway"},
+      "ports":[{"name":"https","port":443,"targetPort":8443},{"name":"tls","port":15443,"targetPort":15443}]}})"));
+  s.services.push_back(J(R"({"metadata":{"name":"egress-http","namespace":"istio-system"},
+    "spec":{"selector":{"istio":"egressgateway"},"ports":[{"name":"http2","port":80}]}})"));
+  auto meshes = DiscoverMeshes(s);
+  ASSERT_EQ(meshes.size(), 1u);
+  const auto& spec = meshes[0].spec();
+  ASSERT_EQ(spec.egress_gateways_size(), 2);
+  EXPECT_EQ(spec.east_west_gateways_size(), 1) << "egress gateways are not east-west gateways";
+  EXPECT_EQ(spec.ingress_gateways_size(), 1);
+  const auto& standard = spec.egress_gateways(0);
+  EXPECT_EQ(standard.service().name(), "istio-egressgateway");
+  EXPECT_EQ(standard.service().namespace_(), "istio-system");
+  EXPECT_EQ(standard.service().cluster_name(), "cluster-1");
+  EXPECT_EQ(standard.service_type(), "ClusterIP");
+  EXPECT_EQ(standard.tls_port_name(), "https");
+  EXPECT_EQ(standard.tls_container_port(), 8443u);
+  EXPECT_EQ(standard.external_tls_port(), 443u);
+  EXPECT_EQ(standard.workload_labels().at("istio"), "egressgateway");
+  const auto& dedicated = spec.egress_gateways(1);
+  EXPECT_EQ(dedicated.service().namespace_(), "gateways");
+  EXPECT_EQ(dedicated.tls_port_name(), "tls");
+  EXPECT_EQ(dedicated.tls_container_port(), 15443u);
+}
+
 TEST(IstioDiscovery, NodePortWithoutNodesUsesTheGatewayPodsHostIps) {
   auto s = Cluster1(true);
   s.nodes.clear();

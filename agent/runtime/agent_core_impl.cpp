@@ -11,6 +11,7 @@
 
 #include "agent/apply/applier.h"
 #include "agent/certs/certificate_manager.h"
+#include "agent/certs/gateway_certificates.h"
 #include "agent/discovery/discovery_watcher.h"
 #include "agent/restart/restarter.h"
 #include "common/base/resource_names.h"
@@ -39,6 +40,11 @@ class AgentCoreImpl final : public AgentCore {
                                       .metrics = options_.metrics,
                                       .spare_keys = true},
             send_, [this](const std::string& mesh) { return watcher_.FindMesh(mesh); }, restarter_),
+        gateway_certs_(
+            client,
+            GatewayCertificateOptions{
+                .cluster = options_.cluster, .state_namespace = options_.state_namespace, .metrics = options_.metrics},
+            send_),
         tick_timer_(io) {}
 
   void Start() override {
@@ -70,6 +76,8 @@ class AgentCoreImpl final : public AgentCore {
         co_return co_await certs_.OnDirective(resource.certificate());
       case link::v1::Resource::kRestart:
         co_return co_await certs_.OnRestartDirective(resource.restart());
+      case link::v1::Resource::kGatewayCertificate:
+        co_return co_await gateway_certs_.OnDirective(resource.gateway_certificate());
       default:
         co_return MakeError("resource " + resource.name() + ": this agent does not know its type (upgrade the agent)");
     }
@@ -88,6 +96,8 @@ class AgentCoreImpl final : public AgentCore {
         co_return co_await certs_.OnDirectiveRemoved(MeshOfResourceName(name));
       case LinkResourceType::kRestart:
         co_return OkStatus();  // a restart that was done stays done
+      case LinkResourceType::kGatewayCert:
+        co_return co_await gateway_certs_.OnDirectiveRemoved(name);
       case LinkResourceType::kUnknown:
         break;
     }
@@ -110,13 +120,18 @@ class AgentCoreImpl final : public AgentCore {
   }
 
   asio::awaitable<void> OnIssuedCertificate(const link::v1::IssuedCertificate& issued) override {
-    co_await certs_.OnIssued(issued);
+    if (!issued.gateway_role().empty()) {
+      co_await gateway_certs_.OnIssued(issued);
+    } else {
+      co_await certs_.OnIssued(issued);
+    }
   }
 
   void OnSessionStarted(std::chrono::seconds) override {
     session_up_ = true;
     full_report_sent_ = false;
     certs_.OnSessionStarted();
+    gateway_certs_.OnSessionStarted();
     asio::co_spawn(io_, SendFullReport(++session_), asio::detached);
   }
 
@@ -137,6 +152,25 @@ class AgentCoreImpl final : public AgentCore {
     // Meshes without a certificate directive (no shared trust) are reported too, for their outputs.
     for (const auto& mesh : watcher_.Meshes()) {
       if (!reported.count(mesh.metadata().name())) report.add_meshes()->set_mesh(mesh.metadata().name());
+    }
+    // Limited trust: each mesh's gateway certificates, and their failures as the mesh's errors.
+    auto gateways = gateway_certs_.Reports();
+    for (auto& m : *report.mutable_meshes()) {
+      auto it = gateways.find(m.mesh());
+      if (it == gateways.end()) continue;
+      for (auto& g : it->second) {
+        if (!g.status().error().empty()) m.add_errors(g.status().error());
+        *m.add_gateway_certificates() = std::move(g);
+      }
+      gateways.erase(it);
+    }
+    for (auto& [mesh, reports] : gateways) {
+      auto* m = report.add_meshes();
+      m->set_mesh(mesh);
+      for (auto& g : reports) {
+        if (!g.status().error().empty()) m->add_errors(g.status().error());
+        *m->add_gateway_certificates() = std::move(g);
+      }
     }
     return report;
   }
@@ -178,6 +212,7 @@ class AgentCoreImpl final : public AgentCore {
       co_await tick_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopped_) break;
       co_await certs_.Tick();
+      co_await gateway_certs_.Tick();
     }
   }
 
@@ -188,6 +223,7 @@ class AgentCoreImpl final : public AgentCore {
   KubeApplier applier_;
   Restarter restarter_;
   CertificateManager certs_;
+  GatewayCertificateManager gateway_certs_;
   asio::steady_timer tick_timer_;
   bool stopped_ = false;
   bool session_up_ = false;

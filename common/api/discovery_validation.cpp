@@ -128,6 +128,9 @@ std::vector<FieldError> ValidateDiscoveredMesh(const v1::Mesh& mesh) {
   for (int i = 0; i < s.ingress_gateways_size(); ++i) {
     CheckGateway(c, Item("spec.ingressGateways", i), s.ingress_gateways(i));
   }
+  for (int i = 0; i < s.egress_gateways_size(); ++i) {
+    CheckGateway(c, Item("spec.egressGateways", i), s.egress_gateways(i));
+  }
   c.Labels("spec.istiodLabels", s.istiod_labels());
   return c.Done("Mesh", mesh.metadata());
 }

@@ -21,6 +21,22 @@ TEST(DiscoveryValidation, MeshNamesDeriveFromClusterNamespaceAndRevision) {
   EXPECT_EQ(DiscoveredMeshName("cluster-1", "istio-system", "1-20"), "istiod-1-20-istio-system-cluster-1");
 }
 
+TEST(DiscoveryValidation, EgressGatewaysAreCheckedLikeTheOtherGateways) {
+  v1::Mesh m;
+  m.mutable_metadata()->set_name("istiod-istio-system-c1");
+  m.mutable_metadata()->set_namespace_("vmesh");
+  m.mutable_spec()->set_cluster("c1");
+  m.mutable_spec()->set_installation_namespace("istio-system");
+  auto* egress = m.mutable_spec()->add_egress_gateways();
+  egress->mutable_service()->set_name("istio-egressgateway");
+  egress->mutable_service()->set_namespace_("istio-system");
+  egress->set_service_type("ClusterIP");
+  egress->set_tls_port_name("https");
+  EXPECT_THAT(ValidateDiscoveredMesh(m), IsEmpty());
+  egress->mutable_service()->set_namespace_("../kube-system");
+  EXPECT_THAT(Paths(ValidateDiscoveredMesh(m)), ElementsAre("spec.egressGateways[0].service.namespace"));
+}
+
 TEST(DiscoveryValidation, WhatAnAgentReportsPassesAndEachBadFieldIsNamed) {
   v1::Destination d;
   d.mutable_metadata()->set_name("reviews-bookinfo-c1");

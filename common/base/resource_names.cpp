@@ -6,6 +6,7 @@ namespace {
 constexpr std::string_view kKubePrefix = "kube/";
 constexpr std::string_view kCertPrefix = "cert/";
 constexpr std::string_view kRestartPrefix = "restart/";
+constexpr std::string_view kGatewayCertPrefix = "gwcert/";
 constexpr std::string_view kMeshPrefix = "istiod-";
 constexpr std::string_view kStatePrefix = "vmesh-ca-";
 constexpr std::string_view kSpiffe = "spiffe://";
@@ -54,17 +55,26 @@ Result<KubeObjectRef> ParseKubeResourceName(std::string_view resource_name) {
 
 std::string CertResourceName(std::string_view mesh) { return Cat({kCertPrefix, mesh}); }
 std::string RestartResourceName(std::string_view mesh) { return Cat({kRestartPrefix, mesh}); }
+std::string GatewayCertResourceName(std::string_view mesh, std::string_view role) {
+  return Cat({kGatewayCertPrefix, mesh, "/", role});
+}
 
 LinkResourceType LinkResourceTypeOf(std::string_view resource_name) {
   if (StartsWith(resource_name, kKubePrefix)) return LinkResourceType::kKube;
   if (StartsWith(resource_name, kCertPrefix)) return LinkResourceType::kCert;
   if (StartsWith(resource_name, kRestartPrefix)) return LinkResourceType::kRestart;
+  if (StartsWith(resource_name, kGatewayCertPrefix)) return LinkResourceType::kGatewayCert;
   return LinkResourceType::kUnknown;
 }
 
 std::string MeshOfResourceName(std::string_view resource_name) {
   for (std::string_view prefix : {kCertPrefix, kRestartPrefix}) {
     if (StartsWith(resource_name, prefix)) return std::string(resource_name.substr(prefix.size()));
+  }
+  if (StartsWith(resource_name, kGatewayCertPrefix)) {
+    std::string_view rest = resource_name.substr(kGatewayCertPrefix.size());
+    const auto slash = rest.rfind('/');
+    return slash == std::string_view::npos ? "" : std::string(rest.substr(0, slash));
   }
   return "";
 }

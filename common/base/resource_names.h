@@ -1,6 +1,7 @@
 // The names vmesh gives the things it writes or identifies, each built and parsed here only:
 //  - link resources, the names in a cluster's resource set (hub -> agent): "kube/<apiVersion>/<kind>/<namespace>/
-//    <name>" (an output object), "cert/<mesh>" (a CertificateDirective), "restart/<mesh>" (a RestartDirective);
+//    <name>" (an output object), "cert/<mesh>" (a CertificateDirective), "restart/<mesh>" (a RestartDirective),
+//    "gwcert/<mesh>/<ingress|egress>" (a GatewayCertificateDirective, limited trust);
 //  - object keys "<namespace>/<name>" ("<name>" when cluster-scoped), as informers, discovery reports and
 //    VirtualMesh status keys use them;
 //  - output keys "<group>/<kind>/<namespace>/<name>", the agent's prune identity of an output (any version);
@@ -23,7 +24,7 @@ namespace vmesh {
 
 // --- link resources ---
 
-enum class LinkResourceType { kKube, kCert, kRestart, kUnknown };
+enum class LinkResourceType { kKube, kCert, kRestart, kGatewayCert, kUnknown };
 
 struct KubeObjectRef {
   std::string api_version, kind, ns, name;
@@ -41,10 +42,12 @@ Result<KubeObjectRef> ParseKubeResourceName(std::string_view resource_name);
 
 std::string CertResourceName(std::string_view mesh);
 std::string RestartResourceName(std::string_view mesh);
+// "gwcert/<mesh>/<role>", role "ingress" or "egress" (api::GatewayRoleName).
+std::string GatewayCertResourceName(std::string_view mesh, std::string_view role);
 
 LinkResourceType LinkResourceTypeOf(std::string_view resource_name);
-// The mesh a "cert/<mesh>" or "restart/<mesh>" resource names; "" for any other resource (kube outputs concern
-// every mesh of their cluster).
+// The mesh a "cert/<mesh>", "restart/<mesh>" or "gwcert/<mesh>/<role>" resource names; "" for any other resource (kube
+// outputs concern every mesh of their cluster).
 std::string MeshOfResourceName(std::string_view resource_name);
 
 // --- object keys ---

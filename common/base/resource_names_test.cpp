@@ -40,6 +40,13 @@ TEST(LinkResourceNames, CertAndRestartNameTheirMesh) {
   EXPECT_EQ(LinkResourceTypeOf("future/x"), LinkResourceType::kUnknown);
 }
 
+TEST(LinkResourceNames, GatewayCertNamesItsMeshAndRole) {
+  EXPECT_EQ(GatewayCertResourceName("istiod-istio-system-c1", "egress"), "gwcert/istiod-istio-system-c1/egress");
+  EXPECT_EQ(MeshOfResourceName(GatewayCertResourceName("m1", "ingress")), "m1");
+  EXPECT_EQ(LinkResourceTypeOf(GatewayCertResourceName("m1", "ingress")), LinkResourceType::kGatewayCert);
+  EXPECT_EQ(MeshOfResourceName("gwcert/nosuffix"), "");
+}
+
 TEST(ObjectKey, RoundTripsNamespacedAndClusterScoped) {
   EXPECT_EQ(ObjectKey("ns", "a"), "ns/a");
   EXPECT_EQ(ObjectKey("", "a"), "a");

@@ -31,6 +31,10 @@ std::string OrgOr(const std::string& org) { return org.empty() ? "vmesh" : org; 
 
 }  // namespace
 
+std::string GatewayCaKey(const std::string& virtual_mesh) { return virtual_mesh + "/gateway-ca"; }
+
+pki::KeySpec GatewayKeySpec() { return pki::KeySpec::EcdsaP256(); }
+
 pki::KeySpec IntermediateKeySpec(const api::v1::CommonCertOptions& options) { return SpecFor(options); }
 
 CaService::CaService(Store& store, std::optional<std::string> key_encryption_key, std::function<TimePoint()> clock)
@@ -88,25 +92,29 @@ Result<RootCa> CaService::EnsureGeneratedRoot(const std::string& virtual_mesh,
 
 Result<RootCaRecord> CaService::GenerateRotationRoot(const std::string& virtual_mesh,
                                                      const api::v1::CommonCertOptions& generated) {
+  return GenerateCa(virtual_mesh, generated, "vmesh root CA " + virtual_mesh, "the root CA of " + virtual_mesh);
+}
+
+Result<RootCaRecord> CaService::GenerateCa(const std::string& store_key, const api::v1::CommonCertOptions& generated,
+                                           const std::string& common_name, const std::string& what) {
   const pki::KeySpec spec = SpecFor(generated);
   auto key = pki::PrivateKey::Generate(spec);
-  if (!key.ok()) return key.error().Wrap("root key for " + virtual_mesh);
+  if (!key.ok()) return key.error().Wrap("key for " + what);
   const TimePoint now = clock_();
   const std::uint32_t days = generated.ttl_days() == 0 ? kDefaultRootTtlDays : generated.ttl_days();
-  if (Status s = MaySign("the root CA of " + virtual_mesh); !s.ok()) return s.error();
-  auto cert = pki::IssueRootCa(*key,
-                               {.organization = OrgOr(generated.org_name()),
-                                .common_name = "vmesh root CA " + virtual_mesh,
-                                .ttl = std::chrono::hours(24) * days},
-                               now);
-  if (!cert.ok()) return cert.error().Wrap("root CA for " + virtual_mesh);
+  if (Status s = MaySign(what); !s.ok()) return s.error();
+  auto cert = pki::IssueRootCa(
+      *key,
+      {.organization = OrgOr(generated.org_name()), .common_name = common_name, .ttl = std::chrono::hours(24) * days},
+      now);
+  if (!cert.ok()) return cert.error().Wrap(what);
   pki::SecureString key_pem(key->ToPem());
   if (kek_) {
-    auto sealed = pki::Seal(*kek_, key_pem.view(), virtual_mesh);
+    auto sealed = pki::Seal(*kek_, key_pem.view(), store_key);
     if (!sealed.ok()) return sealed.error();
     key_pem = pki::SecureString(std::move(*sealed));
   }
-  return RootCaRecord{virtual_mesh, cert->ToPem(), "", key_pem.value(), "generated", now};
+  return RootCaRecord{store_key, cert->ToPem(), "", key_pem.value(), "generated", now};
 }
 
 Result<RootCaRecord> CaService::PrepareImportedRoot(const std::string& virtual_mesh, const std::string& root_cert_pem,
@@ -198,21 +206,27 @@ Status CaService::MaySign(const std::string& what) const {
   return MakeError("refusing to sign " + what + ": " + s.error().message, ErrorCode::kUnavailable);
 }
 
-Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, const IntermediateRequest& request) {
-  const api::v1::MeshSpec& mesh = request.mesh.spec();
-  const std::string& mesh_name = request.mesh.metadata().name();
-  if (mesh.cluster() != request.requesting_cluster) {
-    return MakeError("cluster " + request.requesting_cluster + " may not request a certificate for mesh " + mesh_name +
-                     ", which belongs to cluster " + mesh.cluster());
+Status CaService::CheckMeshOwner(const std::string& requesting_cluster, const api::v1::Mesh& mesh) const {
+  const std::string& mesh_name = mesh.metadata().name();
+  if (mesh.spec().cluster() != requesting_cluster) {
+    return MakeError("cluster " + requesting_cluster + " may not request a certificate for mesh " + mesh_name +
+                     ", which belongs to cluster " + mesh.spec().cluster());
   }
   // Defence in depth: the durable binding (Store::BindMeshIfAbsent), not only the request, says who owns it.
   auto owner = store_.GetMeshOwner(mesh_name);
   if (!owner.ok()) return owner.error().Wrap("owner of mesh " + mesh_name);
-  if (!owner->has_value() || **owner != request.requesting_cluster) {
+  if (!owner->has_value() || **owner != requesting_cluster) {
     return MakeError(
-        "cluster " + request.requesting_cluster + " may not request a certificate for mesh " + mesh_name +
+        "cluster " + requesting_cluster + " may not request a certificate for mesh " + mesh_name +
         (owner->has_value() ? ", which is bound to cluster " + **owner : ", which is bound to no cluster"));
   }
+  return OkStatus();
+}
+
+Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, const IntermediateRequest& request) {
+  const api::v1::MeshSpec& mesh = request.mesh.spec();
+  const std::string& mesh_name = request.mesh.metadata().name();
+  if (Status s = CheckMeshOwner(request.requesting_cluster, request.mesh); !s.ok()) return s.error();
   if (request.virtual_mesh != root.virtual_mesh) {
     return MakeError("the root of " + root.virtual_mesh + " cannot sign for VirtualMesh " + request.virtual_mesh);
   }
@@ -253,6 +267,74 @@ Result<IssuedIntermediate> CaService::IssueIntermediate(const RootCa& root, cons
   out.serial = cert->serial_hex();
   out.not_after = cert->not_after();
   return out;
+}
+
+Result<RootCa> CaService::LoadGatewayCa(const std::string& virtual_mesh) {
+  auto record = store_.GetRootCa(GatewayCaKey(virtual_mesh));
+  if (!record.ok()) return record.error();
+  if (!record->has_value()) return MakeError("VirtualMesh " + virtual_mesh + " has no gateway CA yet");
+  auto ca = Build(**record);
+  if (!ca.ok()) return ca.error();
+  ca->virtual_mesh = virtual_mesh;
+  return ca;
+}
+
+Result<RootCa> CaService::EnsureGatewayCa(const std::string& virtual_mesh) {
+  const std::string key = GatewayCaKey(virtual_mesh);
+  auto existing = store_.GetRootCa(key);
+  if (!existing.ok()) return existing.error();
+  if (!existing->has_value()) {
+    api::v1::CommonCertOptions options;
+    options.set_key_algorithm(api::v1::ECDSA_P256);
+    auto record = GenerateCa(key, options, "vmesh gateway CA " + virtual_mesh, "the gateway CA of " + virtual_mesh);
+    if (!record.ok()) return record.error();
+    auto stored = store_.PutRootCaIfAbsent(*record);
+    pki::Cleanse(record->key_pem);
+    if (!stored.ok()) return stored.error();
+  }
+  return LoadGatewayCa(virtual_mesh);
+}
+
+Result<IssuedGatewayCertificate> CaService::IssueGatewayCertificate(const RootCa& ca,
+                                                                    const GatewayCertRequest& request) {
+  const api::v1::MeshSpec& mesh = request.mesh.spec();
+  const std::string& mesh_name = request.mesh.metadata().name();
+  const std::string role(api::GatewayRoleName(request.role));
+  if (Status s = CheckMeshOwner(request.requesting_cluster, request.mesh); !s.ok()) return s.error();
+  if (request.virtual_mesh != ca.virtual_mesh) {
+    return MakeError("the gateway CA of " + ca.virtual_mesh + " cannot sign for VirtualMesh " + request.virtual_mesh);
+  }
+  const bool has_gateway =
+      request.role == api::GatewayRole::kIngress ? mesh.east_west_gateways_size() > 0 : mesh.egress_gateways_size() > 0;
+  if (!has_gateway) {
+    return MakeError("mesh " + mesh_name + " of cluster " + mesh.cluster() + " has no " +
+                     (request.role == api::GatewayRole::kIngress ? "east-west gateway" : "egress gateway") +
+                     ", so it gets no " + role + " gateway certificate");
+  }
+  auto csr = pki::Csr::FromPem(request.csr_pem);
+  if (!csr.ok()) return csr.error().Wrap(role + " gateway CSR for mesh " + mesh_name);
+  const auto vm = ParseObjectKey(request.virtual_mesh);
+  pki::LeafProfile profile{.subject = {.common_name = "vmesh " + role + " gateway " + mesh.cluster() + "/" + mesh_name,
+                                       .organization = "vmesh"},
+                           .uri_sans = {api::GatewaySpiffeId(vm.ns, vm.name, mesh.cluster(), mesh_name, request.role)},
+                           .server_auth = true,
+                           .client_auth = true,
+                           .ttl = intermediate_ttl_
+                                      ? *intermediate_ttl_
+                                      : std::chrono::seconds(std::chrono::hours(24) * kDefaultIntermediateTtlDays),
+                           .required_key = GatewayKeySpec()};
+  const TimePoint now = clock_();
+  if (Status s = MaySign("the " + role + " gateway certificate of mesh " + mesh_name); !s.ok()) return s.error();
+  auto cert = pki::IssueLeaf(ca.signer, *csr, profile, now);
+  if (!cert.ok()) return cert.error().Wrap(role + " gateway certificate for mesh " + mesh_name);
+  auto key = cert->public_key();
+  if (Status s = store_.RecordIssuedCertificate({cert->serial_hex(), request.virtual_mesh, mesh_name + "/" + role,
+                                                 mesh.cluster(), cert->not_before(), cert->not_after(),
+                                                 key.ok() ? key->Fingerprint() : "", now});
+      !s.ok()) {
+    return s.error();
+  }
+  return IssuedGatewayCertificate{cert->ToPem(), ca.trust_bundle_pem, cert->serial_hex(), cert->not_after()};
 }
 
 }  // namespace vmesh::hub

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "common/pki/aead.h"
 #include "common/pki/csr.h"
@@ -183,6 +184,113 @@ TEST_F(CaServiceTest, SealedRootKeysNeedTheKeyEncryptionKey) {
   CaService wrong(*store_, std::string(32, '\x08'), [this] { return now_; });
   EXPECT_THAT(wrong.LoadRoot("vmesh/secure").error().message, HasSubstr("does not authenticate"));
   EXPECT_TRUE(CaService(*store_, kek, [this] { return now_; }).LoadRoot("vmesh/secure").ok());
+}
+
+// Limited trust (SPEC §8): the gateway CA of a VirtualMesh and the gateway leaves it signs.
+class GatewayCaTest : public CaServiceTest {
+ protected:
+  void SetUp() override {
+    CaServiceTest::SetUp();
+    auto* ew = mesh_.mutable_spec()->add_east_west_gateways();
+    ew->mutable_service()->set_name("istio-eastwestgateway");
+    ew->mutable_service()->set_namespace_("istio-system");
+    auto* eg = mesh_.mutable_spec()->add_egress_gateways();
+    eg->mutable_service()->set_name("istio-egressgateway");
+    eg->mutable_service()->set_namespace_("istio-system");
+  }
+  GatewayCertRequest GatewayRequest(const std::string& cluster, api::GatewayRole role,
+                                    const pki::KeySpec& spec = pki::KeySpec::EcdsaP256()) {
+    agent_key_ = *pki::PrivateKey::Generate(spec);
+    // The CSR asks for another identity: the hub decides the SAN.
+    auto csr =
+        pki::Csr::Create(*agent_key_, {.subject = {.common_name = "evil"},
+                                       .uri_sans = {"spiffe://vm1.vmesh.vmesh-gateway/cluster/c2/mesh/x/ingress"}});
+    return GatewayCertRequest{"vmesh/vm1", cluster, mesh_, role, csr->ToPem()};
+  }
+};
+
+TEST_F(GatewayCaTest, GatewayCaIsGeneratedOnceAndKeptApartFromTheRoot) {
+  auto ca = ca_->EnsureGatewayCa("vmesh/vm1");
+  ASSERT_TRUE(ca.ok()) << ca.error().message;
+  const auto& cert = ca->signer.certificate();
+  EXPECT_EQ(cert.subject_name().common_name, "vmesh gateway CA vmesh/vm1");
+  EXPECT_EQ(cert.subject_name().organization, "vmesh");
+  EXPECT_TRUE(cert.is_ca());
+  EXPECT_EQ(cert.public_key()->algorithm(), pki::KeyAlgorithm::kEcdsaP256);
+  EXPECT_EQ(ca->virtual_mesh, "vmesh/vm1");
+  EXPECT_EQ(ca->trust_bundle_pem, cert.ToPem());
+  // Stored under its own key: the VirtualMesh has no (shared-trust) root because of it.
+  EXPECT_FALSE(store_->GetRootCa("vmesh/vm1")->has_value());
+  EXPECT_TRUE(store_->GetRootCa(GatewayCaKey("vmesh/vm1"))->has_value());
+  // A restarted hub loads the same CA.
+  CaService restarted(*store_, std::nullopt, [this] { return now_; });
+  auto again = restarted.EnsureGatewayCa("vmesh/vm1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->signer.certificate().Fingerprint(), cert.Fingerprint());
+  EXPECT_EQ(restarted.LoadGatewayCa("vmesh/vm1")->signer.certificate().Fingerprint(), cert.Fingerprint());
+  EXPECT_THAT(restarted.LoadGatewayCa("vmesh/other").error().message,
+              HasSubstr("VirtualMesh vmesh/other has no gateway CA yet"));
+}
+
+TEST_F(GatewayCaTest, GatewayCaKeyIsSealedWithTheKeyEncryptionKey) {
+  const std::string kek(32, '\x07');
+  CaService sealed(*store_, kek, [this] { return now_; });
+  ASSERT_TRUE(sealed.EnsureGatewayCa("vmesh/vm1").ok());
+  EXPECT_TRUE(pki::IsSealed((*store_->GetRootCa(GatewayCaKey("vmesh/vm1")))->key_pem));
+  EXPECT_EQ(FileBytes(dir_ + "/hub.db").find("PRIVATE KEY"), std::string::npos);
+  EXPECT_THAT(ca_->LoadGatewayCa("vmesh/vm1").error().message, HasSubstr("--root-key-encryption-key-file"));
+  EXPECT_TRUE(CaService(*store_, kek, [this] { return now_; }).LoadGatewayCa("vmesh/vm1").ok());
+}
+
+TEST_F(GatewayCaTest, GatewayLeafContentIsDecidedByTheHub) {
+  auto ca = *ca_->EnsureGatewayCa("vmesh/vm1");
+  for (api::GatewayRole role : {api::GatewayRole::kIngress, api::GatewayRole::kEgress}) {
+    const std::string name(api::GatewayRoleName(role));
+    auto issued = ca_->IssueGatewayCertificate(ca, GatewayRequest("c1", role));
+    ASSERT_TRUE(issued.ok()) << issued.error().message;
+    auto leaf = *pki::Certificate::FromPem(issued->certificate_pem);
+    EXPECT_EQ(leaf.subject_name().common_name, "vmesh " + name + " gateway c1/istiod-istio-system-c1");
+    EXPECT_THAT(leaf.uri_sans(),
+                ElementsAre("spiffe://vm1.vmesh.vmesh-gateway/cluster/c1/mesh/istiod-istio-system-c1/" + name));
+    EXPECT_FALSE(leaf.is_ca());
+    EXPECT_THAT(leaf.extended_key_usage(), ::testing::UnorderedElementsAre("serverAuth", "clientAuth"));
+    EXPECT_TRUE(pki::KeyMatchesCertificate(*agent_key_, leaf).ok());
+    EXPECT_NEAR(std::chrono::duration_cast<std::chrono::hours>(leaf.not_after() - now_).count(), 24 * 30, 1);
+    EXPECT_EQ(issued->ca_pem, ca.trust_bundle_pem);
+    EXPECT_EQ(issued->serial, leaf.serial_hex());
+    EXPECT_TRUE(pki::VerifyChain(leaf, {*pki::Certificate::FromPem(issued->ca_pem)}, {}, now_).ok());
+  }
+  auto records = *store_->ListIssuedCertificates();
+  ASSERT_EQ(records.size(), 2u);
+  std::set<std::string> meshes{records[0].mesh, records[1].mesh};
+  EXPECT_THAT(meshes, ElementsAre("istiod-istio-system-c1/egress", "istiod-istio-system-c1/ingress"));
+}
+
+TEST_F(GatewayCaTest, ForeignMeshMissingGatewayWrongKeyOrFencedIsRefused) {
+  auto ca = *ca_->EnsureGatewayCa("vmesh/vm1");
+  auto foreign = ca_->IssueGatewayCertificate(ca, GatewayRequest("c2", api::GatewayRole::kIngress));
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_THAT(foreign.error().message,
+              HasSubstr("cluster c2 may not request a certificate for mesh istiod-istio-system-c1, which belongs to "
+                        "cluster c1"));
+  mesh_.mutable_spec()->clear_egress_gateways();
+  auto missing = ca_->IssueGatewayCertificate(ca, GatewayRequest("c1", api::GatewayRole::kEgress));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().message, HasSubstr("has no egress gateway, so it gets no egress gateway certificate"));
+  auto rsa =
+      ca_->IssueGatewayCertificate(ca, GatewayRequest("c1", api::GatewayRole::kIngress, pki::KeySpec::EcdsaP384()));
+  EXPECT_FALSE(rsa.ok());
+  auto other_vm = GatewayRequest("c1", api::GatewayRole::kIngress);
+  other_vm.virtual_mesh = "vmesh/vm2";
+  EXPECT_THAT(ca_->IssueGatewayCertificate(ca, other_vm).error().message,
+              HasSubstr("the gateway CA of vmesh/vm1 cannot sign for VirtualMesh vmesh/vm2"));
+  ca_->set_signing_guard([]() -> Status { return MakeError("not the leader"); });
+  auto fenced = ca_->IssueGatewayCertificate(ca, GatewayRequest("c1", api::GatewayRole::kIngress));
+  ASSERT_FALSE(fenced.ok());
+  EXPECT_EQ(fenced.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(fenced.error().message,
+              HasSubstr("refusing to sign the ingress gateway certificate of mesh istiod-istio-system-c1"));
+  EXPECT_TRUE(store_->ListIssuedCertificates()->empty());
 }
 
 TEST_F(CaServiceTest, UserProvidedRootIsValidatedAndUsed) {

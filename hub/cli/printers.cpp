@@ -149,6 +149,21 @@ std::string DescribeVirtualMesh(const api::v1::VirtualMesh& vm, TimePoint now) {
   out += Indent(
       FormatTable({"MESH", "STATE", "CERTIFICATE", "EXPIRES", "FEDERATED IN", "OUTPUTS", "AGENT", "LAST REPORT"}, rows),
       "  ");
+  // Limited trust: each mesh's gateway certificates (SPEC §8).
+  std::vector<std::vector<std::string>> gateway_rows;
+  for (const auto& key : keys) {
+    for (const auto& g : vm.status().meshes().at(key).gateway_certificates()) {
+      std::string secrets;
+      for (const auto& secret : g.secrets()) secrets += (secrets.empty() ? "" : ",") + secret;
+      gateway_rows.push_back({key, g.role(), api::v1::CertificatePhase_Name(g.phase()),
+                              g.serial().empty() ? "-" : g.serial().substr(0, 16),
+                              g.has_not_after() ? TimeUtil::ToString(g.not_after()) : "-", secrets});
+    }
+  }
+  if (!gateway_rows.empty()) {
+    out += "Gateway certificates:\n";
+    out += Indent(FormatTable({"MESH", "GATEWAY", "PHASE", "SERIAL", "EXPIRES", "SECRETS"}, gateway_rows), "  ");
+  }
   for (const auto& key : keys) {
     const auto& s = vm.status().meshes().at(key);
     for (const auto& e : s.errors()) out += "  " + key + ": " + e + "\n";

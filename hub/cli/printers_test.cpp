@@ -77,6 +77,26 @@ TEST(Printers, DescribeShowsStatePerMeshCertificatesAndWhatToDo) {
   EXPECT_THAT(text, HasSubstr("vmeshctl mesh restart istiod-istio-system-c1): Deployment/bookinfo/reviews"));
 }
 
+TEST(Printers, DescribeShowsGatewayCertificatesUnderLimitedTrust) {
+  api::v1::VirtualMesh vm;
+  vm.mutable_metadata()->set_name("vm1");
+  vm.mutable_metadata()->set_namespace_("vmesh");
+  vm.mutable_spec()->mutable_mtls_config()->mutable_limited();
+  auto& m = (*vm.mutable_status()->mutable_meshes())["istiod-istio-system-c1.vmesh"];
+  m.set_state(api::v1::ACCEPTED);
+  EXPECT_THAT(DescribeVirtualMesh(vm, kNow), ::testing::Not(HasSubstr("Gateway certificates:")));
+  auto* g = m.add_gateway_certificates();
+  g->set_role("egress");
+  g->set_phase(api::v1::INSTALLED);
+  g->set_serial("fedcba9876543210ffff");
+  g->mutable_not_after()->set_seconds(1'802'000'000);
+  g->add_secrets("istio-system/vmesh-gateway-egress");
+  std::string text = DescribeVirtualMesh(vm, kNow);
+  EXPECT_THAT(text, HasSubstr("Gateway certificates:"));
+  EXPECT_THAT(text, HasSubstr("istiod-istio-system-c1.vmesh  egress   INSTALLED  fedcba9876543210"));
+  EXPECT_THAT(text, HasSubstr("istio-system/vmesh-gateway-egress"));
+}
+
 TEST(Printers, DescribeShowsTheRootRotationAndWhatItWaitsFor) {
   api::v1::VirtualMesh vm;
   vm.mutable_metadata()->set_name("vm1");

@@ -14,7 +14,12 @@ bool SameReportIgnoringTime(const MeshReport& a, const MeshReport& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a.certificate, b.certificate) && a.errors == b.errors &&
          a.federated_destinations == b.federated_destinations && a.applied_outputs == b.applied_outputs &&
          a.pending_restarts == b.pending_restarts && a.installed_generation == b.installed_generation &&
-         a.restart_owed_for == b.restart_owed_for;
+         a.restart_owed_for == b.restart_owed_for &&
+         a.gateway_installed_generations == b.gateway_installed_generations &&
+         std::equal(a.gateway_certificates.begin(), a.gateway_certificates.end(), b.gateway_certificates.begin(),
+                    b.gateway_certificates.end(), [](const auto& x, const auto& y) {
+                      return google::protobuf::util::MessageDifferencer::Equals(x, y);
+                    });
 }
 
 std::string MeshKey(const api::v1::Mesh& m) { return vmesh::MeshKey(m.metadata().name(), m.metadata().namespace_()); }

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/api/limited_trust.h"
 #include "common/base/resource_names.h"
 #include "hub/translate/access_policy.h"
 #include "hub/translate/federation.h"
@@ -98,6 +99,80 @@ void CertificateDirectives(const HubState& state, const VirtualMeshResult& resul
   }
 }
 
+std::string GatewayCertificateGeneration(const RootInfo& gateway_ca) {
+  return gateway_ca.fingerprint.substr(0, 16) + "-p256";
+}
+
+void GatewayCertificateDirectives(const HubState& state, const VirtualMeshResult& result,
+                                  const std::map<std::string, api::v1::Mesh>& active,
+                                  std::vector<std::pair<std::string, link::v1::Resource>>& resources,
+                                  GatewayDirected& directed, std::set<std::string>& gateway_cas_needed) {
+  if (!result.effective_spec->mtls_config().has_limited() || active.empty()) return;
+  auto ca = state.gateway_cas.find(result.key);
+  if (ca == state.gateway_cas.end()) gateway_cas_needed.insert(result.key);
+  const ObjectKeyParts vm = ParseObjectKey(result.key);
+  for (const auto& [key, mesh] : active) {
+    for (api::GatewayRole role : {api::GatewayRole::kIngress, api::GatewayRole::kEgress}) {
+      const auto& gateways =
+          role == api::GatewayRole::kIngress ? mesh.spec().east_west_gateways() : mesh.spec().egress_gateways();
+      std::set<std::string> namespaces;
+      for (const auto& gw : gateways) namespaces.insert(gw.service().namespace_());
+      if (namespaces.empty()) continue;
+      const std::string role_name(api::GatewayRoleName(role));
+      if (ca == state.gateway_cas.end()) {
+        directed[key][role_name] = "";
+        continue;
+      }
+      link::v1::Resource r;
+      r.set_name(GatewayCertResourceName(mesh.metadata().name(), role_name));
+      auto* d = r.mutable_gateway_certificate();
+      d->set_mesh(mesh.metadata().name());
+      d->set_virtual_mesh(result.key);
+      d->set_role(role_name);
+      for (const auto& ns : namespaces) d->add_namespaces(ns);
+      d->set_spiffe_id(api::GatewaySpiffeId(vm.ns, vm.name, mesh.spec().cluster(), mesh.metadata().name(), role));
+      d->set_generation(GatewayCertificateGeneration(ca->second));
+      d->set_trust_bundle_pem(ca->second.trust_bundle_pem);
+      directed[key][role_name] = d->generation();
+      resources.emplace_back(mesh.spec().cluster(), std::move(r));
+    }
+  }
+}
+
+void RequireGatewayCertificates(const std::map<std::string, GatewayDirected>& directed,
+                                const std::map<std::string, MeshReport>& reports,
+                                std::vector<VirtualMeshResult>& statuses) {
+  for (auto& result : statuses) {
+    auto vm = directed.find(result.key);
+    if (vm == directed.end() || result.whole_invalid) continue;
+    bool changed = false;
+    for (auto& [key, mesh_status] : *result.status.mutable_meshes()) {
+      if (mesh_status.state() != api::v1::ACCEPTED) continue;
+      auto wanted = vm->second.find(key);
+      if (wanted == vm->second.end()) continue;
+      auto report = reports.find(key);
+      for (const auto& [role, generation] : wanted->second) {
+        std::string installed;
+        if (report != reports.end()) {
+          auto it = report->second.gateway_installed_generations.find(role);
+          if (it != report->second.gateway_installed_generations.end()) installed = it->second;
+        }
+        if (!generation.empty() && installed == generation) continue;
+        mesh_status.set_state(api::v1::PENDING);
+        mesh_status.add_errors(
+            generation.empty()
+                ? "waiting for the gateway CA of " + result.key + " to be created"
+                : "waiting for mesh " + key + " to install its " + role + " gateway certificate (Secret " +
+                      std::string(api::GatewaySecretName(role == "ingress" ? api::GatewayRole::kIngress
+                                                                           : api::GatewayRole::kEgress)) +
+                      (installed.empty() ? ", none installed yet)" : ", it holds one of an earlier gateway CA)"));
+        changed = true;
+      }
+    }
+    if (changed) Summarize(result.status);
+  }
+}
+
 std::string CertificateGeneration(const RootInfo& root, const api::v1::CommonCertOptions& options) {
   const std::uint32_t rsa_bits = options.key_algorithm() == api::v1::RSA
                                      ? (options.rsa_key_size_bytes() == 0 ? 4096 : options.rsa_key_size_bytes())
@@ -113,6 +188,7 @@ DesiredState ComputeDesiredState(const HubState& state) {
   std::map<std::string, std::map<std::string, link::v1::Resource>> by_cluster;
   // VirtualMesh key -> mesh key -> the certificate generation directed now ("" while the root does not exist).
   std::map<std::string, std::map<std::string, std::string>> directed;
+  std::map<std::string, GatewayDirected> gateway_directed;
 
   for (size_t i = 0; i < out.statuses.size(); ++i) {
     const VirtualMeshResult& result = out.statuses[i];
@@ -125,6 +201,9 @@ DesiredState ComputeDesiredState(const HubState& state) {
     std::vector<std::pair<std::string, link::v1::Resource>> certificates;
     CertificateDirectives(state, result, active, certificates, directed[result.key], out.roots_needed);
     if (directed[result.key].empty()) directed.erase(result.key);
+    GatewayCertificateDirectives(state, result, active, certificates, gateway_directed[result.key],
+                                 out.gateway_cas_needed);
+    if (gateway_directed[result.key].empty()) gateway_directed.erase(result.key);
     for (auto& [cluster, r] : certificates) by_cluster[cluster][r.name()] = std::move(r);
 
     // Outputs over the active meshes' destinations.
@@ -151,6 +230,7 @@ DesiredState ComputeDesiredState(const HubState& state) {
     for (auto& [name, r] : resources) list.push_back(std::make_shared<const link::v1::Resource>(std::move(r)));
   }
   RequireCurrentCertificates(directed, state.status.reports, out.statuses);
+  RequireGatewayCertificates(gateway_directed, state.status.reports, out.statuses);
   return out;
 }
 

@@ -6,6 +6,9 @@
 //  - "cert/<mesh>": a CertificateDirective for every active mesh of a VirtualMesh with shared trust whose
 //    root exists (its generation changes with the root or the intermediate options, which makes the agent
 //    request a new certificate);
+//  - "gwcert/<mesh>/<ingress|egress>": under limited trust (SPEC §8), a GatewayCertificateDirective for the east-west
+//    and the egress gateways of every active mesh whose VirtualMesh's gateway CA exists — and no "cert/<mesh>": each
+//    mesh keeps its own CA, so `cacerts` is never written and nothing is restarted;
 //  - "kube/<apiVersion>/<kind>/<namespace>/<name>": the federation and access-policy outputs of every
 //    VirtualMesh's effective spec (the last good one while the current is INVALID), over its active meshes.
 #pragma once
@@ -39,6 +42,8 @@ struct HubState {
   std::vector<api::v1::AccessPolicy> access_policies;
   // Roots by VirtualMesh key "<namespace>/<name>" (absent until the CA service created or imported one).
   std::map<std::string, RootInfo> roots;
+  // Gateway CAs of limited-trust VirtualMeshes by VirtualMesh key (absent until the CA service created one).
+  std::map<std::string, RootInfo> gateway_cas;
 };
 
 struct DesiredState {
@@ -49,6 +54,8 @@ struct DesiredState {
   std::map<std::string, std::vector<sync::SharedResource>> resources;
   // VirtualMeshes (keys) that need a root created before certificates can be directed.
   std::set<std::string> roots_needed;
+  // Limited-trust VirtualMeshes (keys) that need their gateway CA created before gateway certificates can be directed.
+  std::set<std::string> gateway_cas_needed;
   // Per mesh key: destinations federated into it, outputs written into its cluster for it.
   std::map<std::string, std::uint32_t> federated_destinations;
   // Clusters whose outputs must be offered again although the computation did not change them (the schemas they
@@ -86,6 +93,24 @@ void CertificateDirectives(const HubState& state, const VirtualMeshResult& resul
                            const std::map<std::string, api::v1::Mesh>& active,
                            std::vector<std::pair<std::string, link::v1::Resource>>& resources,
                            std::map<std::string, std::string>& directed, std::set<std::string>& roots_needed);
+// Limited trust: mesh key -> gateway role -> the gateway certificate generation directed now ("" while the gateway CA
+// does not exist).
+using GatewayDirected = std::map<std::string, std::map<std::string, std::string>>;
+// The generation of a gateway certificate directive: changes with the gateway CA.
+std::string GatewayCertificateGeneration(const RootInfo& gateway_ca);
+// The gateway certificate directives of one VirtualMesh with limited trust (appended to `resources` with their
+// cluster): one per active mesh and gateway role the mesh has a gateway of (east-west for "ingress", egress for
+// "egress"), naming the namespaces of those gateways. Records what it directs in `directed` and, while the gateway
+// CA does not exist, the VirtualMesh's key in `gateway_cas_needed`. Nothing for other trust models.
+void GatewayCertificateDirectives(const HubState& state, const VirtualMeshResult& result,
+                                  const std::map<std::string, api::v1::Mesh>& active,
+                                  std::vector<std::pair<std::string, link::v1::Resource>>& resources,
+                                  GatewayDirected& directed, std::set<std::string>& gateway_cas_needed);
+// Makes statuses PENDING for meshes whose agent has not installed every gateway certificate directed now.
+// `directed`: VirtualMesh key -> GatewayDirected.
+void RequireGatewayCertificates(const std::map<std::string, GatewayDirected>& directed,
+                                const std::map<std::string, MeshReport>& reports,
+                                std::vector<VirtualMeshResult>& statuses);
 // Makes statuses PENDING for meshes that have not installed the certificate generation directed now.
 // `directed`: VirtualMesh key -> mesh key -> generation.
 void RequireCurrentCertificates(const std::map<std::string, std::map<std::string, std::string>>& directed,

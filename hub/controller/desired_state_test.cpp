@@ -6,6 +6,7 @@
 #include "common/api/manifest.h"
 #include "common/base/files.h"
 #include "common/base/test_paths.h"
+#include "hub/controller/incremental_state.h"
 
 namespace vmesh::hub {
 namespace {
@@ -125,6 +126,81 @@ TEST(DesiredState, UndiscoveredMeshesGetNothingAndAreNotFederated) {
   for (const auto& name : Names(d, "cluster-2")) {
     EXPECT_EQ(name.find("cluster-3"), std::string::npos) << name << ": a pending mesh's services are not federated";
   }
+}
+
+// Limited trust (SPEC §8): the VirtualMesh's meshes keep their own CA — no "cert/<mesh>" (cacerts) directive, so no
+// restarts — and each mesh's east-west and egress gateways get a gateway certificate directive once the gateway CA
+// exists; a mesh is ACCEPTED only when its agent installed every one of them.
+TEST(DesiredState, LimitedTrustDirectsGatewayCertificatesAndNoIntermediate) {
+  HubState s = Load();
+  auto* mtls = s.status.virtual_meshes[0].current.mutable_spec()->mutable_mtls_config();
+  mtls->clear_shared();
+  mtls->mutable_limited();
+  auto& mesh1 = s.status.meshes.at("istiod-istio-system-cluster-1.vmesh");
+  auto* egress = mesh1.mutable_spec()->add_egress_gateways();
+  egress->mutable_service()->set_name("istio-egressgateway");
+  egress->mutable_service()->set_namespace_("istio-egress");
+  for (auto& [key, report] : s.status.reports) report.certificate.Clear();  // no intermediates anywhere
+
+  DesiredState before_ca = ComputeDesiredState(s);
+  EXPECT_THAT(before_ca.gateway_cas_needed, Contains("vmesh/vm1"));
+  EXPECT_THAT(before_ca.roots_needed, IsEmpty()) << "limited trust needs no root";
+  EXPECT_EQ(before_ca.statuses[0].status.state(), api::v1::PENDING);
+  EXPECT_THAT(before_ca.statuses[0].status.meshes().at("istiod-istio-system-cluster-1.vmesh").errors(),
+              Contains(::testing::HasSubstr("gateway CA of vmesh/vm1 to be created")));
+
+  s.gateway_cas["vmesh/vm1"] = {"GATEWAY CA PEM", "cccccccccccccccccccc"};
+  DesiredState d = ComputeDesiredState(s);
+  EXPECT_THAT(d.gateway_cas_needed, IsEmpty());
+  std::map<std::string, link::v1::GatewayCertificateDirective> directives;
+  for (const auto& [cluster, resources] : d.resources) {
+    for (const auto& r : resources) {
+      EXPECT_NE(r.name().rfind("cert/", 0), 0u) << r.name() << ": no intermediate under limited trust";
+      EXPECT_FALSE(r.has_certificate());
+      EXPECT_FALSE(r.has_restart());
+      if (r.has_gateway_certificate()) directives[r.name()] = r.gateway_certificate();
+    }
+  }
+  // Every mesh's east-west gateway; only cluster-1 has an egress gateway.
+  EXPECT_EQ(directives.size(), 4u);
+  ASSERT_TRUE(directives.count("gwcert/istiod-istio-system-cluster-1/egress"));
+  const auto& e1 = directives.at("gwcert/istiod-istio-system-cluster-1/egress");
+  EXPECT_EQ(e1.mesh(), "istiod-istio-system-cluster-1");
+  EXPECT_EQ(e1.virtual_mesh(), "vmesh/vm1");
+  EXPECT_EQ(e1.role(), "egress");
+  EXPECT_THAT(e1.namespaces(), ::testing::ElementsAre("istio-egress"));
+  EXPECT_EQ(e1.spiffe_id(),
+            "spiffe://vm1.vmesh.vmesh-gateway/cluster/cluster-1/mesh/istiod-istio-system-cluster-1/egress");
+  EXPECT_EQ(e1.trust_bundle_pem(), "GATEWAY CA PEM");
+  EXPECT_EQ(e1.generation(), GatewayCertificateGeneration(s.gateway_cas["vmesh/vm1"]));
+  const auto& i2 = directives.at("gwcert/istiod-istio-system-cluster-2/ingress");
+  EXPECT_THAT(i2.namespaces(), ::testing::ElementsAre("istio-system"));
+  EXPECT_EQ(i2.spiffe_id(),
+            "spiffe://vm1.vmesh.vmesh-gateway/cluster/cluster-2/mesh/istiod-istio-system-cluster-2/ingress");
+  EXPECT_FALSE(directives.count("gwcert/istiod-istio-system-cluster-2/egress")) << "cluster-2 has no egress gateway";
+
+  // PENDING until the agents install what was directed, then ACCEPTED (no intermediate required).
+  EXPECT_EQ(d.statuses[0].status.state(), api::v1::PENDING);
+  EXPECT_THAT(d.statuses[0].status.meshes().at("istiod-istio-system-cluster-1.vmesh").errors(),
+              Contains(::testing::HasSubstr("to install its egress gateway certificate (Secret vmesh-gateway-egress")));
+  for (const auto& [name, directive] : directives) {
+    s.status.reports[directive.mesh() + ".vmesh"].gateway_installed_generations[directive.role()] =
+        directive.generation();
+  }
+  DesiredState installed = ComputeDesiredState(s);
+  EXPECT_EQ(installed.statuses[0].status.state(), api::v1::ACCEPTED);
+
+  // The incremental computation agrees.
+  IncrementalDesiredState incremental;
+  DesiredState inc = incremental.Compute(s);
+  EXPECT_EQ(inc.statuses[0].status.state(), api::v1::ACCEPTED);
+  for (const auto& [cluster, resources] : d.resources) {
+    EXPECT_EQ(Names(inc, cluster), Names(d, cluster)) << cluster;
+  }
+  // A new gateway CA changes every directive's generation.
+  s.gateway_cas["vmesh/vm1"] = {"OTHER CA PEM", "dddddddddddddddddddd"};
+  DesiredState rotated = incremental.Compute(s);
+  EXPECT_EQ(rotated.statuses[0].status.state(), api::v1::PENDING);
 }
 
 }  // namespace

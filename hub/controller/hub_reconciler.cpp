@@ -157,6 +157,16 @@ Result<HubState> HubReconciler::Gather(SecretRoots* secret_roots, AgentFacts::Sn
     if (root->has_value()) {
       if (Status s = LoadRoots(key, state, secret_roots->rotations); !s.ok()) return s.error();
     }
+    if (in.current.spec().mtls_config().has_limited() ||
+        (in.last_good_spec && in.last_good_spec->mtls_config().has_limited())) {
+      auto gateway_ca = store_.GetRootCa(GatewayCaKey(key));
+      if (!gateway_ca.ok()) return gateway_ca.error();
+      if (gateway_ca->has_value()) {
+        auto ca = ca_.LoadGatewayCa(key);
+        if (!ca.ok()) return ca.error().Wrap("gateway CA of VirtualMesh " + key);
+        state.gateway_cas[key] = {ca->trust_bundle_pem, ca->signer.certificate().Fingerprint()};
+      }
+    }
     state.status.virtual_meshes.push_back(std::move(in));
   }
   auto policies = objects_.ListAccessPolicies();
@@ -443,6 +453,17 @@ Result<DesiredState> HubReconciler::Reconcile() {
       auto root = ca_.EnsureGeneratedRoot(r.key, root_ca.generated());
       if (!root.ok()) return root.error().Wrap("root CA of VirtualMesh " + r.key);
       state->roots[r.key] = {root->trust_bundle_pem, root->signer.certificate().Fingerprint()};
+    }
+    desired = compute(*state);
+  }
+  // Limited trust: the gateway CA is generated the first time a VirtualMesh needs one (SPEC §8).
+  if (!desired.gateway_cas_needed.empty()) {
+    for (const auto& key : desired.gateway_cas_needed) {
+      auto ca = ca_.EnsureGatewayCa(key);
+      if (!ca.ok()) return ca.error().Wrap("gateway CA of VirtualMesh " + key);
+      spdlog::info("VirtualMesh {}: gateway CA ready (subject {}, serial {})", key, ca->signer.certificate().subject(),
+                   ca->signer.certificate().serial_hex());
+      state->gateway_cas[key] = {ca->trust_bundle_pem, ca->signer.certificate().Fingerprint()};
     }
     desired = compute(*state);
   }

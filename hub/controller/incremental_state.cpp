@@ -55,6 +55,10 @@ std::string Context(const HubState& state, const std::vector<VirtualMeshResult>&
       AppendField(root->second.fingerprint, out);
       AppendField(root->second.bundle_tag, out);
     }
+    out += '/';
+    if (auto ca = state.gateway_cas.find(result.key); ca != state.gateway_cas.end()) {
+      AppendField(ca->second.fingerprint, out);
+    }
     out += ';';
   }
   return out;
@@ -104,6 +108,8 @@ void IncrementalDesiredState::FullCompute(const HubState& state, const std::vect
   federated_.clear();
   directed_.clear();
   roots_needed_.clear();
+  gateway_directed_.clear();
+  gateway_cas_needed_.clear();
   std::vector<std::string> ids;
   ids.reserve(state.destinations.size());
   for (const auto& d : state.destinations) {
@@ -125,6 +131,9 @@ void IncrementalDesiredState::FullCompute(const HubState& state, const std::vect
     std::map<std::string, std::string> directed;
     CertificateDirectives(state, result, vm.active, certificates, directed, roots_needed_);
     if (!directed.empty()) directed_[result.key] = std::move(directed);
+    GatewayDirected gateway_directed;
+    GatewayCertificateDirectives(state, result, vm.active, certificates, gateway_directed, gateway_cas_needed_);
+    if (!gateway_directed.empty()) gateway_directed_[result.key] = std::move(gateway_directed);
     for (auto& [cluster, r] : certificates) Contribute(cluster, Versioned(std::move(r)));
 
     vm.federation.emplace(vm.ns, vm.name, vm.spec, vm.active);
@@ -261,8 +270,10 @@ DesiredState IncrementalDesiredState::Assemble(std::vector<VirtualMeshResult> st
     for (const auto& [name, slot] : slots) list.push_back(slot.resource);
   }
   out.roots_needed = roots_needed_;
+  out.gateway_cas_needed = gateway_cas_needed_;
   out.federated_destinations = federated_;
   RequireCurrentCertificates(directed_, state.status.reports, out.statuses);
+  RequireGatewayCertificates(gateway_directed_, state.status.reports, out.statuses);
   return out;
 }
 

@@ -88,6 +88,8 @@ class IncrementalDesiredState {
   std::map<std::string, std::uint32_t> federated_;
   std::map<std::string, std::map<std::string, std::string>> directed_;
   std::set<std::string> roots_needed_;
+  std::map<std::string, GatewayDirected> gateway_directed_;
+  std::set<std::string> gateway_cas_needed_;
   std::set<std::string> changed_;
   bool last_full_ = false;
   std::uint64_t full_computes_ = 0;

@@ -48,6 +48,16 @@ std::vector<std::string> WholeObjectErrors(const VirtualMeshInput& in, const Sta
   if (in.root_secret_problem) {
     errors.push_back("spec.mtlsConfig.shared.rootCertificateAuthority.secret: " + *in.root_secret_problem);
   }
+  if (in.current.spec().mtls_config().has_limited() && in.last_good_spec &&
+      in.last_good_spec->mtls_config().has_shared()) {
+    errors.push_back(
+        "spec.mtlsConfig.limited: VirtualMesh " + VmKey(in.current) + " runs shared trust (generation " +
+        std::to_string(in.last_good_generation) +
+        "), and switching it to limited trust is refused: its meshes' cacerts hold vmesh intermediates that limited "
+        "trust would stop renewing (istiod stops signing when they expire). Keep spec.mtlsConfig.shared, or delete "
+        "the VirtualMesh, return each mesh to its own CA (delete the cacerts Secret and restart istiod and the "
+        "workloads), and create a VirtualMesh with limited trust");
+  }
   return errors;
 }
 
@@ -113,6 +123,9 @@ ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, c
     status.set_federated_destinations(r.federated_destinations);
     status.set_applied_outputs(r.applied_outputs);
     for (const auto& w : r.pending_restarts) status.add_pending_restarts(w);
+    if (spec.mtls_config().has_limited()) {
+      for (const auto& g : r.gateway_certificates) *status.add_gateway_certificates() = g;
+    }
     if (r.last_report_time) *status.mutable_last_report_time() = *r.last_report_time;
     if (!r.errors.empty()) {
       status.set_state(api::v1::FAILED);

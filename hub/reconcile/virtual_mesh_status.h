@@ -6,10 +6,10 @@
 //
 // Rules, in the order they are applied:
 //  1. Whole VirtualMesh INVALID: structural errors (validation.h), a mesh ref naming a mesh of a deregistered
-//     cluster, a root secret that is missing or malformed. Errors go to status.errors and every member mesh
-//     is INVALID too. A whole-INVALID VirtualMesh keeps running the spec of its last accepted generation
-//     ("last good config wins"), and keeps the meshes of that spec: a typo never hands a mesh over to another
-//     VirtualMesh.
+//     cluster, a root secret that is missing or malformed, a switch from shared to limited trust (below). Errors go to
+//     status.errors and every member mesh is INVALID too. A whole-INVALID VirtualMesh keeps running the spec of its
+//     last accepted generation ("last good config wins"), and keeps the meshes of that spec: a typo never hands a
+//     mesh over to another VirtualMesh.
 //  2. Ownership: VirtualMeshes are ordered by creation time, then namespace/name (never by anything that can
 //     invert); each claims the meshes of its effective spec that no earlier one claimed. A mesh claimed
 //     earlier is INVALID in the later VirtualMesh only, naming the owner.
@@ -19,6 +19,11 @@
 //     on a mesh that has none.
 //  5. FAILED when the mesh's agent reported an error; PENDING while its agent is disconnected or its
 //     certificate is not installed yet; otherwise ACCEPTED.
+// Switching trust models (SPEC §8): limited -> shared is the normal shared-trust adoption (intermediates, cacerts,
+// ordered restarts per autoRestartPods). shared -> limited is refused while the last accepted generation had shared
+// trust: every mesh then holds a vmesh intermediate in cacerts that limited trust would stop renewing (istiod stops
+// issuing when it expires), so the last good (shared) configuration keeps running and renewing, and the error names
+// spec.mtlsConfig.limited and what to do.
 // Overall state: INVALID when the whole object is; otherwise ACCEPTED only when every mesh is; otherwise
 // FAILED if any mesh failed, else INVALID if any mesh is invalid, else PENDING.
 #pragma once
@@ -46,6 +51,10 @@ struct MeshReport {
   std::string installed_generation;
   // The certificate serial a restart of the mesh's workloads is still owed for ("" when none).
   std::string restart_owed_for;
+  // Limited trust: the mesh's gateway certificates, and per role the GatewayCertificateDirective generation the
+  // installed one answers.
+  std::vector<api::v1::GatewayCertificateStatus> gateway_certificates;
+  std::map<std::string, std::string> gateway_installed_generations;
   std::optional<google::protobuf::Timestamp> last_report_time;
 };
 

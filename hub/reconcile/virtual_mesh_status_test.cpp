@@ -255,6 +255,50 @@ TEST(VirtualMeshStatus, AgentReportsDriveFailedAndPending) {
 }
 
 // status.meshSummary feeds the MESHES column of `kubectl get virtualmeshes`: accepted meshes out of those listed.
+// SPEC §8, the switching rule: shared -> limited is refused while the last good generation has shared trust (the
+// shared configuration keeps running and renewing); limited -> shared is accepted (normal shared-trust adoption).
+TEST(VirtualMeshStatus, SwitchingSharedToLimitedIsRefusedAndTheSharedConfigKept) {
+  StatusInput in = Healthy();
+  VirtualMeshInput& vm = in.virtual_meshes[0];
+  vm.last_good_spec = vm.current.spec();
+  vm.last_good_generation = 3;
+  vm.current.mutable_metadata()->set_generation(4);
+  vm.current.mutable_spec()->mutable_mtls_config()->mutable_limited();
+  auto r = ComputeStatuses(in);
+  EXPECT_EQ(r[0].status.state(), api::v1::INVALID);
+  EXPECT_TRUE(r[0].whole_invalid);
+  EXPECT_THAT(r[0].status.errors(),
+              ::testing::Contains(HasSubstr("spec.mtlsConfig.limited: VirtualMesh vmesh/vm1 runs shared trust "
+                                            "(generation 3), and switching it to limited trust is refused")));
+  EXPECT_THAT(r[0].status.errors(), ::testing::Contains(HasSubstr("last good configuration kept")));
+  ASSERT_TRUE(r[0].effective_spec);
+  EXPECT_TRUE(r[0].effective_spec->mtls_config().has_shared()) << "intermediates keep being renewed";
+  EXPECT_EQ(r[0].active_meshes.size(), 2u);
+
+  // limited -> shared: accepted like any shared-trust VirtualMesh.
+  vm.last_good_spec = vm.current.spec();  // limited
+  vm.current.mutable_spec()->mutable_mtls_config()->mutable_shared();
+  r = ComputeStatuses(in);
+  EXPECT_EQ(r[0].status.state(), api::v1::ACCEPTED);
+  // A VirtualMesh created with limited trust is accepted without any intermediate, and shows its gateway certificates.
+  StatusInput fresh = Healthy();
+  fresh.virtual_meshes[0].current.mutable_spec()->mutable_mtls_config()->mutable_limited();
+  for (auto& [key, report] : fresh.reports) {
+    report.certificate.Clear();
+    api::v1::GatewayCertificateStatus g;
+    g.set_role("ingress");
+    g.set_serial("0abc");
+    g.set_phase(api::v1::INSTALLED);
+    g.add_secrets("istio-system/vmesh-gateway-ingress");
+    report.gateway_certificates.push_back(g);
+  }
+  r = ComputeStatuses(fresh);
+  EXPECT_EQ(r[0].status.state(), api::v1::ACCEPTED);
+  ASSERT_EQ(Mesh(r[0], "c1").gateway_certificates_size(), 1);
+  EXPECT_EQ(Mesh(r[0], "c1").gateway_certificates(0).serial(), "0abc");
+  EXPECT_EQ(Mesh(r[0], "c1").gateway_certificates(0).secrets(0), "istio-system/vmesh-gateway-ingress");
+}
+
 TEST(VirtualMeshStatus, MeshSummaryCountsAcceptedMeshes) {
   EXPECT_EQ(ComputeStatuses(Healthy())[0].status.mesh_summary(), "2/2 accepted");
 

@@ -137,7 +137,8 @@ json::object SessionJson(const SessionInfo& s) {
                       {"rejected", std::move(rejected)}};
 }
 
-// A preview entry: the Kubernetes object (as JSON), the certificate directive or the restart directive.
+// A preview entry: the Kubernetes object (as JSON), the certificate directive, the restart directive or the gateway
+// certificate directive.
 json::object ResourceJson(const link::v1::Resource& r) {
   json::object out{{"name", r.name()}};
   switch (r.body_case()) {
@@ -152,6 +153,9 @@ json::object ResourceJson(const link::v1::Resource& r) {
       break;
     case link::v1::Resource::kRestart:
       out["restart"] = api::ToJson(r.restart());
+      break;
+    case link::v1::Resource::kGatewayCertificate:
+      out["gatewayCertificate"] = api::ToJson(r.gateway_certificate());
       break;
     default:
       break;

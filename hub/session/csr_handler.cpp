@@ -13,7 +13,8 @@ constexpr std::size_t kMaxCertSeries = 10000;
 
 CsrHandler::CsrHandler(Deps deps, Options options) : deps_(std::move(deps)), options_(options) {
   auto& m = deps_.metrics;
-  m.DeclareCounter(kCsrs, "Intermediate CA CSRs by result (signed|rejected|rate_limited).");
+  m.DeclareCounter(
+      kCsrs, "CSRs (intermediate CAs; gateway leaves under limited trust) by result (signed|rejected|rate_limited).");
   m.DeclareGauge(kCertNotAfter, "notAfter (Unix seconds) of the newest intermediate of each mesh.");
   // A backstop for the per-cluster cap (RecordNotAfter): the family as a whole stays bounded too.
   m.LimitSeries(kCertNotAfter, kMaxCertSeries);
@@ -40,11 +41,22 @@ link::v1::Envelope CsrHandler::Sign(const std::string& cluster, std::uint64_t en
     answer.mutable_protocol_nack()->set_error(*limited);
     return answer;
   }
-  auto request = Prepare(cluster, csr);
   auto* issued = answer.mutable_issued_certificate();
   issued->set_mesh(csr.mesh());
   issued->set_request_id(csr.request_id());
+  issued->set_gateway_role(csr.gateway_role());
   std::string error;
+  if (!csr.gateway_role().empty()) {
+    SignGateway(cluster, csr, *issued, error);
+    if (!error.empty()) {
+      issued->set_error(error);
+      deps_.metrics.Increment(kCsrs, {{"result", "rejected"}});
+      spdlog::warn("hub: cluster {} mesh {}: {} gateway CSR {} refused: {}", cluster, csr.mesh(), csr.gateway_role(),
+                   csr.request_id(), error);
+    }
+    return answer;
+  }
+  auto request = Prepare(cluster, csr);
   if (!request.ok()) {
     error = request.error().message;
   } else {
@@ -96,6 +108,11 @@ Result<IntermediateRequest> CsrHandler::Prepare(const std::string& cluster,
   if (target == targets_.end()) {
     return MakeError("mesh " + csr.mesh() + " is not an active member of a VirtualMesh with shared trust");
   }
+  if (target->second.limited) {
+    return MakeError("mesh " + csr.mesh() + " is a member of VirtualMesh " + target->second.virtual_mesh +
+                     ", which has limited trust (spec.mtlsConfig.limited): the mesh keeps its own CA and gets no "
+                     "intermediate; only its gateways get certificates");
+  }
   IntermediateRequest request;
   request.virtual_mesh = target->second.virtual_mesh;
   request.requesting_cluster = cluster;
@@ -103,6 +120,52 @@ Result<IntermediateRequest> CsrHandler::Prepare(const std::string& cluster,
   request.csr_pem = csr.csr_pem();
   request.options = target->second.options;
   return request;
+}
+
+Result<GatewayCertRequest> CsrHandler::PrepareGateway(const std::string& cluster,
+                                                      const link::v1::CertificateSigningRequest& csr) {
+  api::GatewayRole role;
+  if (csr.gateway_role() == api::GatewayRoleName(api::GatewayRole::kIngress)) {
+    role = api::GatewayRole::kIngress;
+  } else if (csr.gateway_role() == api::GatewayRoleName(api::GatewayRole::kEgress)) {
+    role = api::GatewayRole::kEgress;
+  } else {
+    return MakeError("gateway role \"" + csr.gateway_role() + "\" is neither \"ingress\" nor \"egress\"");
+  }
+  std::optional<api::v1::Mesh> mesh = deps_.facts.FindMesh(cluster, csr.mesh());
+  if (!mesh) return MakeError("mesh " + csr.mesh() + " has not been reported by cluster " + cluster);
+  std::lock_guard lock(mu_);
+  auto target = targets_.find(csr.mesh());
+  if (target == targets_.end() || !target->second.limited) {
+    return MakeError("mesh " + csr.mesh() +
+                     " is not an active member of a VirtualMesh with limited trust (spec.mtlsConfig.limited); gateway "
+                     "certificates are issued only there");
+  }
+  return GatewayCertRequest{target->second.virtual_mesh, cluster, std::move(*mesh), role, csr.csr_pem()};
+}
+
+void CsrHandler::SignGateway(const std::string& cluster, const link::v1::CertificateSigningRequest& csr,
+                             link::v1::IssuedCertificate& issued, std::string& error) {
+  auto request = PrepareGateway(cluster, csr);
+  if (!request.ok()) {
+    error = request.error().message;
+    return;
+  }
+  auto ca = deps_.ca.LoadGatewayCa(request->virtual_mesh);
+  if (!ca.ok()) {
+    error = ca.error().message;
+    return;
+  }
+  auto cert = deps_.ca.IssueGatewayCertificate(*ca, *request);
+  if (!cert.ok()) {
+    error = cert.error().message;
+    return;
+  }
+  issued.set_certificate_chain_pem(cert->certificate_pem);
+  issued.set_root_pem(cert->ca_pem);
+  deps_.metrics.Increment(kCsrs, {{"result", "signed"}});
+  spdlog::info("hub: cluster {} mesh {}: signed {} gateway certificate {} for VirtualMesh {}", cluster, csr.mesh(),
+               csr.gateway_role(), cert->serial, request->virtual_mesh);
 }
 
 link::v1::Envelope CsrHandler::RenewIdentity(const std::string& cluster,
@@ -128,11 +191,13 @@ link::v1::Envelope CsrHandler::RenewIdentity(const std::string& cluster,
 void CsrHandler::SetTargets(const DesiredState& desired) {
   std::map<std::string, CertTarget> targets;
   for (const auto& result : desired.statuses) {
-    if (!result.effective_spec || !result.effective_spec->mtls_config().has_shared()) continue;
-    const auto& options = result.effective_spec->mtls_config().shared().intermediate_cert_options();
+    if (!result.effective_spec) continue;
+    const auto& mtls = result.effective_spec->mtls_config();
+    if (!mtls.has_shared() && !mtls.has_limited()) continue;
+    const auto& options = mtls.shared().intermediate_cert_options();
     for (const auto& key : result.active_meshes) {
       // Keys are "<name>.<namespace>"; mesh names are unique within the hub namespace.
-      targets[key.substr(0, key.rfind('.'))] = CertTarget{result.key, options};
+      targets[key.substr(0, key.rfind('.'))] = CertTarget{result.key, options, mtls.has_limited()};
     }
   }
   std::lock_guard lock(mu_);

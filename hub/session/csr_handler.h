@@ -1,8 +1,9 @@
-// The certificate requests of agent sessions (SPEC §5): intermediate CA CSRs of their meshes and renewals of
-// their own identities. Each is re-checked against what the hub knows (the mesh was reported by the requesting
-// cluster and is an active member of a VirtualMesh with shared trust), limited per cluster (HubCoreOptions::
-// csr_rate: over it the request is refused naming the limit, nothing is signed), then signed by the CA service.
-// Signing writes to the store: call from a session's handler strand, not from a connection's.
+// The certificate requests of agent sessions (SPEC §5, §8): intermediate CA CSRs of their meshes, gateway leaf CSRs
+// of their meshes' gateways under limited trust, and renewals of their own identities. Each is re-checked against what
+// the hub knows (the mesh was reported by the requesting cluster and is an active member of a VirtualMesh with shared
+// trust), limited per cluster (HubCoreOptions:: csr_rate: over it the request is refused naming the limit, nothing is
+// signed), then signed by the CA service. Signing writes to the store: call from a session's handler strand, not from a
+// connection's.
 //
 // Also keeps the per-mesh certificate expiry gauge, at most max_series_per_cluster series per cluster: label
 // values come from agents.
@@ -68,11 +69,17 @@ class CsrHandler {
   struct CertTarget {
     std::string virtual_mesh;
     api::v1::CommonCertOptions options;
+    // Limited trust: the mesh keeps its own CA (no intermediate); its gateways get leaves of the gateway CA.
+    bool limited = false;
   };
 
   // The refusal naming the limit when the cluster has no CSR token left.
   std::optional<std::string> TakeToken(const std::string& cluster);
   Result<IntermediateRequest> Prepare(const std::string& cluster, const link::v1::CertificateSigningRequest& csr);
+  Result<GatewayCertRequest> PrepareGateway(const std::string& cluster, const link::v1::CertificateSigningRequest& csr);
+  // A gateway CSR (csr.gateway_role() set): signed with the VirtualMesh's gateway CA, or refused naming why.
+  void SignGateway(const std::string& cluster, const link::v1::CertificateSigningRequest& csr,
+                   link::v1::IssuedCertificate& issued, std::string& error);
 
   Deps deps_;
   const Options options_;

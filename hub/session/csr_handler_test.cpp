@@ -134,5 +134,59 @@ TEST_F(CsrHandlerTest, ExpirySeriesAreForReportedMeshesOnlyCappedPerClusterAndFo
   EXPECT_THAT(metrics_.Render(), ::testing::Not(HasSubstr(kMesh)));
 }
 
+// Limited trust (SPEC §8): gateway CSRs are signed with the gateway CA, only for the cluster's own mesh's gateways of
+// a limited-trust VirtualMesh; intermediate CSRs of such a mesh are refused (it keeps its own CA).
+TEST_F(CsrHandlerTest, GatewayCsrsAreSignedOnlyUnderLimitedTrust) {
+  auto mesh = MeshOf("c1");
+  mesh.mutable_spec()->add_east_west_gateways()->mutable_service()->set_namespace_("istio-system");
+  facts_.SetDiscovery("c1", {mesh}, {});
+  auto gateway_csr = [&](const std::string& id, const std::string& role) {
+    auto csr = Csr(kMesh, id);
+    csr.set_gateway_role(role);
+    return csr;
+  };
+  // Shared trust: no gateway certificates.
+  MakeTarget();
+  auto shared = handler_->Sign("c1", 1, gateway_csr("g1", "ingress"));
+  EXPECT_THAT(shared.issued_certificate().error(),
+              HasSubstr("is not an active member of a VirtualMesh with limited trust (spec.mtlsConfig.limited)"));
+  EXPECT_EQ(shared.issued_certificate().gateway_role(), "ingress");
+
+  ASSERT_TRUE(ca_->EnsureGatewayCa("vmesh/vm2").ok());
+  DesiredState desired;
+  VirtualMeshResult result;
+  result.key = "vmesh/vm2";
+  result.effective_spec.emplace();
+  result.effective_spec->mutable_mtls_config()->mutable_limited();
+  result.active_meshes = {std::string(kMesh) + ".vmesh"};
+  desired.statuses.push_back(result);
+  handler_->SetTargets(desired);
+  now_ += std::chrono::minutes(1);
+
+  auto intermediate = handler_->Sign("c1", 2, Csr(kMesh, "r2"));
+  EXPECT_THAT(intermediate.issued_certificate().error(),
+              HasSubstr("has limited trust (spec.mtlsConfig.limited): the mesh keeps its own CA and gets no "
+                        "intermediate"));
+  auto signed_ = handler_->Sign("c1", 3, gateway_csr("g3", "ingress"));
+  ASSERT_EQ(signed_.issued_certificate().error(), "");
+  EXPECT_EQ(signed_.issued_certificate().gateway_role(), "ingress");
+  EXPECT_EQ(signed_.issued_certificate().request_id(), "g3");
+  auto leaf = pki::Certificate::FromPem(signed_.issued_certificate().certificate_chain_pem());
+  ASSERT_TRUE(leaf.ok());
+  EXPECT_THAT(leaf->uri_sans(), ::testing::ElementsAre(
+                                    "spiffe://vm2.vmesh.vmesh-gateway/cluster/c1/mesh/istiod-istio-system-c1/ingress"));
+  EXPECT_EQ(signed_.issued_certificate().root_pem(), ca_->LoadGatewayCa("vmesh/vm2")->trust_bundle_pem);
+  now_ += std::chrono::minutes(1);
+  // Another cluster, a mesh without an egress gateway, an unknown role: refused, naming why.
+  EXPECT_THAT(handler_->Sign("c2", 4, gateway_csr("g4", "ingress")).issued_certificate().error(),
+              HasSubstr("has not been reported by cluster c2"));
+  EXPECT_THAT(handler_->Sign("c1", 5, gateway_csr("g5", "egress")).issued_certificate().error(),
+              HasSubstr("has no egress gateway"));
+  now_ += std::chrono::minutes(1);
+  EXPECT_THAT(handler_->Sign("c1", 6, gateway_csr("g6", "sideways")).issued_certificate().error(),
+              HasSubstr("gateway role \"sideways\" is neither \"ingress\" nor \"egress\""));
+  EXPECT_EQ(metrics_.Value("vmesh_hub_csrs_total", {{"result", "signed"}}), 1);
+}
+
 }  // namespace
 }  // namespace vmesh::hub

@@ -491,6 +491,10 @@ class Core : public std::enable_shared_from_this<Core> {
       r.installed_generation = m.installed_generation();
       r.restart_owed_for = m.restart_owed_for();
       r.pending_restarts.assign(m.pending_restarts().begin(), m.pending_restarts().end());
+      for (const auto& g : m.gateway_certificates()) {
+        r.gateway_certificates.push_back(g.status());
+        r.gateway_installed_generations[g.status().role()] = g.installed_generation();
+      }
       r.last_report_time = time;
       const bool has_errors = !r.errors.empty();
       if (reconciler_.facts().SetAgentReport(cluster, m.mesh(), std::move(r))) {

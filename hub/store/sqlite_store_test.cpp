@@ -251,6 +251,26 @@ TEST_P(StoreContractTest, RootCaIsNeverReplacedAndIssuedCertificatesAreListed) {
   EXPECT_EQ((*issued)[0].not_after, now_ + 24h);
 }
 
+// Limited trust keeps a VirtualMesh's gateway CA as a root record under "<ns>/<name>/gateway-ca" (hub/ca
+// GatewayCaKey): every store keeps it apart from the VirtualMesh's root, durably, and lists it (so key sealing covers
+// it).
+TEST_P(StoreContractTest, AGatewayCaIsARootRecordOfItsOwn) {
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm1/gateway-ca", "GWCERT", "", "GWKEY", "generated", now_}).ok());
+  EXPECT_FALSE(store_->GetRootCa("vmesh/vm1")->has_value()) << "a limited VirtualMesh has no root";
+  ASSERT_TRUE(store_->PutRootCaIfAbsent({"vmesh/vm1", "CERT1", "", "KEY1", "generated", now_}).ok());
+  Reopen();
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1/gateway-ca"))->certificate_pem, "GWCERT");
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1/gateway-ca"))->key_pem, "GWKEY");
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1"))->certificate_pem, "CERT1");
+  auto all = store_->ListRootCas();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].virtual_mesh, "vmesh/vm1");
+  EXPECT_EQ((*all)[1].virtual_mesh, "vmesh/vm1/gateway-ca");
+  ASSERT_TRUE(store_->ReplaceStoredKeys({{"vmesh/vm1/gateway-ca", "GWKEY", "SEALED"}}).ok());
+  EXPECT_EQ((*store_->GetRootCa("vmesh/vm1/gateway-ca"))->key_pem, "SEALED");
+}
+
 // A root rotation survives a restart in the phase it reached, moves only from the phase the caller saw, and ends
 // with the new root in force (completed) or the old one kept (rolled back).
 TEST_P(StoreContractTest, RootRotationPersistsItsPhaseAndEndsAtomically) {
