@@ -154,7 +154,8 @@ TEST(DesiredState, LimitedTrustDirectsGatewayCertificatesAndNoIntermediate) {
   EXPECT_THAT(d.gateway_cas_needed, IsEmpty());
   std::map<std::string, link::v1::GatewayCertificateDirective> directives;
   for (const auto& [cluster, resources] : d.resources) {
-    for (const auto& r : resources) {
+    for (const auto& shared : resources) {
+      const link::v1::Resource& r = *shared;
       EXPECT_NE(r.name().rfind("cert/", 0), 0u) << r.name() << ": no intermediate under limited trust";
       EXPECT_FALSE(r.has_certificate());
       EXPECT_FALSE(r.has_restart());

@@ -106,7 +106,7 @@ TEST_F(HubReconcilerTest, LimitedTrustGetsAGatewayCaAndGatewayDirectivesOnly) {
   ASSERT_TRUE(store_->GetRootCa(GatewayCaKey("vmesh/vm1"))->has_value()) << "gateway CA created on first need";
   const std::string ca = (*store_->GetRootCa(GatewayCaKey("vmesh/vm1")))->certificate_pem;
   std::vector<std::string> names;
-  for (const auto& r : first->resources.at("c1")) names.push_back(r.name());
+  for (const auto& r : first->resources.at("c1")) names.push_back(r->name());
   EXPECT_THAT(names, ::testing::Contains("gwcert/istiod-istio-system-c1/ingress"));
   EXPECT_THAT(names, ::testing::Not(::testing::Contains("cert/istiod-istio-system-c1")));
   EXPECT_EQ(Vm().status().state(), api::v1::PENDING) << "gateway certificates not installed yet";
@@ -114,8 +114,8 @@ TEST_F(HubReconcilerTest, LimitedTrustGetsAGatewayCaAndGatewayDirectivesOnly) {
   for (const char* c : {"c1", "c2"}) {
     MeshReport r;
     for (const auto& res : first->resources.at(c)) {
-      if (res.has_gateway_certificate())
-        r.gateway_installed_generations["ingress"] = res.gateway_certificate().generation();
+      if (res->has_gateway_certificate())
+        r.gateway_installed_generations["ingress"] = res->gateway_certificate().generation();
     }
     reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
   }
@@ -128,15 +128,15 @@ TEST_F(HubReconcilerTest, LimitedTrustGetsAGatewayCaAndGatewayDirectivesOnly) {
   auto shared = reconciler_->Reconcile();
   ASSERT_TRUE(shared.ok()) << shared.error().message;
   EXPECT_TRUE(store_->GetRootCa("vmesh/vm1")->has_value());
-  EXPECT_EQ(shared->resources.at("c1").front().name(), "cert/istiod-istio-system-c1");
-  for (const auto& r : shared->resources.at("c1")) EXPECT_FALSE(r.has_gateway_certificate()) << r.name();
+  EXPECT_EQ(shared->resources.at("c1").front()->name(), "cert/istiod-istio-system-c1");
+  for (const auto& r : shared->resources.at("c1")) EXPECT_FALSE(r->has_gateway_certificate()) << r->name();
   // shared -> limited: refused, the shared configuration (and its intermediates) kept.
   ASSERT_TRUE(objects_->Apply(limited).ok());
   auto refused = reconciler_->Reconcile();
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(Vm().status().state(), api::v1::INVALID);
   EXPECT_THAT(Vm().status().errors(0), HasSubstr("spec.mtlsConfig.limited"));
-  EXPECT_EQ(refused->resources.at("c1").front().name(), "cert/istiod-istio-system-c1");
+  EXPECT_EQ(refused->resources.at("c1").front()->name(), "cert/istiod-istio-system-c1");
 }
 
 TEST_F(HubReconcilerTest, ConflictingVirtualMeshIsInvalidForThatMeshOnly) {
