@@ -129,6 +129,7 @@ void IncrementalDesiredState::FullCompute(const HubState& state, const std::vect
 
     vm.federation.emplace(vm.ns, vm.name, vm.spec, vm.active);
     vm.access.emplace(vm.ns, vm.name, vm.spec, vm.active);
+    if (vm.spec.mtls_config().has_limited()) vm.limited.emplace(vm.ns, vm.name, vm.spec, vm.active);
     if (vm.access->enabled()) {
       vm.policies = state.access_policies;
       vm.rules = vm.access->Rules(vm.policies);
@@ -183,14 +184,14 @@ void IncrementalDesiredState::AddDestination(VirtualMeshCache& vm, const std::st
   if (inserted) {
     entry.receivers = vm.federation->Receivers(d);
     if (!entry.receivers.empty()) entry.exporting_mesh = vm.federation->SourceMeshKey(d);
-    for (const auto& o : vm.federation->TranslateDestination(d)) {
-      entry.outputs.emplace_back(o.cluster, Versioned(OutputResource(o)));
-    }
+    std::vector<Output> outputs =
+        vm.limited ? vm.limited->TranslateDestination(d) : vm.federation->TranslateDestination(d);
     if (vm.access->enabled()) {
-      for (const auto& o : vm.access->DestinationPolicies(vm.policies, vm.rules, d)) {
-        entry.outputs.emplace_back(o.cluster, Versioned(OutputResource(o)));
-      }
+      auto policies = vm.limited ? vm.limited->DestinationPolicies(vm.policies, d)
+                                 : vm.access->DestinationPolicies(vm.policies, vm.rules, d);
+      outputs.insert(outputs.end(), policies.begin(), policies.end());
     }
+    for (const auto& o : outputs) entry.outputs.emplace_back(o.cluster, Versioned(OutputResource(o)));
   }
   ++entry.count;
   for (const auto& receiver : entry.receivers) ++federated_[receiver];
@@ -216,7 +217,8 @@ void IncrementalDesiredState::SetExporting(VirtualMeshCache& vm, const std::stri
   const int before = n;
   n += delta;
   if ((before == 0) == (n == 0)) return;
-  auto gateway = vm.federation->TranslateGateway(mesh_key);
+  // Under limited trust each destination has gateways of its own (in its outputs), no per-mesh one.
+  auto gateway = vm.limited ? std::nullopt : vm.federation->TranslateGateway(mesh_key);
   if (n == 0) vm.exporting.erase(mesh_key);
   if (!gateway) return;
   if (before == 0) {
@@ -260,6 +262,7 @@ DesiredState IncrementalDesiredState::Assemble(std::vector<VirtualMeshResult> st
   out.roots_needed = roots_needed_;
   out.federated_destinations = federated_;
   RequireCurrentCertificates(directed_, state.status.reports, out.statuses);
+  AddLimitedTrustWarnings(state, out.statuses);
   return out;
 }
 
