@@ -97,7 +97,7 @@ std::string NetworkingApiVersion(const api::v1::Mesh& receiver) {
                                                                 : "networking.istio.io/v1beta1";
 }
 
-bool IsIpAddress(const std::string& address) {
+bool IsIpLiteral(const std::string& address) {
   unsigned char buf[16];
   return inet_pton(AF_INET, address.c_str(), buf) == 1 || inet_pton(AF_INET6, address.c_str(), buf) == 1;
 }
@@ -297,7 +297,7 @@ std::vector<Output> FederationTranslator::TranslateDestination(const api::v1::De
     std::vector<std::string> addresses(gateway->external_addresses().begin(), gateway->external_addresses().end());
     std::sort(addresses.begin(), addresses.end());
     for (const auto& address : addresses) {
-      hostnames |= !IsIpAddress(address);
+      hostnames |= !IsIpLiteral(address);
       for (const auto& labels : label_sets) {
         json::object ports;
         for (const auto& p : d.ports()) ports[ServicePortName(p)] = gateway->external_tls_port();

@@ -103,7 +103,7 @@ std::string IstioProtocol(const api::v1::ServicePort& port);
 // Building blocks of the outputs, shared with the limited-trust translation (limited_federation.h).
 // "networking.istio.io/v1" when `mesh` reports Istio >= 1.22, else "networking.istio.io/v1beta1".
 std::string NetworkingApiVersion(const api::v1::Mesh& mesh);
-bool IsIpAddress(const std::string& address);
+bool IsIpLiteral(const std::string& address);
 // The port's name, or "port-<number>" when it has none.
 std::string ServicePortName(const api::v1::ServicePort& port);
 // {name, namespace, labels: the vmesh labels with networking.vmesh.dev/virtual-mesh = vm_label}.

@@ -177,8 +177,9 @@ std::vector<std::string> LimitedFederationTranslator::IngressPrincipals(const ap
 std::vector<Output> LimitedFederationTranslator::TranslateDestination(const api::v1::Destination& destination) const {
   std::vector<Output> out;
   const std::vector<std::string> receiver_keys = Receivers(destination);
-  if (receiver_keys.empty()) return out;
   const api::v1::DestinationSpec& d = destination.spec();
+  // Gateways route per Service port: a Service without ports has nothing to route (and a Gateway needs servers).
+  if (receiver_keys.empty() || d.ports().empty()) return out;
   const api::v1::Mesh& source = meshes_.at(federation_.SourceMeshKey(destination));
   const api::v1::GatewayInfo* ingress = SelectEastWestGateway(spec_, vm_namespace_, source);
   if (ingress == nullptr) return out;  // status reports the mesh INVALID (no usable east-west gateway)
@@ -242,7 +243,7 @@ std::vector<Output> LimitedFederationTranslator::TranslateDestination(const api:
   bool hostnames = false;
   json::array endpoints;
   for (const auto& address : addresses) {
-    hostnames |= !IsIpAddress(address);
+    hostnames |= !IsIpLiteral(address);
     json::object ports;
     for (const auto& p : d.ports()) ports[ServicePortName(p)] = ingress->external_tls_port();
     endpoints.push_back(json::object{{"address", address}, {"ports", std::move(ports)}});

@@ -63,8 +63,8 @@ class LimitedFederationTranslator {
   // Keys of the meshes `destination` is federated to (as under shared trust).
   std::vector<std::string> Receivers(const api::v1::Destination& destination) const;
 
-  // The traffic outputs of one destination (client and server side); empty when it is federated nowhere or its
-  // mesh has no usable east-west gateway. Receivers without an egress gateway get nothing.
+  // The traffic outputs of one destination (client and server side); empty when it is federated nowhere, has no
+  // ports, or its mesh has no usable east-west gateway. Receivers without an egress gateway get nothing.
   std::vector<Output> TranslateDestination(const api::v1::Destination& destination) const;
 
   // The AuthorizationPolicies of one destination (destination side and egress side); empty unless

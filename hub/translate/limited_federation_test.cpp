@@ -312,6 +312,12 @@ TEST(LimitedFederation, WarningsNameThePolicyAndTheIdentityTheDestinationSees) {
   EXPECT_TRUE(out.count(std::string("cluster-1/Gateway/istio-system/vmesh-egress-") + kReviews));
 }
 
+TEST(LimitedFederation, AServiceWithoutPortsGetsNoTrafficOutputs) {
+  Case c = Load();
+  c.destinations[0].mutable_spec()->clear_ports();
+  EXPECT_THAT(Translator(c).TranslateDestination(c.destinations[0]), IsEmpty());
+}
+
 TEST(LimitedFederation, LegHostAndEgressGatewaySelection) {
   EXPECT_EQ(LimitedLegHost("a.b.svc.c.global", 80), "p80.a.b.svc.c.global");
   api::v1::Mesh mesh;
