@@ -152,7 +152,13 @@ LimitedFederationTranslator::LimitedFederationTranslator(std::string ns, std::st
       spec_(std::move(spec)),
       meshes_(std::move(meshes)),
       federation_(vm_namespace_, vm_name_, spec_, meshes_),
-      access_(vm_namespace_, vm_name_, spec_, meshes_) {}
+      access_(vm_namespace_, vm_name_, spec_, meshes_) {
+  std::map<std::string, std::map<std::string, api::v1::Mesh>> by_cluster;
+  for (const auto& [key, m] : meshes_) by_cluster[m.spec().cluster()][key] = m;
+  for (auto& [cluster, local] : by_cluster) {
+    by_cluster_.try_emplace(cluster, vm_namespace_, vm_name_, spec_, std::move(local));
+  }
+}
 
 std::vector<std::string> LimitedFederationTranslator::Receivers(const api::v1::Destination& destination) const {
   return federation_.Receivers(destination);
@@ -345,14 +351,7 @@ std::vector<Output> LimitedFederationTranslator::DestinationPolicies(const std::
       if (SelectEgressGateway(meshes_.at(key)) != nullptr) receivers.push_back(&meshes_.at(key));
     }
   }
-  auto cluster_translator = [&](const std::string& cluster) {
-    std::map<std::string, api::v1::Mesh> local;
-    for (const auto& [key, m] : meshes_) {
-      if (m.spec().cluster() == cluster) local[key] = m;
-    }
-    return AccessPolicyTranslator(vm_namespace_, vm_name_, spec_, std::move(local));
-  };
-  const AccessPolicyTranslator here = cluster_translator(d.cluster());
+  const AccessPolicyTranslator& here = by_cluster_.at(d.cluster());
   std::map<std::string, std::string> workload(d.selector().begin(), d.selector().end());
 
   for (const auto& ap : policies) {
@@ -396,7 +395,7 @@ std::vector<Output> LimitedFederationTranslator::DestinationPolicies(const std::
     if (snis.empty()) continue;
     for (const auto* r : receivers) {
       if (!may_come_from(r->spec().cluster())) continue;
-      const AccessPolicyTranslator there = cluster_translator(r->spec().cluster());
+      const AccessPolicyTranslator& there = by_cluster_.at(r->spec().cluster());
       json::object rule{{"when", json::array{json::object{{"key", "connection.sni"}, {"values", snis}}}}};
       if (std::optional<std::vector<std::string>> principals = RulePrincipals(there.Rules({ap})[0])) {
         if (principals->empty()) continue;

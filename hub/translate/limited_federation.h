@@ -96,6 +96,8 @@ class LimitedFederationTranslator {
   std::map<std::string, api::v1::Mesh> meshes_;
   FederationTranslator federation_;
   AccessPolicyTranslator access_;
+  // Per cluster, over that cluster's meshes only: the principals of the sources in one cluster.
+  std::map<std::string, AccessPolicyTranslator> by_cluster_;
 };
 
 // The SNI, and gateway server host, of one Service port of a federated host: "p<port>.<host>".
