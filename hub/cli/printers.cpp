@@ -131,6 +131,7 @@ std::string DescribeVirtualMesh(const api::v1::VirtualMesh& vm, TimePoint now) {
          std::to_string(vm.status().observed_generation()) + ")\n";
   out += "State:        " + StateName(vm.status().state()) + "\n";
   for (const auto& e : vm.status().errors()) out += "  Error:      " + e + "\n";
+  for (const auto& w : vm.status().warnings()) out += "  Warning:    " + w + "\n";
   out += "Spec:\n";
   out += Indent(api::Encode(vm.spec(), api::Format::kYaml), "  ");
   out += "Meshes:\n";

@@ -69,8 +69,9 @@ TEST(Printers, DescribeShowsStatePerMeshCertificatesAndWhatToDo) {
   m.set_applied_outputs(9);
   m.set_agent_connected(true);
   m.add_pending_restarts("Deployment/bookinfo/reviews");
+  vm.mutable_status()->add_warnings("spec.federation.flatNetwork is ignored under limited trust");
   std::string text = DescribeVirtualMesh(vm, kNow);
-  EXPECT_THAT(text, HasSubstr("State:        PENDING"));
+  EXPECT_THAT(text, HasSubstr("State:        PENDING\n  Warning:    spec.federation.flatNetwork is ignored"));
   EXPECT_THAT(text, HasSubstr("Generation:   3 (status describes 3)"));
   EXPECT_THAT(text, HasSubstr("istiod-istio-system-c1.vmesh  ACCEPTED  0123456789abcdef"));
   EXPECT_THAT(text, HasSubstr("name: istiod-istio-system-c1"));

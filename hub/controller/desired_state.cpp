@@ -6,6 +6,7 @@
 #include "common/base/resource_names.h"
 #include "hub/translate/access_policy.h"
 #include "hub/translate/federation.h"
+#include "hub/translate/limited_federation.h"
 
 namespace vmesh::hub {
 
@@ -173,6 +174,17 @@ void RequireGatewayCertificates(const std::map<std::string, GatewayDirected>& di
   }
 }
 
+void AddLimitedTrustWarnings(const HubState& state, std::vector<VirtualMeshResult>& statuses) {
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    VirtualMeshResult& result = statuses[i];
+    if (!result.effective_spec || !result.effective_spec->mtls_config().has_limited()) continue;
+    const auto& meta = state.status.virtual_meshes[i].current.metadata();
+    LimitedFederationTranslator limited(meta.namespace_(), meta.name(), *result.effective_spec,
+                                        ActiveMeshes(state, result));
+    for (auto& w : limited.Warnings(state.access_policies)) result.status.add_warnings(std::move(w));
+  }
+}
+
 std::string CertificateGeneration(const RootInfo& root, const api::v1::CommonCertOptions& options) {
   const std::uint32_t rsa_bits = options.key_algorithm() == api::v1::RSA
                                      ? (options.rsa_key_size_bytes() == 0 ? 4096 : options.rsa_key_size_bytes())
@@ -215,10 +227,16 @@ DesiredState ComputeDesiredState(const HubState& state) {
     for (const auto& d : destinations) {
       for (const auto& receiver : federation.Receivers(d)) ++out.federated_destinations[receiver];
     }
-    std::vector<Output> outputs = federation.TranslateAll(destinations);
-    AccessPolicyTranslator access(vm.metadata().namespace_(), vm.metadata().name(), spec, active);
-    std::vector<Output> policies = access.Translate(state.access_policies, destinations);
-    outputs.insert(outputs.end(), policies.begin(), policies.end());
+    std::vector<Output> outputs;
+    if (spec.mtls_config().has_limited()) {
+      outputs = LimitedFederationTranslator(vm.metadata().namespace_(), vm.metadata().name(), spec, active)
+                    .TranslateAll(destinations, state.access_policies);
+    } else {
+      outputs = federation.TranslateAll(destinations);
+      AccessPolicyTranslator access(vm.metadata().namespace_(), vm.metadata().name(), spec, active);
+      std::vector<Output> policies = access.Translate(state.access_policies, destinations);
+      outputs.insert(outputs.end(), policies.begin(), policies.end());
+    }
     for (const auto& o : outputs) {
       link::v1::Resource r = OutputResource(o);
       by_cluster[o.cluster][r.name()] = std::move(r);
@@ -231,6 +249,7 @@ DesiredState ComputeDesiredState(const HubState& state) {
   }
   RequireCurrentCertificates(directed, state.status.reports, out.statuses);
   RequireGatewayCertificates(gateway_directed, state.status.reports, out.statuses);
+  AddLimitedTrustWarnings(state, out.statuses);
   return out;
 }
 

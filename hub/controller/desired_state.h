@@ -10,7 +10,9 @@
 //    and the egress gateways of every active mesh whose VirtualMesh's gateway CA exists — and no "cert/<mesh>": each
 //    mesh keeps its own CA, so `cacerts` is never written and nothing is restarted;
 //  - "kube/<apiVersion>/<kind>/<namespace>/<name>": the federation and access-policy outputs of every
-//    VirtualMesh's effective spec (the last good one while the current is INVALID), over its active meshes.
+//    VirtualMesh's effective spec (the last good one while the current is INVALID), over its active meshes: those
+//    of FederationTranslator and AccessPolicyTranslator under shared trust, of LimitedFederationTranslator under
+//    limited trust (no certificate directive then: each mesh keeps its own CA).
 #pragma once
 
 #include <map>
@@ -77,6 +79,10 @@ DesiredState ComputeDesiredState(const HubState& state);
 // changes with the signing root, the trust bundle (each root rotation phase) and the options, and makes the agent
 // request a new intermediate when it does.
 std::string CertificateGeneration(const RootInfo& root, const api::v1::CommonCertOptions& options);
+
+// Adds to the status of each VirtualMesh under limited trust what users must know (LimitedFederationTranslator::
+// Warnings: flatNetwork ignored, AccessPolicies whose remote sources the destination no longer tells apart).
+void AddLimitedTrustWarnings(const HubState& state, std::vector<VirtualMeshResult>& statuses);
 
 // The pieces ComputeDesiredState is made of, shared with IncrementalDesiredState.
 struct Output;

@@ -138,6 +138,7 @@ void IncrementalDesiredState::FullCompute(const HubState& state, const std::vect
 
     vm.federation.emplace(vm.ns, vm.name, vm.spec, vm.active);
     vm.access.emplace(vm.ns, vm.name, vm.spec, vm.active);
+    if (vm.spec.mtls_config().has_limited()) vm.limited.emplace(vm.ns, vm.name, vm.spec, vm.active);
     if (vm.access->enabled()) {
       vm.policies = state.access_policies;
       vm.rules = vm.access->Rules(vm.policies);
@@ -199,9 +200,12 @@ void IncrementalDesiredState::AddDestination(VirtualMeshCache& vm, const std::st
       auto [it, first] = alike.try_emplace({r->name(), r->version()}, r);
       entry.outputs.emplace_back(o.cluster, it->second);
     };
-    for (const auto& o : vm.federation->TranslateDestination(d)) add(o);
+    for (const auto& o : vm.limited ? vm.limited->TranslateDestination(d) : vm.federation->TranslateDestination(d))
+      add(o);
     if (vm.access->enabled()) {
-      for (const auto& o : vm.access->DestinationPolicies(vm.policies, vm.rules, d)) add(o);
+      for (const auto& o : vm.limited ? vm.limited->DestinationPolicies(vm.policies, d)
+                                      : vm.access->DestinationPolicies(vm.policies, vm.rules, d))
+        add(o);
     }
   }
   ++entry.count;
@@ -228,7 +232,8 @@ void IncrementalDesiredState::SetExporting(VirtualMeshCache& vm, const std::stri
   const int before = n;
   n += delta;
   if ((before == 0) == (n == 0)) return;
-  auto gateway = vm.federation->TranslateGateway(mesh_key);
+  // Under limited trust each destination has gateways of its own (in its outputs), no per-mesh one.
+  auto gateway = vm.limited ? std::nullopt : vm.federation->TranslateGateway(mesh_key);
   if (n == 0) vm.exporting.erase(mesh_key);
   if (!gateway) return;
   if (before == 0) {
@@ -274,6 +279,7 @@ DesiredState IncrementalDesiredState::Assemble(std::vector<VirtualMeshResult> st
   out.federated_destinations = federated_;
   RequireCurrentCertificates(directed_, state.status.reports, out.statuses);
   RequireGatewayCertificates(gateway_directed_, state.status.reports, out.statuses);
+  AddLimitedTrustWarnings(state, out.statuses);
   return out;
 }
 

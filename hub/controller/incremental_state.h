@@ -31,6 +31,7 @@
 #include "hub/controller/desired_state.h"
 #include "hub/translate/access_policy.h"
 #include "hub/translate/federation.h"
+#include "hub/translate/limited_federation.h"
 
 namespace vmesh::hub {
 
@@ -60,7 +61,8 @@ class IncrementalDesiredState {
     std::map<std::string, api::v1::Mesh> active;
     std::optional<FederationTranslator> federation;
     std::optional<AccessPolicyTranslator> access;
-    std::vector<api::v1::AccessPolicy> policies;  // part of the context: unchanged while cached
+    std::optional<LimitedFederationTranslator> limited;  // set under limited trust: it makes the outputs then
+    std::vector<api::v1::AccessPolicy> policies;         // part of the context: unchanged while cached
     std::vector<boost::json::object> rules;
     std::map<std::string, DestinationEntry> destinations;  // by serialized Destination
     std::map<std::string, int> exporting;                  // mesh key -> destinations it exports

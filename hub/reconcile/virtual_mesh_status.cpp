@@ -8,6 +8,7 @@
 #include "common/api/validation.h"
 #include "common/base/resource_names.h"
 #include "hub/translate/federation.h"
+#include "hub/translate/limited_federation.h"
 
 namespace vmesh::hub {
 namespace {
@@ -61,8 +62,10 @@ std::vector<std::string> WholeObjectErrors(const VirtualMeshInput& in, const Sta
   return errors;
 }
 
+// Under limited trust flatNetwork does not apply: cross-cluster traffic always takes the gateways.
 bool NeedsEastWestGateway(const VirtualMeshSpec& spec, size_t mesh_count) {
-  return spec.has_federation() && !spec.federation().flat_network() && mesh_count >= 2;
+  return spec.has_federation() && (!spec.federation().flat_network() || spec.mtls_config().has_limited()) &&
+         mesh_count >= 2;
 }
 
 // Rules 3–5 for a mesh this VirtualMesh owns.
@@ -94,7 +97,8 @@ ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, c
                       "and by TLS port name)");
   } else if (NeedsEastWestGateway(spec, mesh_count) && candidates.empty()) {
     status.add_errors("mesh " + key + " has no east-west gateway, which federation needs (install one in cluster " +
-                      mesh.cluster() + " with a TLS port 15443, or set spec.federation.flatNetwork: true)");
+                      mesh.cluster() + " with a TLS port 15443" +
+                      (spec.mtls_config().has_limited() ? ")" : ", or set spec.federation.flatNetwork: true)"));
   } else if (NeedsEastWestGateway(spec, mesh_count)) {
     // A gateway other clusters cannot reach is no gateway: federation to this mesh's services would be empty.
     bool reachable = SelectEastWestGateway(spec, default_namespace, mesh_it->second) != nullptr;
@@ -108,6 +112,13 @@ ApprovalStatus MeshStatus(const std::string& key, const VirtualMeshSpec& spec, c
                         ") has no external address yet: a LoadBalancer still pending, or a NodePort without node "
                         "addresses; other clusters cannot reach it");
     }
+  }
+  if (NeedsEastWestGateway(spec, mesh_count) && spec.mtls_config().has_limited() &&
+      SelectEgressGateway(mesh_it->second) == nullptr) {
+    status.add_errors("mesh " + key +
+                      " has no egress gateway, which limited trust needs for traffic to the other "
+                      "clusters (install one in cluster " +
+                      mesh.cluster() + ": pods labelled istio=egressgateway behind a Service with a TLS port)");
   }
   if (status.errors_size() > 0) {
     status.set_state(api::v1::INVALID);

@@ -16,7 +16,7 @@
 //  3. A mesh no agent has reported is PENDING, naming it.
 //  4. Per-mesh INVALID: hostnameSuffix other than "global" on a mesh (a receiver of federated hosts) without
 //     smart DNS proxying; federation that needs an east-west gateway (two or more meshes, not flatNetwork)
-//     on a mesh that has none.
+//     on a mesh that has none; under limited trust (where flatNetwork does not apply) an egress gateway as well.
 //  5. FAILED when the mesh's agent reported an error; PENDING while its agent is disconnected or its
 //     certificate is not installed yet; otherwise ACCEPTED.
 // Switching trust models (SPEC §8): limited -> shared is the normal shared-trust adoption (intermediates, cacerts,

@@ -8,20 +8,18 @@
 #include "common/base/version.h"
 
 namespace vmesh::hub {
-namespace {
-
 namespace json = boost::json;
 
 std::string SecurityApiVersion(const api::v1::Mesh& mesh) {
   return VersionAtLeast(mesh.spec().istio_version(), 1, 22) ? "security.istio.io/v1" : "security.istio.io/v1beta1";
 }
 
-std::string TrustDomain(const api::v1::Mesh& mesh) {
+std::string MeshTrustDomain(const api::v1::Mesh& mesh) {
   return mesh.spec().trust_domain().empty() ? "cluster.local" : mesh.spec().trust_domain();
 }
 
-Output Policy(const api::v1::Mesh& mesh, const std::string& ns, const std::string& name, const std::string& vm_label,
-              json::object spec) {
+Output AuthorizationPolicyOutput(const api::v1::Mesh& mesh, const std::string& ns, const std::string& name,
+                                 const std::string& vm_label, json::object spec) {
   Output o;
   o.cluster = mesh.spec().cluster();
   o.api_version = SecurityApiVersion(mesh);
@@ -35,6 +33,8 @@ Output Policy(const api::v1::Mesh& mesh, const std::string& ns, const std::strin
                           {"spec", std::move(spec)}};
   return o;
 }
+
+namespace {
 
 json::object MatchLabels(const std::map<std::string, std::string>& labels) {
   json::object m;
@@ -54,7 +54,7 @@ std::vector<std::string> AccessPolicyTranslator::Principals(const api::v1::Ident
   auto domains = [&](const std::string& cluster) {
     std::set<std::string> tds;
     for (const auto& [key, mesh] : meshes_) {
-      if (cluster.empty() || mesh.spec().cluster() == cluster) tds.insert(TrustDomain(mesh));
+      if (cluster.empty() || mesh.spec().cluster() == cluster) tds.insert(MeshTrustDomain(mesh));
     }
     return tds;
   };
@@ -98,7 +98,7 @@ std::vector<Output> AccessPolicyTranslator::MeshPolicies() const {
   const std::string vm_label = vm_namespace_ + "." + vm_name_;
   for (const auto& [key, mesh] : meshes_) {
     const std::string& root_ns = mesh.spec().installation_namespace();
-    out.push_back(Policy(mesh, root_ns, "vmesh-global-deny", vm_label, json::object()));
+    out.push_back(AuthorizationPolicyOutput(mesh, root_ns, "vmesh-global-deny", vm_label, json::object()));
     std::vector<const api::v1::GatewayInfo*> gateways;
     for (const auto& gw : mesh.spec().east_west_gateways()) gateways.push_back(&gw);
     for (const auto& gw : mesh.spec().ingress_gateways()) gateways.push_back(&gw);
@@ -107,7 +107,8 @@ std::vector<Output> AccessPolicyTranslator::MeshPolicies() const {
       if (labels.empty()) continue;  // an empty selector would allow everything in the namespace
       json::object spec{{"selector", MatchLabels(labels)}, {"action", "ALLOW"}, {"rules", json::array{json::object()}}};
       const std::string ns = gw->service().namespace_().empty() ? root_ns : gw->service().namespace_();
-      out.push_back(Policy(mesh, ns, "vmesh-allow-" + gw->service().name(), vm_label, std::move(spec)));
+      out.push_back(
+          AuthorizationPolicyOutput(mesh, ns, "vmesh-allow-" + gw->service().name(), vm_label, std::move(spec)));
     }
   }
   return out;
@@ -166,8 +167,8 @@ std::vector<Output> AccessPolicyTranslator::DestinationPolicies(const std::vecto
     for (const auto& sel : ap.spec().destination_selector()) selected |= SelectorMatches(sel, d);
     if (!selected) continue;
     json::object spec{{"selector", MatchLabels(selector)}, {"action", "ALLOW"}, {"rules", json::array{rules[i]}}};
-    out.push_back(
-        Policy(*mesh, d.namespace_(), "vmesh-" + ap.metadata().name() + "-" + d.name(), vm_label, std::move(spec)));
+    out.push_back(AuthorizationPolicyOutput(*mesh, d.namespace_(), "vmesh-" + ap.metadata().name() + "-" + d.name(),
+                                            vm_label, std::move(spec)));
   }
   return out;
 }

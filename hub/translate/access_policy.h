@@ -52,4 +52,13 @@ class AccessPolicyTranslator {
   std::map<std::string, api::v1::Mesh> meshes_;
 };
 
+// Building blocks shared with the limited-trust translation (limited_federation.h).
+// "security.istio.io/v1" when `mesh` reports Istio >= 1.22, else "security.istio.io/v1beta1".
+std::string SecurityApiVersion(const api::v1::Mesh& mesh);
+// The mesh's trust domain ("cluster.local" when it reported none).
+std::string MeshTrustDomain(const api::v1::Mesh& mesh);
+// An AuthorizationPolicy in `mesh`'s cluster with the vmesh labels.
+Output AuthorizationPolicyOutput(const api::v1::Mesh& mesh, const std::string& ns, const std::string& name,
+                                 const std::string& vm_label, boost::json::object spec);
+
 }  // namespace vmesh::hub

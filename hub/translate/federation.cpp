@@ -19,22 +19,8 @@ namespace json = boost::json;
 constexpr char kGlobalSuffix[] = "global";
 constexpr char kTlsModeLabel[] = "security.istio.io/tlsMode";
 
-std::string NetworkingApiVersion(const api::v1::Mesh& receiver) {
-  return VersionAtLeast(receiver.spec().istio_version(), 1, 22) ? "networking.istio.io/v1"
-                                                                : "networking.istio.io/v1beta1";
-}
-
-bool IsIp(const std::string& address) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, address.c_str(), buf) == 1 || inet_pton(AF_INET6, address.c_str(), buf) == 1;
-}
-
 std::string MeshKeyOf(const api::v1::ObjectRef& ref, const std::string& default_namespace) {
   return vmesh::MeshKey(ref.name(), ref.namespace_().empty() ? default_namespace : ref.namespace_());
-}
-
-std::string PortName(const api::v1::ServicePort& p) {
-  return p.name().empty() ? "port-" + std::to_string(p.port()) : p.name();
 }
 
 // The container port a Service port reaches on one endpoint.
@@ -56,18 +42,6 @@ json::object Labels(const std::map<std::string, std::string>& extra, const std::
   return labels;
 }
 
-json::object Metadata(const std::string& name, const std::string& ns, const std::string& vm_label) {
-  return json::object{{"name", name}, {"namespace", ns}, {"labels", Labels({}, vm_label)}};
-}
-
-json::array ServiceEntryPorts(const api::v1::DestinationSpec& d) {
-  json::array ports;
-  for (const auto& p : d.ports()) {
-    ports.push_back(json::object{{"number", p.port()}, {"name", PortName(p)}, {"protocol", IstioProtocol(p)}});
-  }
-  return ports;
-}
-
 json::object EndpointLabels(const google::protobuf::Map<std::string, std::string>& pod_labels) {
   json::object labels;
   for (const auto& [k, v] : std::map<std::string, std::string>(pod_labels.begin(), pod_labels.end())) labels[k] = v;
@@ -85,7 +59,7 @@ json::array PodEndpoints(const api::v1::DestinationSpec& d) {
   std::sort(ready.begin(), ready.end(), [](const auto* a, const auto* b) { return a->ip() < b->ip(); });
   for (const auto* e : ready) {
     json::object ports;
-    for (const auto& p : d.ports()) ports[PortName(p)] = TargetPort(p, *e);
+    for (const auto& p : d.ports()) ports[ServicePortName(p)] = TargetPort(p, *e);
     json::object ep{{"address", e->ip()}, {"ports", std::move(ports)}, {"labels", EndpointLabels(e->labels())}};
     if (!e->service_account().empty()) ep["serviceAccount"] = e->service_account();
     endpoints.push_back(std::move(ep));
@@ -93,23 +67,56 @@ json::array PodEndpoints(const api::v1::DestinationSpec& d) {
   return endpoints;
 }
 
+}  // namespace
+
+void AddTcpKeepalive(const api::v1::VirtualMeshSpec& spec, json::object& traffic_policy) {
+  if (!spec.federation().has_tcp_keepalive()) return;
+  const auto& k = spec.federation().tcp_keepalive();
+  json::object keepalive;
+  if (k.probes() != 0) keepalive["probes"] = k.probes();
+  if (k.has_time()) keepalive["time"] = api::FormatDuration(k.time().seconds(), k.time().nanos());
+  if (k.has_interval()) keepalive["interval"] = api::FormatDuration(k.interval().seconds(), k.interval().nanos());
+  traffic_policy["connectionPool"] = json::object{{"tcp", json::object{{"tcpKeepalive", std::move(keepalive)}}}};
+}
+
+namespace {
+
 json::object DestinationRuleSpec(const std::string& host, const api::v1::VirtualMeshSpec& spec, bool local_only) {
   json::object tls{{"mode", "ISTIO_MUTUAL"}};
   json::object policy{{"tls", std::move(tls)}};
-  if (spec.federation().has_tcp_keepalive()) {
-    const auto& k = spec.federation().tcp_keepalive();
-    json::object keepalive;
-    if (k.probes() != 0) keepalive["probes"] = k.probes();
-    if (k.has_time()) keepalive["time"] = api::FormatDuration(k.time().seconds(), k.time().nanos());
-    if (k.has_interval()) keepalive["interval"] = api::FormatDuration(k.interval().seconds(), k.interval().nanos());
-    policy["connectionPool"] = json::object{{"tcp", json::object{{"tcpKeepalive", std::move(keepalive)}}}};
-  }
+  AddTcpKeepalive(spec, policy);
   json::object out{{"host", host}, {"trafficPolicy", std::move(policy)}};
   if (local_only) out["exportTo"] = json::array{"."};
   return out;
 }
 
 }  // namespace
+
+std::string NetworkingApiVersion(const api::v1::Mesh& receiver) {
+  return VersionAtLeast(receiver.spec().istio_version(), 1, 22) ? "networking.istio.io/v1"
+                                                                : "networking.istio.io/v1beta1";
+}
+
+bool IsIpLiteral(const std::string& address) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, address.c_str(), buf) == 1 || inet_pton(AF_INET6, address.c_str(), buf) == 1;
+}
+
+std::string ServicePortName(const api::v1::ServicePort& p) {
+  return p.name().empty() ? "port-" + std::to_string(p.port()) : p.name();
+}
+
+json::object OutputMetadata(const std::string& name, const std::string& ns, const std::string& vm_label) {
+  return json::object{{"name", name}, {"namespace", ns}, {"labels", Labels({}, vm_label)}};
+}
+
+json::array ServiceEntryPorts(const api::v1::DestinationSpec& d) {
+  json::array ports;
+  for (const auto& p : d.ports()) {
+    ports.push_back(json::object{{"number", p.port()}, {"name", ServicePortName(p)}, {"protocol", IstioProtocol(p)}});
+  }
+  return ports;
+}
 
 std::vector<const api::v1::GatewayInfo*> EastWestGatewayCandidates(const api::v1::VirtualMeshSpec& spec,
                                                                    const std::string& vm_namespace,
@@ -159,10 +166,8 @@ const api::v1::GatewayInfo* SelectEastWestGateway(const api::v1::VirtualMeshSpec
   return nullptr;
 }
 
-namespace {
-
-Output Make(const std::string& cluster, const std::string& api_version, const std::string& kind, json::object metadata,
-            json::object spec) {
+Output MakeOutput(const std::string& cluster, const std::string& api_version, const std::string& kind,
+                  json::object metadata, json::object spec) {
   Output o;
   o.cluster = cluster;
   o.api_version = api_version;
@@ -173,8 +178,6 @@ Output Make(const std::string& cluster, const std::string& api_version, const st
       {"apiVersion", api_version}, {"kind", kind}, {"metadata", std::move(metadata)}, {"spec", std::move(spec)}};
   return o;
 }
-
-}  // namespace
 
 bool SelectorMatches(const api::v1::DestinationSelector& sel, const api::v1::DestinationSpec& d) {
   if (sel.has_kube_service_refs()) {
@@ -294,10 +297,10 @@ std::vector<Output> FederationTranslator::TranslateDestination(const api::v1::De
     std::vector<std::string> addresses(gateway->external_addresses().begin(), gateway->external_addresses().end());
     std::sort(addresses.begin(), addresses.end());
     for (const auto& address : addresses) {
-      hostnames |= !IsIp(address);
+      hostnames |= !IsIpLiteral(address);
       for (const auto& labels : label_sets) {
         json::object ports;
-        for (const auto& p : d.ports()) ports[PortName(p)] = gateway->external_tls_port();
+        for (const auto& p : d.ports()) ports[ServicePortName(p)] = gateway->external_tls_port();
         json::object l;
         for (const auto& [k, v] : labels) l[k] = v;
         l[kTlsModeLabel] = "istio";
@@ -317,10 +320,10 @@ std::vector<Output> FederationTranslator::TranslateDestination(const api::v1::De
                     {"ports", ServiceEntryPorts(d)},
                     {"resolution", hostnames ? "DNS" : "STATIC"},
                     {"endpoints", remote_endpoints}};
-    out.push_back(
-        Make(receiver.spec().cluster(), version, "ServiceEntry", Metadata(host, ns, vm_label), std::move(se)));
-    out.push_back(Make(receiver.spec().cluster(), version, "DestinationRule", Metadata(host, ns, vm_label),
-                       DestinationRuleSpec(host, spec_, false)));
+    out.push_back(MakeOutput(receiver.spec().cluster(), version, "ServiceEntry", OutputMetadata(host, ns, vm_label),
+                             std::move(se)));
+    out.push_back(MakeOutput(receiver.spec().cluster(), version, "DestinationRule", OutputMetadata(host, ns, vm_label),
+                             DestinationRuleSpec(host, spec_, false)));
   }
 
   if (!flat) {
@@ -330,9 +333,9 @@ std::vector<Output> FederationTranslator::TranslateDestination(const api::v1::De
     json::object se{{"hosts", json::array{host}},  {"addresses", json::array{vip}}, {"exportTo", json::array{"."}},
                     {"location", "MESH_INTERNAL"}, {"ports", ServiceEntryPorts(d)}, {"resolution", "STATIC"},
                     {"endpoints", PodEndpoints(d)}};
-    out.push_back(Make(d.cluster(), version, "ServiceEntry", Metadata(host, ns, vm_label), std::move(se)));
-    out.push_back(Make(d.cluster(), version, "DestinationRule", Metadata(host, ns, vm_label),
-                       DestinationRuleSpec(host, spec_, true)));
+    out.push_back(MakeOutput(d.cluster(), version, "ServiceEntry", OutputMetadata(host, ns, vm_label), std::move(se)));
+    out.push_back(MakeOutput(d.cluster(), version, "DestinationRule", OutputMetadata(host, ns, vm_label),
+                             DestinationRuleSpec(host, spec_, true)));
   }
   return out;
 }
@@ -373,9 +376,9 @@ std::optional<Output> FederationTranslator::TranslateGateway(const std::string& 
                       {"tls", json::object{{"mode", "AUTO_PASSTHROUGH"}}},
                       {"hosts", json::array{"*." + suffix_}}};
   json::object spec{{"selector", std::move(selector)}, {"servers", json::array{std::move(server)}}};
-  return Make(mesh.spec().cluster(), NetworkingApiVersion(mesh), "Gateway",
-              Metadata("vmesh-" + vm_name_ + "-eastwest", mesh.spec().installation_namespace(), vm_label),
-              std::move(spec));
+  return MakeOutput(mesh.spec().cluster(), NetworkingApiVersion(mesh), "Gateway",
+                    OutputMetadata("vmesh-" + vm_name_ + "-eastwest", mesh.spec().installation_namespace(), vm_label),
+                    std::move(spec));
 }
 
 std::vector<Output> FederationTranslator::TranslateAll(const std::vector<api::v1::Destination>& destinations) const {

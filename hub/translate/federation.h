@@ -17,6 +17,7 @@
 // TranslateDestination covers one destination, so a change to one Service recomputes only its outputs.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <map>
 #include <optional>
@@ -98,5 +99,20 @@ const api::v1::GatewayInfo* SelectEastWestGateway(const api::v1::VirtualMeshSpec
 
 // Istio protocol for a Service port: appProtocol, else the name's prefix (http-foo -> HTTP), else TCP.
 std::string IstioProtocol(const api::v1::ServicePort& port);
+
+// Building blocks of the outputs, shared with the limited-trust translation (limited_federation.h).
+// "networking.istio.io/v1" when `mesh` reports Istio >= 1.22, else "networking.istio.io/v1beta1".
+std::string NetworkingApiVersion(const api::v1::Mesh& mesh);
+bool IsIpLiteral(const std::string& address);
+// The port's name, or "port-<number>" when it has none.
+std::string ServicePortName(const api::v1::ServicePort& port);
+// {name, namespace, labels: the vmesh labels with networking.vmesh.dev/virtual-mesh = vm_label}.
+boost::json::object OutputMetadata(const std::string& name, const std::string& ns, const std::string& vm_label);
+// A ServiceEntry's ports for the Service's ports (number, name, Istio protocol).
+boost::json::array ServiceEntryPorts(const api::v1::DestinationSpec& destination);
+// Adds connectionPool.tcp.tcpKeepalive to a DestinationRule trafficPolicy when federation.tcpKeepalive is set.
+void AddTcpKeepalive(const api::v1::VirtualMeshSpec& spec, boost::json::object& traffic_policy);
+Output MakeOutput(const std::string& cluster, const std::string& api_version, const std::string& kind,
+                  boost::json::object metadata, boost::json::object spec);
 
 }  // namespace vmesh::hub
