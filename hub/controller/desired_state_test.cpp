@@ -136,10 +136,14 @@ TEST(DesiredState, LimitedTrustDirectsGatewayCertificatesAndNoIntermediate) {
   auto* mtls = s.status.virtual_meshes[0].current.mutable_spec()->mutable_mtls_config();
   mtls->clear_shared();
   mtls->mutable_limited();
-  auto& mesh1 = s.status.meshes.at("istiod-istio-system-cluster-1.vmesh");
-  auto* egress = mesh1.mutable_spec()->add_egress_gateways();
-  egress->mutable_service()->set_name("istio-egressgateway");
-  egress->mutable_service()->set_namespace_("istio-egress");
+  for (auto& [key, mesh] : s.status.meshes) {  // limited trust needs an egress gateway in every mesh
+    auto* egress = mesh.mutable_spec()->add_egress_gateways();
+    egress->mutable_service()->set_name("istio-egressgateway");
+    egress->mutable_service()->set_namespace_("istio-egress");
+    (*egress->mutable_workload_labels())["istio"] = "egressgateway";
+    egress->set_tls_container_port(8443);
+    egress->set_external_tls_port(443);
+  }
   for (auto& [key, report] : s.status.reports) report.certificate.Clear();  // no intermediates anywhere
 
   DesiredState before_ca = ComputeDesiredState(s);
@@ -162,8 +166,8 @@ TEST(DesiredState, LimitedTrustDirectsGatewayCertificatesAndNoIntermediate) {
       if (r.has_gateway_certificate()) directives[r.name()] = r.gateway_certificate();
     }
   }
-  // Every mesh's east-west gateway; only cluster-1 has an egress gateway.
-  EXPECT_EQ(directives.size(), 4u);
+  // Every mesh's east-west and egress gateways.
+  EXPECT_EQ(directives.size(), 6u);
   ASSERT_TRUE(directives.count("gwcert/istiod-istio-system-cluster-1/egress"));
   const auto& e1 = directives.at("gwcert/istiod-istio-system-cluster-1/egress");
   EXPECT_EQ(e1.mesh(), "istiod-istio-system-cluster-1");
@@ -178,7 +182,7 @@ TEST(DesiredState, LimitedTrustDirectsGatewayCertificatesAndNoIntermediate) {
   EXPECT_THAT(i2.namespaces(), ::testing::ElementsAre("istio-system"));
   EXPECT_EQ(i2.spiffe_id(),
             "spiffe://vm1.vmesh.vmesh-gateway/cluster/cluster-2/mesh/istiod-istio-system-cluster-2/ingress");
-  EXPECT_FALSE(directives.count("gwcert/istiod-istio-system-cluster-2/egress")) << "cluster-2 has no egress gateway";
+  EXPECT_TRUE(directives.count("gwcert/istiod-istio-system-cluster-2/egress"));
 
   // PENDING until the agents install what was directed, then ACCEPTED (no intermediate required).
   EXPECT_EQ(d.statuses[0].status.state(), api::v1::PENDING);

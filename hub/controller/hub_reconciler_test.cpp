@@ -36,6 +36,11 @@ api::v1::Mesh MeshOf(const std::string& cluster) {
   gw->set_external_tls_port(15443);
   gw->add_external_addresses("172.18.0.1");
   (*gw->mutable_workload_labels())["istio"] = "eastwestgateway";
+  auto* egress = m.mutable_spec()->add_egress_gateways();  // used only under limited trust
+  egress->mutable_service()->set_name("istio-egressgateway");
+  egress->mutable_service()->set_namespace_("istio-system");
+  egress->set_external_tls_port(443);
+  (*egress->mutable_workload_labels())["istio"] = "egressgateway";
   return m;
 }
 
@@ -115,7 +120,7 @@ TEST_F(HubReconcilerTest, LimitedTrustGetsAGatewayCaAndGatewayDirectivesOnly) {
     MeshReport r;
     for (const auto& res : first->resources.at(c)) {
       if (res->has_gateway_certificate())
-        r.gateway_installed_generations["ingress"] = res->gateway_certificate().generation();
+        r.gateway_installed_generations[res->gateway_certificate().role()] = res->gateway_certificate().generation();
     }
     reconciler_->SetReport(std::string("istiod-istio-system-") + c + ".vmesh", r);
   }

@@ -90,7 +90,7 @@ std::set<std::string> Names(const DesiredState& desired, const std::string& clus
   std::set<std::string> out;
   auto it = desired.resources.find(cluster);
   if (it == desired.resources.end()) return out;
-  for (const auto& r : it->second) out.insert(r.name());
+  for (const auto& r : it->second) out.insert(r->name());
   return out;
 }
 
@@ -144,7 +144,7 @@ TEST_F(LimitedReconcilerTest, ProducesTheGatewayPathAndNoIntermediateCa) {
 
   // No intermediate CA: no certificate directive, no root, and no mesh waits for one.
   for (const auto& [cluster, resources] : desired->resources) {
-    for (const auto& r : resources) EXPECT_FALSE(r.has_certificate()) << cluster << " " << r.name();
+    for (const auto& r : resources) EXPECT_FALSE(r->has_certificate()) << cluster << " " << r->name();
   }
   EXPECT_FALSE(*store_->GetRootCa("vmesh/vm1")) << "limited trust creates no root of the shared kind";
   const auto vm = Vm();

@@ -283,6 +283,13 @@ TEST(VirtualMeshStatus, SwitchingSharedToLimitedIsRefusedAndTheSharedConfigKept)
   // A VirtualMesh created with limited trust is accepted without any intermediate, and shows its gateway certificates.
   StatusInput fresh = Healthy();
   fresh.virtual_meshes[0].current.mutable_spec()->mutable_mtls_config()->mutable_limited();
+  for (auto& [key, mesh] : fresh.meshes) {  // limited trust needs an egress gateway in every mesh
+    auto* egress = mesh.mutable_spec()->add_egress_gateways();
+    egress->mutable_service()->set_name("istio-egressgateway");
+    egress->mutable_service()->set_namespace_("istio-system");
+    egress->set_external_tls_port(443);
+    (*egress->mutable_workload_labels())["istio"] = "egressgateway";
+  }
   for (auto& [key, report] : fresh.reports) {
     report.certificate.Clear();
     api::v1::GatewayCertificateStatus g;
