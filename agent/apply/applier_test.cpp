@@ -54,7 +54,7 @@ link::v1::KubeObject ServiceEntry(const std::string& name, const std::string& ns
 class ApplierTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (kubesim::FindKubectl().empty()) GTEST_SKIP() << "kubectl is not installed";
+    ASSERT_FALSE(kubesim::FindKubectl().empty()) << "kubectl is not installed (scripts/setup warns of it)";
     Status s = cluster_.Start(KUBESIM_BINARY, "c1", {"--crds", testpaths::IstioCrdsFile()});
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto config = kube::LoadKubeconfig(cluster_.kubeconfig());

@@ -22,7 +22,7 @@ using std::chrono::seconds;
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (FindKubectl().empty()) GTEST_SKIP() << "kubectl is not installed";
+    ASSERT_FALSE(FindKubectl().empty()) << "kubectl is not installed (scripts/setup warns of it)";
   }
 
   void Start(const std::vector<std::string>& args, const std::string& name = "kubesim") {

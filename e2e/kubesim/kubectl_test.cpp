@@ -66,7 +66,7 @@ std::string AppManifest(const std::string& tag) {
 class KubectlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (FindKubectl().empty()) GTEST_SKIP() << "kubectl is not installed";
+    ASSERT_FALSE(FindKubectl().empty()) << "kubectl is not installed (scripts/setup warns of it)";
     StartCluster({});
   }
 

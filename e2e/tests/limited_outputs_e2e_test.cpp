@@ -30,7 +30,7 @@ constexpr char kManaged[] = "app.kubernetes.io/managed-by=vmesh";
 class LimitedOutputsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (kubesim::FindKubectl().empty()) GTEST_SKIP() << "kubectl is not installed";
+    ASSERT_FALSE(kubesim::FindKubectl().empty()) << "kubectl is not installed (scripts/setup warns of it)";
   }
 
   // Starts a kubesim for `cluster` with the Istio CRDs and the namespaces `outputs` need.
